@@ -1,0 +1,22 @@
+"""SchedGym's environment registry: every env id, one comment each with its default configuration.
+
+Importing ``envs`` registers the ids with Gymnasium, so ``gym.make("schedgym/<Name>-v0")`` works.
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+ENV_IDS: tuple[str, ...] = (
+    # VM rescheduling (VMR2L): size="medium" (280 PMs, up to 2,200 VMs), MNL 50, FR granularity 16,
+    # instances from the Google-2011-calibrated generator (trace_dir= for real traces).
+    "schedgym/VMReschedule-v0",
+)
+
+_ENTRY_POINTS = {
+    "schedgym/VMReschedule-v0": "envs.vm.env:VMRescheduleEnv",
+}
+
+for _env_id in ENV_IDS:
+    if _env_id not in registry:
+        register(id=_env_id, entry_point=_ENTRY_POINTS[_env_id])

@@ -1,0 +1,160 @@
+"""The observation contract shared by every SchedGym environment.
+
+Every env observes a padded graph: a ``gymnasium.spaces.Dict`` of fixed-shape arrays, so that
+stable-baselines3 buffers, vector envs and ONNX export work unchanged (see DESIGN.md):
+
+=============  ================  =======  ==================================================
+key            shape             dtype    meaning
+=============  ================  =======  ==================================================
+nodes          (N_MAX, F)        float32  node features; first columns one-hot the node type
+edge_index     (2, E_MAX)        int64    source/target of each edge; padding points at node 0
+edge_attr      (E_MAX, Fe)       float32  edge features
+node_mask      (N_MAX,)          int8     1 for real nodes
+edge_mask      (E_MAX,)          int8     1 for real edges
+globals        (G,)              float32  graph-level features (phase, budget, load, ...)
+action_mask    (N_MAX,)          int8     1 for legal pointer actions
+=============  ================  =======  ==================================================
+
+Actions are pointers, ``Discrete(N_MAX)``: the index of a node. :class:`GraphEnv` holds what all
+envs share: the spaces, the observation buffers, ``action_masks()`` and the illegal-action check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+OBS_KEYS = ("nodes", "edge_index", "edge_attr", "node_mask", "edge_mask", "globals", "action_mask")
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """Fixed sizes and feature names of one env configuration's observation.
+
+    Attributes:
+        n_max: Number of node slots (N_MAX); also the size of the action space.
+        e_max: Number of edge slots (E_MAX).
+        node_features: Names of the F node feature columns, node-type one-hot first.
+        edge_features: Names of the Fe edge feature columns.
+        global_features: Names of the G global features.
+    """
+
+    n_max: int
+    e_max: int
+    node_features: tuple[str, ...]
+    edge_features: tuple[str, ...]
+    global_features: tuple[str, ...]
+
+    def observation_space(self) -> spaces.Dict:
+        """The ``Dict`` space of this spec; every bound is finite so SB3 and ONNX accept it."""
+        n, e = self.n_max, self.e_max
+        return spaces.Dict(
+            {
+                "nodes": spaces.Box(-np.inf, np.inf, (n, len(self.node_features)), np.float32),
+                "edge_index": spaces.Box(0, n - 1, (2, e), np.int64),
+                "edge_attr": spaces.Box(-np.inf, np.inf, (e, len(self.edge_features)), np.float32),
+                "node_mask": spaces.MultiBinary(n),
+                "edge_mask": spaces.MultiBinary(e),
+                "globals": spaces.Box(-np.inf, np.inf, (len(self.global_features),), np.float32),
+                "action_mask": spaces.MultiBinary(n),
+            }
+        )
+
+    def empty_observation(self) -> dict[str, np.ndarray]:
+        """Zeroed observation buffers (padding edges point at node 0)."""
+        n, e = self.n_max, self.e_max
+        return {
+            "nodes": np.zeros((n, len(self.node_features)), np.float32),
+            "edge_index": np.zeros((2, e), np.int64),
+            "edge_attr": np.zeros((e, len(self.edge_features)), np.float32),
+            "node_mask": np.zeros(n, np.int8),
+            "edge_mask": np.zeros(e, np.int8),
+            "globals": np.zeros(len(self.global_features), np.float32),
+            "action_mask": np.zeros(n, np.int8),
+        }
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-serialisable description, embedded in exported policies."""
+        return {
+            "n_max": self.n_max,
+            "e_max": self.e_max,
+            "node_features": list(self.node_features),
+            "edge_features": list(self.edge_features),
+            "global_features": list(self.global_features),
+        }
+
+
+class GraphEnv(gym.Env):
+    """Base class of SchedGym envs: pointer actions over a padded graph observation.
+
+    Subclasses set ``self.spec_graph`` before calling :meth:`_init_spaces`, keep the observation
+    buffers in ``self._obs`` up to date (in place), and implement ``reset``/``step``. They declare
+    the ``info`` keys that the leaderboard reports in ``leaderboard_metrics``.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    #: ``info`` keys reported by the leaderboard, in display order.
+    leaderboard_metrics: ClassVar[tuple[str, ...]] = ()
+
+    spec_graph: GraphSpec
+    _obs: dict[str, np.ndarray]
+
+    def _init_spaces(self, spec: GraphSpec) -> None:
+        self.spec_graph = spec
+        self.observation_space = spec.observation_space()
+        self.action_space = spaces.Discrete(spec.n_max)
+        self._obs = spec.empty_observation()
+
+    def action_masks(self) -> np.ndarray:
+        """Legal actions as a bool vector (the sb3-contrib ``MaskablePPO`` convention)."""
+        return self._obs["action_mask"].astype(bool)
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        """A copy of the observation buffers, so callers never see later in-place updates."""
+        return {key: value.copy() for key, value in self._obs.items()}
+
+    def _check_action(self, action: Any) -> int:
+        """Returns ``action`` as an int, or raises ``ValueError`` if it is not legal now."""
+        if isinstance(action, np.ndarray) and action.shape in ((), (1,)):
+            action = action.reshape(()).item()
+        if isinstance(action, bool) or not isinstance(action, (int, np.integer)):
+            raise ValueError(f"action must be an integer node index, got {action!r}")
+        index = int(action)
+        if not 0 <= index < self.spec_graph.n_max:
+            raise ValueError(f"action {index} is outside [0, {self.spec_graph.n_max})")
+        if not self._obs["action_mask"][index]:
+            raise ValueError(
+                f"action {index} is illegal in this state; legal actions are "
+                f"{np.flatnonzero(self._obs['action_mask'])[:20].tolist()}"
+                f"{' ...' if self._obs['action_mask'].sum() > 20 else ''}"
+            )
+        return index
+
+    @classmethod
+    def instance_sets(cls) -> tuple[str, ...]:
+        """Names of the fixed test instance sets shipped for this env."""
+        return ()
+
+    @classmethod
+    def load_instance_set(cls, name: str) -> "InstanceSet":
+        """Loads a fixed instance set by name (see :meth:`instance_sets`)."""
+        raise KeyError(f"{cls.__name__} ships no instance set named {name!r}")
+
+
+@dataclass(frozen=True)
+class InstanceSet:
+    """A fixed, seeded set of instances and the env arguments they need.
+
+    Attributes:
+        name: Set name, e.g. ``"small-test"``.
+        env_kwargs: Keyword arguments for ``gym.make`` that match the instances (size, ...).
+        instances: The instances, each passed as ``env.reset(options={"instance": inst})``.
+    """
+
+    name: str
+    env_kwargs: dict[str, Any]
+    instances: tuple[Any, ...]
