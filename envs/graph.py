@@ -50,7 +50,7 @@ class GraphSpec:
     global_features: tuple[str, ...]
 
     def observation_space(self) -> spaces.Dict:
-        """The ``Dict`` space of this spec; every bound is finite so SB3 and ONNX accept it."""
+        """The ``Dict`` space of this spec."""
         n, e = self.n_max, self.e_max
         return spaces.Dict(
             {
@@ -88,6 +88,24 @@ class GraphSpec:
         }
 
 
+class PointerSpace(spaces.Discrete):
+    """``Discrete(N_MAX)`` whose ``sample()`` draws among the actions legal now.
+
+    It shares the env's ``action_mask`` buffer, so generic tools that act through
+    ``action_space.sample()`` (such as Gymnasium's ``check_env``) respect the mask, while an
+    illegal action passed to ``step`` still raises.
+    """
+
+    def __init__(self, n: int, legal: np.ndarray, seed: int | None = None) -> None:
+        super().__init__(n, seed=seed)
+        self.legal = legal
+
+    def sample(self, mask: np.ndarray | None = None, probability: np.ndarray | None = None) -> np.int64:
+        if mask is None and probability is None and self.legal.any():
+            mask = self.legal
+        return super().sample(mask=mask, probability=probability)
+
+
 class GraphEnv(gym.Env):
     """Base class of SchedGym envs: pointer actions over a padded graph observation.
 
@@ -106,8 +124,8 @@ class GraphEnv(gym.Env):
     def _init_spaces(self, spec: GraphSpec) -> None:
         self.spec_graph = spec
         self.observation_space = spec.observation_space()
-        self.action_space = spaces.Discrete(spec.n_max)
         self._obs = spec.empty_observation()
+        self.action_space = PointerSpace(spec.n_max, self._obs["action_mask"])
 
     def action_masks(self) -> np.ndarray:
         """Legal actions as a bool vector (the sb3-contrib ``MaskablePPO`` convention)."""

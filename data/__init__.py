@@ -1,0 +1,1 @@
+"""Trace loaders, calibrated generators' data and fixed test instance sets."""

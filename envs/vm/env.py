@@ -1,0 +1,368 @@
+"""``schedgym/VMReschedule-v0``: VM rescheduling to reduce CPU fragmentation (VMR2L)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.graph import GraphEnv, GraphSpec, InstanceSet
+from envs.vm import generator
+from envs.vm.sim import fragment_rate, initial_state, leave_fragment_change, migrate
+from envs.vm.types import BOTH_NUMA, VMInstance, VMState
+
+
+@dataclass(frozen=True)
+class SizePreset:
+    """Scale of a cluster: PMs, the VM padding bound and the default migration number limit."""
+
+    num_pms: int
+    max_vms: int
+    mnl: int
+
+
+# Medium and large follow VMR2L's PM counts; VM counts follow from the Google request mix at the
+# calibrated allocation (about 6.4 VMs per PM: ~64 at small, ~1,790 at medium, ~7,700 at large).
+SIZES: dict[str, SizePreset] = {
+    "small": SizePreset(num_pms=10, max_vms=96, mnl=10),
+    "medium": SizePreset(num_pms=280, max_vms=2048, mnl=50),
+    "large": SizePreset(num_pms=1200, max_vms=8704, mnl=50),
+}
+
+NODE_FEATURES = (
+    "is_stop", "is_vm", "is_numa", "is_pm",
+    "cpu",  # VM: cores requested; NUMA/PM: free cores (÷ NUMA_CPU_SCALE, PM ÷ 2×)
+    "mem",  # VM: GiB requested; NUMA/PM: free GiB (÷ NUMA_MEM_SCALE, PM ÷ 2×)
+    "fragment",  # VM: its cores per NUMA mod g; NUMA/PM: free cores mod g (÷ g, PM ÷ 2g)
+    "cpu_capacity", "mem_capacity",  # NUMA/PM capacity, scaled as cpu/mem
+    "double", "anti_affinity",  # VM kind and its job's different-machines restriction
+    "movable",  # VM has at least one legal destination
+    "selected",  # VM chosen by the first half of the current migration
+    "leave_gain",  # VM: change of Σ free mod g (÷ g) if it left its place; negative is good
+)
+EDGE_FEATURES = ("placement", "numa_of_pm", "reverse")
+GLOBAL_FEATURES = ("phase", "migrations_used", "fragment_rate", "initial_fragment_rate", "cpu_allocation")
+_F = {name: i for i, name in enumerate(NODE_FEATURES)}
+
+NUMA_CPU_SCALE = generator.CORES_PER_UNIT / 2  # cores of the largest NUMA node
+NUMA_MEM_SCALE = generator.GIB_PER_UNIT / 2
+STOP_NODE = 0
+
+
+class VMRescheduleEnv(GraphEnv):
+    """Migrate VMs between NUMA nodes of a cluster to reduce CPU fragmentation (VMR2L).
+
+    ## Description
+    A cluster of physical machines (PMs), each with 2 NUMA nodes of CPU cores and memory, hosts
+    VMs. A VM sits on one NUMA node, or, if it is "double" (at least ``double_numa_min_cpu``
+    cores), half on each NUMA node of its PM. The headline metric is VMR2L's fragment rate
+    FR = Σ_pm Σ_numa (free_cpu mod g) / Σ free_cpu: the share of free CPU that cannot host a
+    g-core-per-NUMA VM (g = ``granularity``, 16 by default). A migration moves one VM; the agent
+    makes at most ``mnl`` of them (the migration number limit) or stops early.
+    Semantics from Ding et al., "Towards VM Rescheduling Optimization Through Deep Reinforcement
+    Learning", EuroSys 2025.
+
+    ## Action Space
+    ``Discrete(N_MAX)`` pointers; one migration is two steps. The stop node 0 is legal in every
+    state and ends the episode (in phase 1 it drops the chosen VM). Phase 0: a VM node, the VM
+    to migrate. Phase 1: its destination, a NUMA node for a single VM or a
+    PM node for a double VM. The mask allows only destinations other than the VM's current place
+    with enough CPU and memory on the NUMA node(s) the VM would occupy, holding no other VM of its
+    job if that job has the different-machines (anti-affinity) restriction; a VM with no such
+    destination is masked in phase 0. Illegal actions raise ``ValueError``.
+
+    ## Observation Space
+    The padded graph of ``envs.graph`` with node layout: 0 stop; 1..max_vms VMs; then 2 NUMA
+    nodes per PM slot; then one node per PM slot. N_MAX = 1 + max_vms + 3 × num_pms,
+    E_MAX = 4 × max_vms + 4 × num_pms. Edges (both directions, ``reverse`` flags the second):
+    VM–NUMA placement (a double VM has one to each NUMA node of its PM) and NUMA–PM membership,
+    so co-located VMs are two hops apart. Node features are ``NODE_FEATURES``; ``globals`` are
+    ``GLOBAL_FEATURES`` (phase, migrations used ÷ mnl, FR, initial FR, CPU allocation).
+
+    ## Rewards
+    On each destination step: FR before − FR after − ``migration_cost``; 0 on other steps. The
+    return is therefore FR₀ − FR_final − cost × migrations.
+
+    ## Starting State
+    An instance from ``options["instance"]`` (a ``VMInstance``, e.g. from a fixed test set), else
+    a fresh one: from the trace snapshot when ``trace_dir`` is set, from the calibrated churn
+    generator otherwise (``envs.vm.generator``), drawn with ``self.np_random``.
+
+    ## Episode End
+    Terminated when the stop node is chosen or after ``mnl`` migrations; never truncated.
+    ``info`` always carries ``fragment_rate``, ``initial_fragment_rate``, ``fr_reduction``
+    (relative) and ``migrations``.
+
+    ## Arguments
+    size: ``"small"`` (10 PMs), ``"medium"`` (280 PMs, VMR2L's Medium) or ``"large"`` (1,200).
+    mnl: Migration number limit; default from the size (10, 50, 50).
+    granularity: g of the fragment rate, cores per NUMA node.
+    migration_cost: Subtracted from the reward per migration.
+    trace_dir: Google cluster-data 2011 directory (``machine_events/``, ``task_events/``);
+        instances are then ``num_pms`` machines sampled from the snapshot at ``trace_time_s``.
+    trace_time_s: Snapshot time in trace seconds; default the end of the task events read.
+    generator_config: Overrides of ``envs.vm.generator.GeneratorConfig`` fields.
+
+    ## Version History
+    v0: initial version.
+    """
+
+    leaderboard_metrics = ("initial_fragment_rate", "fragment_rate", "fr_reduction", "migrations")
+
+    def __init__(
+        self,
+        size: str = "medium",
+        mnl: int | None = None,
+        granularity: int = 16,
+        migration_cost: float = 0.0,
+        trace_dir: str | Path | None = None,
+        trace_time_s: float | None = None,
+        generator_config: dict[str, Any] | None = None,
+    ) -> None:
+        if size not in SIZES:
+            raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+        if granularity < 1:
+            raise ValueError(f"granularity must be a positive number of cores, got {granularity}")
+        self.size = size
+        self.preset = SIZES[size]
+        self.mnl = self.preset.mnl if mnl is None else int(mnl)
+        if self.mnl < 1:
+            raise ValueError(f"mnl must be at least 1, got {mnl}")
+        self.granularity = granularity
+        self.migration_cost = float(migration_cost)
+        self.generator_config = replace(
+            generator.GeneratorConfig(num_pms=self.preset.num_pms, max_vms=self.preset.max_vms),
+            **(generator_config or {}),
+        )
+        self.trace_dir = None if trace_dir is None else Path(trace_dir)
+        self.trace_time_s = trace_time_s
+        self._snapshot = None
+        if self.trace_dir is not None:
+            self._snapshot = generator.load_trace_snapshot(self.trace_dir, trace_time_s)
+
+        max_vms, num_pms = self.preset.max_vms, self.preset.num_pms
+        self._vm0 = 1  # node of VM 0
+        self._numa0 = 1 + max_vms  # node of NUMA node 0 of PM 0
+        self._pm0 = self._numa0 + 2 * num_pms  # node of PM 0
+        self._init_spaces(
+            GraphSpec(
+                n_max=self._pm0 + num_pms,
+                e_max=4 * max_vms + 4 * num_pms,
+                node_features=NODE_FEATURES,
+                edge_features=EDGE_FEATURES,
+                global_features=GLOBAL_FEATURES,
+            )
+        )
+        self.state: VMState | None = None
+
+    # ------------------------------------------------------------------------------ Gym API
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        instance = (options or {}).get("instance")
+        if instance is None:
+            instance = self._sample_instance()
+        elif not isinstance(instance, VMInstance):
+            raise ValueError(f"options['instance'] must be a VMInstance, got {type(instance).__name__}")
+        self._check_fits(instance)
+        self.state = initial_state(instance, self.granularity)
+        self._encode_all()
+        return self._observation(), self._info()
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self.state is None:
+            raise RuntimeError("call reset() before step()")
+        node = self._check_action(action)
+        state, reward, terminated = self.state, 0.0, False
+        if node == STOP_NODE:
+            terminated = True
+        elif state.selected_vm < 0:
+            state.selected_vm = node - self._vm0
+            self._obs["nodes"][node, _F["selected"]] = 1.0
+            self._mask_destinations(state.selected_vm)
+        else:
+            vm, before = state.selected_vm, fragment_rate(state.free_cpu, self.granularity)
+            src_pm, dst_pm = migrate(state, vm, self._node_destination(node))
+            after = fragment_rate(state.free_cpu, self.granularity)
+            reward = before - after - self.migration_cost
+            state.selected_vm = -1
+            self._obs["nodes"][self._vm0 + vm, _F["selected"]] = 0.0
+            self._encode_hosts(np.unique([src_pm, dst_pm]))
+            self._encode_placement(np.array([vm]))
+            self._encode_vm_dynamics()
+            terminated = state.migrations >= self.mnl
+            self._mask_vms()
+        self._encode_globals()
+        return self._observation(), float(reward), terminated, False, self._info()
+
+    # ------------------------------------------------------------------------ instance sets
+
+    @classmethod
+    def instance_sets(cls) -> tuple[str, ...]:
+        return tuple(sorted(path.stem for path in generator.DATA_DIR.glob("*.npz")))
+
+    @classmethod
+    def load_instance_set(cls, name: str) -> InstanceSet:
+        path = generator.DATA_DIR / f"{name}.npz"
+        if not path.exists():
+            raise KeyError(f"no VM instance set {name!r}; available: {', '.join(cls.instance_sets())}")
+        instances, meta = generator.load_instances(path)
+        return InstanceSet(name=name, env_kwargs={"size": meta["size"]}, instances=tuple(instances))
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def _sample_instance(self) -> VMInstance:
+        if self._snapshot is not None:
+            return generator.instance_from_snapshot(
+                self._snapshot, self.np_random, self.preset.num_pms, self.preset.max_vms,
+                self.generator_config.double_numa_min_cpu,
+            )
+        return generator.sample_instance(self.np_random, self.generator_config)
+
+    def _check_fits(self, instance: VMInstance) -> None:
+        if instance.num_pms > self.preset.num_pms or instance.num_vms > self.preset.max_vms:
+            raise ValueError(
+                f"instance {instance.name!r} has {instance.num_pms} PMs and {instance.num_vms} VMs; "
+                f"size {self.size!r} holds at most {self.preset.num_pms} PMs and "
+                f"{self.preset.max_vms} VMs: choose a larger size"
+            )
+
+    def _info(self) -> dict[str, Any]:
+        state = self.state
+        current = fragment_rate(state.free_cpu, self.granularity)
+        initial = state.initial_fragment_rate
+        return {
+            "fragment_rate": current,
+            "initial_fragment_rate": initial,
+            "fr_reduction": (initial - current) / initial if initial > 0 else 0.0,
+            "migrations": state.migrations,
+            "phase": int(state.selected_vm >= 0),
+        }
+
+    def _destination_nodes(self) -> np.ndarray:
+        """Node index of every destination of the current instance, shape (3P,)."""
+        num_pms = self.state.instance.num_pms
+        return np.concatenate([self._numa0 + np.arange(2 * num_pms), self._pm0 + np.arange(num_pms)])
+
+    def _node_destination(self, node: int) -> int:
+        """Inverse of :meth:`_destination_nodes` for a legal destination node."""
+        if node >= self._pm0:
+            return 2 * self.state.instance.num_pms + node - self._pm0
+        return node - self._numa0
+
+    # ------------------------------------------------------------------ observation encoding
+
+    def _encode_all(self) -> None:
+        """Writes every observation buffer for a freshly reset state."""
+        state, inst, obs = self.state, self.state.instance, self._obs
+        for buffer in obs.values():
+            buffer[...] = 0
+        num_vms, num_pms = inst.num_vms, inst.num_pms
+        nodes = obs["nodes"]
+        nodes[STOP_NODE, _F["is_stop"]] = 1.0
+        vms = slice(self._vm0, self._vm0 + num_vms)
+        per_numa = np.where(inst.vm_double, inst.vm_cpu // 2, inst.vm_cpu)
+        nodes[vms, _F["is_vm"]] = 1.0
+        nodes[vms, _F["cpu"]] = inst.vm_cpu / NUMA_CPU_SCALE
+        nodes[vms, _F["mem"]] = inst.vm_mem / NUMA_MEM_SCALE
+        nodes[vms, _F["fragment"]] = (per_numa % self.granularity) / self.granularity
+        nodes[vms, _F["double"]] = inst.vm_double
+        nodes[vms, _F["anti_affinity"]] = inst.vm_anti_affinity
+        numas = slice(self._numa0, self._numa0 + 2 * num_pms)
+        pms = slice(self._pm0, self._pm0 + num_pms)
+        nodes[numas, _F["is_numa"]] = 1.0
+        nodes[numas, _F["cpu_capacity"]] = inst.numa_cpu.reshape(-1) / NUMA_CPU_SCALE
+        nodes[numas, _F["mem_capacity"]] = inst.numa_mem.reshape(-1) / NUMA_MEM_SCALE
+        nodes[pms, _F["is_pm"]] = 1.0
+        nodes[pms, _F["cpu_capacity"]] = inst.numa_cpu.sum(1) / (2 * NUMA_CPU_SCALE)
+        nodes[pms, _F["mem_capacity"]] = inst.numa_mem.sum(1) / (2 * NUMA_MEM_SCALE)
+        obs["node_mask"][: self._vm0 + num_vms] = 1
+        obs["node_mask"][numas] = 1
+        obs["node_mask"][pms] = 1
+        self._encode_hosts(np.arange(num_pms))
+        self._encode_vm_dynamics()
+        # NUMA–PM membership edges sit after the 4 placement slots of every VM slot.
+        first = 4 * self.preset.max_vms
+        pm = np.arange(num_pms)
+        numa_nodes = self._numa0 + 2 * pm[:, None] + np.arange(2)[None, :]  # (P, 2)
+        pm_nodes = np.repeat((self._pm0 + pm)[:, None], 2, axis=1)
+        src = np.stack([numa_nodes, pm_nodes], axis=2).reshape(-1)  # numa→pm, pm→numa, ...
+        dst = np.stack([pm_nodes, numa_nodes], axis=2).reshape(-1)
+        slots = slice(first, first + 4 * num_pms)
+        obs["edge_index"][0, slots], obs["edge_index"][1, slots] = src, dst
+        obs["edge_attr"][slots, 1] = 1.0
+        obs["edge_attr"][slots, 2] = np.tile([0.0, 1.0], 2 * num_pms)
+        obs["edge_mask"][slots] = 1
+        self._encode_placement(np.arange(num_vms))
+        self._encode_globals()
+        self._mask_vms()
+
+    def _encode_hosts(self, pms: np.ndarray) -> None:
+        """Refreshes the free-capacity features of the given PMs and their NUMA nodes."""
+        state, g, nodes = self.state, self.granularity, self._obs["nodes"]
+        free_cpu, free_mem = state.free_cpu[pms], state.free_mem[pms]  # (k, 2)
+        numa_rows = (self._numa0 + 2 * pms[:, None] + np.arange(2)[None, :]).reshape(-1)
+        nodes[numa_rows, _F["cpu"]] = free_cpu.reshape(-1) / NUMA_CPU_SCALE
+        nodes[numa_rows, _F["mem"]] = free_mem.reshape(-1) / NUMA_MEM_SCALE
+        nodes[numa_rows, _F["fragment"]] = (free_cpu.reshape(-1) % g) / g
+        pm_rows = self._pm0 + pms
+        nodes[pm_rows, _F["cpu"]] = free_cpu.sum(1) / (2 * NUMA_CPU_SCALE)
+        nodes[pm_rows, _F["mem"]] = free_mem.sum(1) / (2 * NUMA_MEM_SCALE)
+        nodes[pm_rows, _F["fragment"]] = (free_cpu % g).sum(1) / (2 * g)
+
+    def _encode_vm_dynamics(self) -> None:
+        """Refreshes the VM features that depend on the whole placement."""
+        state, nodes = self.state, self._obs["nodes"]
+        vms = slice(self._vm0, self._vm0 + state.instance.num_vms)
+        nodes[vms, _F["movable"]] = state.num_destinations > 0
+        nodes[vms, _F["leave_gain"]] = leave_fragment_change(state) / self.granularity
+
+    def _encode_placement(self, vms: np.ndarray) -> None:
+        """Rewrites the 4 placement-edge slots of each VM in ``vms`` (a double VM uses all 4)."""
+        state, obs = self.state, self._obs
+        double = state.vm_numa[vms] == BOTH_NUMA
+        numa_a = self._numa0 + 2 * state.vm_pm[vms] + np.where(double, 0, state.vm_numa[vms])
+        numa_b = self._numa0 + 2 * state.vm_pm[vms] + 1
+        vm_nodes = self._vm0 + vms
+        slots = 4 * vms[:, None] + np.arange(4)[None, :]  # (k, 4)
+        obs["edge_index"][0, slots] = np.stack([vm_nodes, numa_a, vm_nodes, numa_b], axis=1)
+        obs["edge_index"][1, slots] = np.stack([numa_a, vm_nodes, numa_b, vm_nodes], axis=1)
+        used = np.stack([np.ones_like(double), np.ones_like(double), double, double], axis=1)
+        obs["edge_mask"][slots] = used
+        obs["edge_index"][:, slots[~used]] = 0  # unused slots of single VMs are padding
+        obs["edge_attr"][slots, 0] = used
+        obs["edge_attr"][slots, 2] = np.array([0.0, 1.0, 0.0, 1.0])[None, :] * used
+
+    def _encode_globals(self) -> None:
+        state = self.state
+        current = fragment_rate(state.free_cpu, self.granularity)
+        obs = self._obs["globals"]
+        obs[:] = (
+            float(state.selected_vm >= 0),
+            state.migrations / self.mnl,
+            current,
+            state.initial_fragment_rate,
+            1.0 - state.free_cpu.sum() / state.instance.numa_cpu.sum(),
+        )
+
+    def _mask_vms(self) -> None:
+        """Phase 0: the stop node and every VM with a legal destination."""
+        mask = self._obs["action_mask"]
+        mask[:] = 0
+        mask[STOP_NODE] = 1
+        num_vms = self.state.instance.num_vms
+        mask[self._vm0 : self._vm0 + num_vms] = self.state.num_destinations > 0
+
+    def _mask_destinations(self, vm: int) -> None:
+        """Phase 1: the stop node and the legal destinations of ``vm``."""
+        mask = self._obs["action_mask"]
+        mask[:] = 0
+        mask[STOP_NODE] = 1
+        mask[self._destination_nodes()[self.state.feasible[vm]]] = 1
+
+
+__all__ = ["VMRescheduleEnv", "SIZES", "SizePreset", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES"]

@@ -1,0 +1,422 @@
+"""VM rescheduling instances: a generator calibrated on Google cluster-data 2011, the loader of
+real traces, and the fixed test sets.
+
+Sources of every figure (see ``shared/reference/google_cluster_2011.md``):
+
+* Machine configurations: Reiss, Tumanov, Ganger, Katz, Kozuch, "Heterogeneity and dynamicity of
+  clouds at scale: Google trace analysis", SoCC 2012, Table 1.
+* Task CPU and memory request quantiles, the CPU quantisation (0.0625 is 42% of tasks, 0.125 9%,
+  0.09375 6%) and their Pearson correlation 0.49: the 33,302 tasks running at the trace's start.
+
+The trace normalises CPU and memory to the largest machine. We map that machine to 128 cores and
+512 GiB on 2 NUMA nodes (``CORES_PER_UNIT``, ``GIB_PER_UNIT``), so the common 0.5-CPU machine has
+2 × 32 cores and the median 0.0625 task is an 8-core VM. Requests round up to whole cores and GiB.
+
+The initial placement comes from simulated churn: VMs arrive (requests sampled as above) and are
+placed by an ordinary online best-fit scheduler, and random VMs depart, until the cluster has run
+at its target CPU allocation for a while. Departures leave holes, so the initial fragment rate is
+what a live cluster shows (VMR2L reports about 0.55 at Medium), not that of a random scatter.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from envs.vm.types import BOTH_NUMA, VMInstance
+
+if TYPE_CHECKING:
+    from data.google_cluster import ClusterSnapshot
+
+CORES_PER_UNIT = 128  # cores of a machine with normalised CPU 1.0 (assumption, documented above)
+GIB_PER_UNIT = 512  # GiB of a machine with normalised memory 1.0 (assumption)
+
+# Reiss et al. 2012, Table 1: (machines, normalised CPUs, normalised memory); platform dropped.
+MACHINE_CONFIGS = np.array(
+    [
+        (6732, 0.50, 0.50),
+        (3863, 0.50, 0.25),
+        (1001, 0.50, 0.75),
+        (795, 1.00, 1.00),
+        (126, 0.25, 0.25),
+        (52, 0.50, 0.12),
+        (5, 0.50, 0.03),
+        (5, 0.50, 0.97),
+        (3, 1.00, 0.50),
+        (1, 0.50, 0.06),
+    ]
+)
+
+# Quantile function of the CPU request (probability, value). The published quantiles are
+# 1% 0.0044, 5% 0.0187, 10% 0.0313, 25% 0.0625, 50% 0.0625, 75% 0.0938, 90% 0.128, 95% 0.151,
+# 99% 0.339, max 0.4375; the flat steps place the point masses 0.0625 (42%), 0.09375 (6%) and
+# 0.125 (9%) where those quantiles allow. The 0% knot is our assumption.
+CPU_REQUEST_QUANTILES = np.array(
+    [
+        (0.00, 0.0020),
+        (0.01, 0.0044),
+        (0.05, 0.0187),
+        (0.10, 0.0313),
+        (0.20, 0.0625),
+        (0.62, 0.0625),
+        (0.70, 0.09375),
+        (0.76, 0.09375),
+        (0.80, 0.125),
+        (0.89, 0.125),
+        (0.90, 0.128),
+        (0.95, 0.151),
+        (0.99, 0.339),
+        (1.00, 0.4375),
+    ]
+)
+# Memory request quantiles as published (the 0% knot is our assumption).
+MEMORY_REQUEST_QUANTILES = np.array(
+    [
+        (0.00, 0.0010),
+        (0.01, 0.0030),
+        (0.05, 0.0080),
+        (0.10, 0.0127),
+        (0.25, 0.0256),
+        (0.50, 0.0477),
+        (0.75, 0.0857),
+        (0.90, 0.127),
+        (0.95, 0.158),
+        (0.99, 0.233),
+        (1.00, 0.637),
+    ]
+)
+# Correlation of the Gaussian copula joining CPU and memory requests; calibrated on generator
+# samples so that the Pearson correlation of the requests is about the published 0.49.
+COPULA_CORRELATION = 0.55
+
+TEST_SET_ENTROPY = 0x5C4ED7E5  # seed namespace of fixed test sets; training seeds never use it
+VALIDATION_SET_ENTROPY = 0x5C4EDA11  # seed namespace of validation sets (model selection)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Parameters of the churn generator.
+
+    Attributes:
+        num_pms: Physical machines.
+        max_vms: Upper bound on VMs (the env's padding); arrivals stop there.
+        target_cpu_allocation: Share of all cores allocated once the cluster is warm. Calibrated on
+            generator samples so that the initial fragment rate is about VMR2L's 0.55.
+        churn_events_per_vm: Arrival/departure events after the fill, per VM in the cluster.
+        join_job_probability: Chance that an arriving VM joins the job of a random running VM
+            (preferential attachment gives the trace's heavy-tailed job sizes: median 1 task).
+        anti_affinity_probability: Chance that a new job carries the different-machines
+            restriction. The reference gives no share; this is our assumption.
+        double_numa_min_cpu: VMs of at least this many cores are split evenly across both NUMA
+            nodes of their PM (VMR2L's double-NUMA VMs); 32 = two 16-core fragments.
+    """
+
+    num_pms: int
+    max_vms: int
+    target_cpu_allocation: float = 0.91
+    churn_events_per_vm: float = 2.0
+    join_job_probability: float = 0.3
+    anti_affinity_probability: float = 0.2
+    double_numa_min_cpu: int = 32
+
+
+def sample_machines(rng: np.random.Generator, num_pms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Machine capacities drawn from the trace's configuration mix.
+
+    Returns:
+        Cores and GiB per NUMA node, each of shape (num_pms, 2).
+    """
+    weights = MACHINE_CONFIGS[:, 0] / MACHINE_CONFIGS[:, 0].sum()
+    config = rng.choice(len(MACHINE_CONFIGS), size=num_pms, p=weights)
+    cores = np.round(MACHINE_CONFIGS[config, 1] * CORES_PER_UNIT / 2).astype(np.int32)
+    gib = np.round(MACHINE_CONFIGS[config, 2] * GIB_PER_UNIT / 2).astype(np.int32)
+    return np.repeat(cores[:, None], 2, axis=1), np.repeat(gib[:, None], 2, axis=1)
+
+
+def sample_requests(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """CPU and memory requests (normalised) with the trace's marginals and correlation."""
+    normals = rng.multivariate_normal([0.0, 0.0], [[1.0, COPULA_CORRELATION], [COPULA_CORRELATION, 1.0]], count)
+    uniforms = _standard_normal_cdf(normals)
+    cpu = np.interp(uniforms[:, 0], CPU_REQUEST_QUANTILES[:, 0], CPU_REQUEST_QUANTILES[:, 1])
+    mem = np.interp(uniforms[:, 1], MEMORY_REQUEST_QUANTILES[:, 0], MEMORY_REQUEST_QUANTILES[:, 1])
+    return cpu, mem
+
+
+def requests_to_vm_sizes(
+    cpu: np.ndarray, mem: np.ndarray, double_numa_min_cpu: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalised requests to whole cores and GiB; double VMs round both up to even numbers.
+
+    Returns:
+        cores (int32), GiB (int32) and the double-NUMA flag, each of shape (count,).
+    """
+    cores = np.maximum(1, np.ceil(cpu * CORES_PER_UNIT - 1e-9)).astype(np.int32)
+    gib = np.maximum(1, np.ceil(mem * GIB_PER_UNIT - 1e-9)).astype(np.int32)
+    double = cores >= double_numa_min_cpu
+    cores = np.where(double, cores + cores % 2, cores)
+    gib = np.where(double, gib + gib % 2, gib)
+    return cores.astype(np.int32), gib.astype(np.int32), double
+
+
+def _standard_normal_cdf(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+
+
+class _OnlineCluster:
+    """A cluster filled VM by VM by a best-fit online scheduler (used to make initial states)."""
+
+    def __init__(self, numa_cpu: np.ndarray, numa_mem: np.ndarray, max_vms: int, rng: np.random.Generator):
+        self.free_cpu = numa_cpu.astype(np.int64).copy()
+        self.free_mem = numa_mem.astype(np.int64).copy()
+        self.rng = rng
+        self.count = 0
+        self.cpu = np.zeros(max_vms, np.int32)
+        self.mem = np.zeros(max_vms, np.int32)
+        self.double = np.zeros(max_vms, bool)
+        self.job = np.zeros(max_vms, np.int64)
+        self.anti = np.zeros(max_vms, bool)
+        self.pm = np.zeros(max_vms, np.int32)
+        self.numa = np.zeros(max_vms, np.int8)
+        self.job_pms: dict[int, list[int]] = {}  # anti-affinity job -> PMs of its running VMs
+
+    def place(self, cpu: int, mem: int, double: bool, job: int, anti: bool) -> bool:
+        """Best fit: the feasible spot that leaves the fewest free cores; False if none fits."""
+        blocked = np.zeros(len(self.free_cpu), bool)
+        if anti:
+            blocked[self.job_pms.get(job, [])] = True
+        if double:
+            fits = (self.free_cpu.min(1) >= cpu // 2) & (self.free_mem.min(1) >= mem // 2) & ~blocked
+            leftover = self.free_cpu.sum(1) - cpu
+        else:
+            fits = (self.free_cpu >= cpu) & (self.free_mem >= mem) & ~blocked[:, None]
+            leftover = self.free_cpu - cpu
+        if not fits.any():
+            return False
+        # Random tie-breaking among equally good spots keeps placements from piling on PM 0.
+        score = np.where(fits, leftover + self.rng.random(leftover.shape), np.inf)
+        spot = int(np.argmin(score))
+        pm, numa = (spot, BOTH_NUMA) if double else divmod(spot, 2)
+        slot = self.count
+        self.cpu[slot], self.mem[slot], self.double[slot] = cpu, mem, double
+        self.job[slot], self.anti[slot], self.pm[slot], self.numa[slot] = job, anti, pm, numa
+        self._take(slot, +1)
+        if anti:
+            self.job_pms.setdefault(job, []).append(pm)
+        self.count += 1
+        return True
+
+    def remove(self, slot: int) -> None:
+        """Departs the VM in ``slot``; the last VM moves into the hole."""
+        self._take(slot, -1)
+        if self.anti[slot]:
+            self.job_pms[int(self.job[slot])].remove(int(self.pm[slot]))
+        last = self.count - 1
+        for array in (self.cpu, self.mem, self.double, self.job, self.anti, self.pm, self.numa):
+            array[slot] = array[last]
+        self.count -= 1
+
+    def _take(self, slot: int, sign: int) -> None:
+        pm, numa = self.pm[slot], self.numa[slot]
+        if numa == BOTH_NUMA:
+            self.free_cpu[pm] -= sign * (self.cpu[slot] // 2)
+            self.free_mem[pm] -= sign * (self.mem[slot] // 2)
+        else:
+            self.free_cpu[pm, numa] -= sign * self.cpu[slot]
+            self.free_mem[pm, numa] -= sign * self.mem[slot]
+
+
+def sample_instance(rng: np.random.Generator, config: GeneratorConfig, name: str = "") -> VMInstance:
+    """A cluster and its initial placement after simulated churn (see the module docstring)."""
+    numa_cpu, numa_mem = sample_machines(rng, config.num_pms)
+    cluster = _OnlineCluster(numa_cpu, numa_mem, config.max_vms, rng)
+    target_free = (1.0 - config.target_cpu_allocation) * numa_cpu.sum()
+    # Requests are drawn in one batch (vectorised); more than churn can use, so it never runs out.
+    budget = int(config.max_vms * (2 + config.churn_events_per_vm)) + 16
+    cpu, mem, double = requests_to_vm_sizes(*sample_requests(rng, budget), config.double_numa_min_cpu)
+    coins = rng.random((budget, 3))
+    job_anti: dict[int, bool] = {}
+    churn_left = int(config.churn_events_per_vm * config.max_vms)
+    filled, rejections = False, 0
+    for i in range(budget):
+        at_target = cluster.free_cpu.sum() <= target_free or cluster.count == config.max_vms
+        # Fill: arrivals until the target allocation. Churn: then arrivals below it, departures
+        # at it; the fill also ends if arrivals keep failing (a memory-bound cluster).
+        filled = filled or at_target or rejections > 20
+        if filled:
+            if churn_left == 0:
+                break
+            churn_left -= 1
+        if at_target:
+            cluster.remove(int(coins[i, 1] * cluster.count))
+            continue
+        if cluster.count and coins[i, 0] < config.join_job_probability:
+            job = int(cluster.job[int(coins[i, 1] * cluster.count)])
+        else:
+            job = len(job_anti)
+            job_anti[job] = bool(coins[i, 2] < config.anti_affinity_probability)
+        if cluster.place(int(cpu[i]), int(mem[i]), bool(double[i]), job, job_anti[job]):
+            rejections = 0
+        else:
+            rejections += 1
+            if filled:  # a full cluster makes room, as churn would
+                cluster.remove(int(coins[i, 1] * cluster.count))
+    n = cluster.count
+    return VMInstance(
+        numa_cpu=numa_cpu,
+        numa_mem=numa_mem,
+        vm_cpu=cluster.cpu[:n].copy(),
+        vm_mem=cluster.mem[:n].copy(),
+        vm_double=cluster.double[:n].copy(),
+        vm_job=cluster.job[:n].copy(),
+        vm_anti_affinity=cluster.anti[:n].copy(),
+        vm_pm=cluster.pm[:n].copy(),
+        vm_numa=cluster.numa[:n].copy(),
+        name=name,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Real traces
+
+
+def load_trace_snapshot(trace_dir: Path, time_s: float | None) -> "ClusterSnapshot":
+    """The Google 2011 trace's machines and running tasks at ``time_s`` (trace seconds)."""
+    from data.google_cluster import load_snapshot  # pandas-heavy; only trace users pay for it
+
+    return load_snapshot(trace_dir, None if time_s is None else int(round(time_s * 1e6)))
+
+
+def instance_from_snapshot(
+    snapshot: "ClusterSnapshot",
+    rng: np.random.Generator,
+    num_pms: int,
+    max_vms: int,
+    double_numa_min_cpu: int,
+) -> VMInstance:
+    """An instance of ``num_pms`` machines drawn from a trace snapshot, with their tasks as VMs.
+
+    The trace says which machine runs a task but not which NUMA node: tasks are assigned to NUMA
+    nodes by best fit, largest first. Tasks that do not fit after rounding to whole cores and GiB
+    (the trace allows overcommitment) or that would break their job's anti-affinity are dropped,
+    with a warning that counts them.
+
+    Raises:
+        ValueError: If the snapshot has fewer than ``num_pms`` machines or the drawn machines run
+            more than ``max_vms`` tasks.
+    """
+    machines, tasks = snapshot.machines, snapshot.tasks
+    if len(machines) < num_pms:
+        raise ValueError(
+            f"the trace snapshot at t={snapshot.time_us} us has {len(machines)} machines with known "
+            f"capacity; this size needs {num_pms}: choose a smaller size or another time"
+        )
+    chosen = np.sort(rng.choice(len(machines), size=num_pms, replace=False))
+    picked = machines.iloc[chosen]
+    numa_cpu = np.maximum(1, np.round(picked["cpu"].to_numpy() * CORES_PER_UNIT / 2)).astype(np.int32)
+    numa_mem = np.maximum(1, np.round(picked["memory"].to_numpy() * GIB_PER_UNIT / 2)).astype(np.int32)
+    numa_cpu, numa_mem = np.repeat(numa_cpu[:, None], 2, 1), np.repeat(numa_mem[:, None], 2, 1)
+    pm_of_machine = dict(zip(picked["machine_id"].to_numpy().tolist(), range(num_pms)))
+    running = tasks[tasks["machine_id"].isin(pm_of_machine)]
+    cpu, mem, double = requests_to_vm_sizes(
+        running["cpu_request"].to_numpy(), running["memory_request"].to_numpy(), double_numa_min_cpu
+    )
+    pms = running["machine_id"].map(pm_of_machine).to_numpy()
+    jobs = running["job_id"].to_numpy(np.int64)
+    anti = running["different_machines"].to_numpy(bool)
+    free_cpu, free_mem = numa_cpu.astype(np.int64), numa_mem.astype(np.int64)
+    kept, numa_of, seen = [], [], set()
+    for i in np.lexsort((-cpu, pms)):  # per machine, largest first
+        pm = pms[i]
+        if anti[i] and (jobs[i], pm) in seen:
+            continue
+        if double[i]:
+            fits = free_cpu[pm].min() >= cpu[i] // 2 and free_mem[pm].min() >= mem[i] // 2
+            numa = BOTH_NUMA
+        else:
+            options = (free_cpu[pm] >= cpu[i]) & (free_mem[pm] >= mem[i])
+            fits = bool(options.any())
+            numa = int(np.argmin(np.where(options, free_cpu[pm] - cpu[i], np.inf)))
+        if not fits:
+            continue
+        if numa == BOTH_NUMA:
+            free_cpu[pm] -= cpu[i] // 2
+            free_mem[pm] -= mem[i] // 2
+        else:
+            free_cpu[pm, numa] -= cpu[i]
+            free_mem[pm, numa] -= mem[i]
+        seen.add((jobs[i], pm))
+        kept.append(i)
+        numa_of.append(numa)
+    if len(kept) < len(running):
+        warnings.warn(
+            f"trace snapshot: dropped {len(running) - len(kept)} of {len(running)} tasks that do not "
+            "fit their machine after rounding to whole cores and GiB (or repeat an anti-affinity job)",
+            stacklevel=2,
+        )
+    if len(kept) > max_vms:
+        raise ValueError(
+            f"the {num_pms} machines drawn from the trace run {len(kept)} tasks, more than this "
+            f"size's {max_vms} VM slots: choose a larger size"
+        )
+    kept_index = np.array(kept, dtype=np.intp)
+    return VMInstance(
+        numa_cpu=numa_cpu,
+        numa_mem=numa_mem,
+        vm_cpu=cpu[kept_index],
+        vm_mem=mem[kept_index],
+        vm_double=double[kept_index],
+        vm_job=jobs[kept_index],
+        vm_anti_affinity=anti[kept_index],
+        vm_pm=pms[kept_index].astype(np.int32),
+        vm_numa=np.array(numa_of, dtype=np.int8),
+        name=f"trace@{snapshot.time_us}us",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed instance sets (data/vm/*.npz)
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "vm"
+
+
+def save_instances(path: Path, instances: list[VMInstance], meta: dict[str, str]) -> None:
+    """Writes instances to one ``.npz`` (keys ``<index>/<field>``) with string metadata."""
+    arrays: dict[str, np.ndarray] = {f"meta/{k}": np.array(v) for k, v in meta.items()}
+    for index, instance in enumerate(instances):
+        arrays[f"{index}/name"] = np.array(instance.name)
+        arrays.update({f"{index}/{key}": value for key, value in instance.arrays().items()})
+    np.savez_compressed(path, **arrays)
+
+
+def load_instances(path: Path) -> tuple[list[VMInstance], dict[str, str]]:
+    """Reads a file written by :func:`save_instances`.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If the file is not a VM instance set.
+    """
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} is not a VM instance set (.npz): {error}") from None
+    with archive:
+        meta = {key[5:]: str(archive[key]) for key in archive.files if key.startswith("meta/")}
+        grouped: dict[int, dict[str, np.ndarray]] = {}
+        for key in archive.files:
+            head, _, field = key.partition("/")
+            if head.isdigit():
+                grouped.setdefault(int(head), {})[field] = archive[key]
+    instances = [
+        VMInstance.from_arrays(fields, name=str(fields.get("name", f"{path.stem}/{index}")))
+        for index, fields in sorted(grouped.items())
+    ]
+    if not instances:
+        raise ValueError(f"{path} holds no VM instances")
+    return instances, meta

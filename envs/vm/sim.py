@@ -1,0 +1,217 @@
+"""Cluster dynamics of the VM rescheduling env, vectorised with numpy.
+
+Destinations are indexed as in :class:`envs.vm.types.VMState`: ``d = 2 * pm + numa`` for the 2P
+NUMA nodes (single-NUMA VMs), then ``d = 2P + pm`` for the P PMs (double VMs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.vm.types import BOTH_NUMA, VMInstance, VMState
+
+
+def fragment_rate(free_cpu: np.ndarray, granularity: int = 16) -> float:
+    """VMR2L's fragment rate: the share of free CPU that cannot host a ``granularity``-core slice.
+
+    FR = Σ_pm Σ_numa (free_cpu mod g) / Σ free_cpu, and 0 for a cluster with no free CPU.
+
+    Args:
+        free_cpu: Free cores per NUMA node, any shape.
+        granularity: Cores per NUMA node of the VM size that defines a fragment (g).
+    """
+    total = int(free_cpu.sum())
+    return float((free_cpu % granularity).sum()) / total if total else 0.0
+
+
+def allocation(
+    instance: VMInstance, vm_pm: np.ndarray, vm_numa: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cores and GiB allocated on every NUMA node, each of shape (P, 2), by a placement."""
+    used_cpu = np.zeros((instance.num_pms, 2), np.int64)
+    used_mem = np.zeros((instance.num_pms, 2), np.int64)
+    single = vm_numa != BOTH_NUMA
+    np.add.at(used_cpu, (vm_pm[single], vm_numa[single]), instance.vm_cpu[single])
+    np.add.at(used_mem, (vm_pm[single], vm_numa[single]), instance.vm_mem[single])
+    for numa in (0, 1):
+        np.add.at(used_cpu[:, numa], vm_pm[~single], instance.vm_cpu[~single] // 2)
+        np.add.at(used_mem[:, numa], vm_pm[~single], instance.vm_mem[~single] // 2)
+    return used_cpu, used_mem
+
+
+def placement_violations(
+    instance: VMInstance, vm_pm: np.ndarray, vm_numa: np.ndarray
+) -> list[str]:
+    """Every way a placement breaks the rules (empty if it is legal), recomputed from scratch.
+
+    Checks NUMA assignment against the VM kind, CPU and memory capacity of each NUMA node, and
+    anti-affinity (two VMs of one restricted job on a PM).
+    """
+    problems = []
+    double = instance.vm_double
+    bad_kind = np.flatnonzero(((vm_numa == BOTH_NUMA) != double) | ~np.isin(vm_numa, (0, 1, BOTH_NUMA)))
+    problems += [f"VM {v} has NUMA {vm_numa[v]} but double={double[v]}" for v in bad_kind]
+    used_cpu, used_mem = allocation(instance, vm_pm, vm_numa)
+    for pm, numa in np.argwhere(used_cpu > instance.numa_cpu):
+        problems.append(f"PM {pm} NUMA {numa}: {used_cpu[pm, numa]} cores > {instance.numa_cpu[pm, numa]}")
+    for pm, numa in np.argwhere(used_mem > instance.numa_mem):
+        problems.append(f"PM {pm} NUMA {numa}: {used_mem[pm, numa]} GiB > {instance.numa_mem[pm, numa]}")
+    restricted = instance.vm_anti_affinity
+    pairs = np.stack([instance.vm_job[restricted], vm_pm[restricted].astype(np.int64)], axis=1)
+    unique, counts = np.unique(pairs, axis=0, return_counts=True)
+    problems += [f"job {job} has {n} VMs on PM {pm}" for (job, pm), n in zip(unique, counts) if n > 1]
+    return problems
+
+
+def initial_state(instance: VMInstance, granularity: int = 16) -> VMState:
+    """The state of ``instance`` at its initial placement, with every destination's legality.
+
+    Raises:
+        ValueError: If the initial placement itself breaks capacity or anti-affinity.
+    """
+    problems = placement_violations(instance, instance.vm_pm, instance.vm_numa)
+    if problems:
+        raise ValueError(f"instance {instance.name!r} starts illegal: " + "; ".join(problems[:5]))
+    used_cpu, used_mem = allocation(instance, instance.vm_pm, instance.vm_numa)
+    restricted_jobs, job_row = np.unique(instance.vm_job[instance.vm_anti_affinity], return_inverse=True)
+    rows = np.full(instance.num_vms, len(restricted_jobs), np.int32)
+    rows[instance.vm_anti_affinity] = job_row
+    job_pm_count = np.zeros((len(restricted_jobs) + 1, instance.num_pms), np.int32)
+    np.add.at(job_pm_count, (rows[instance.vm_anti_affinity], instance.vm_pm[instance.vm_anti_affinity]), 1)
+    state = VMState(
+        instance=instance,
+        vm_pm=instance.vm_pm.astype(np.int32),
+        vm_numa=instance.vm_numa.astype(np.int8),
+        free_cpu=(instance.numa_cpu - used_cpu).astype(np.int32),
+        free_mem=(instance.numa_mem - used_mem).astype(np.int32),
+        job_row=rows,
+        job_pm_count=job_pm_count,
+        feasible=np.zeros((instance.num_vms, 3 * instance.num_pms), bool),
+        num_destinations=np.zeros(instance.num_vms, np.int32),
+        granularity=granularity,
+    )
+    state.feasible[:] = destination_feasibility(state, np.arange(3 * instance.num_pms))
+    state.num_destinations[:] = state.feasible.sum(axis=1)
+    state.initial_fragment_rate = fragment_rate(state.free_cpu, granularity)
+    return state
+
+
+def destination_feasibility(state: VMState, destinations: np.ndarray) -> np.ndarray:
+    """Whether each VM may migrate to each of ``destinations`` now: shape (V, len(destinations)).
+
+    A destination is legal for a VM if it is of the VM's kind (NUMA node for single VMs, PM for
+    double VMs), is not where the VM is, has the CPU and memory on the NUMA node(s) the VM would
+    occupy, and holds no other VM of the VM's anti-affinity job.
+    """
+    inst = state.instance
+    num_pms = inst.num_pms
+    is_pm = destinations >= 2 * num_pms
+    pm = np.where(is_pm, destinations - 2 * num_pms, destinations // 2)
+    numa = np.where(is_pm, 0, destinations % 2)
+    # A PM destination takes half the VM on each NUMA node, so its binding capacity is the min.
+    free_cpu = np.where(is_pm, state.free_cpu[pm].min(axis=1), state.free_cpu[pm, numa])
+    free_mem = np.where(is_pm, state.free_mem[pm].min(axis=1), state.free_mem[pm, numa])
+    double = inst.vm_double[:, None]
+    need_cpu = np.where(double, inst.vm_cpu[:, None] // 2, inst.vm_cpu[:, None])
+    need_mem = np.where(double, inst.vm_mem[:, None] // 2, inst.vm_mem[:, None])
+    on_pm = state.vm_pm[:, None] == pm[None, :]
+    here = on_pm & (is_pm[None, :] | (state.vm_numa[:, None] == numa[None, :]))
+    # Other VMs of the same restricted job on the PM (the VM itself does not count).
+    conflict = state.job_pm_count[state.job_row[:, None], pm[None, :]] - on_pm > 0
+    return (
+        (double == is_pm[None, :])
+        & (need_cpu <= free_cpu[None, :])
+        & (need_mem <= free_mem[None, :])
+        & ~here
+        & ~conflict
+    )
+
+
+def destination_of(state: VMState, vm: int) -> int:
+    """The destination index where ``vm`` is now."""
+    pm = int(state.vm_pm[vm])
+    if state.vm_numa[vm] == BOTH_NUMA:
+        return 2 * state.instance.num_pms + pm
+    return 2 * pm + int(state.vm_numa[vm])
+
+
+def migrate(state: VMState, vm: int, destination: int) -> tuple[int, int]:
+    """Moves ``vm`` to ``destination`` in place and refreshes the affected legality columns.
+
+    The caller must have checked ``state.feasible[vm, destination]``.
+
+    Returns:
+        The source and destination PMs.
+    """
+    inst = state.instance
+    num_pms = inst.num_pms
+    src_pm = int(state.vm_pm[vm])
+    _occupy(state, vm, sign=+1)
+    if destination >= 2 * num_pms:
+        dst_pm, dst_numa = destination - 2 * num_pms, BOTH_NUMA
+    else:
+        dst_pm, dst_numa = destination // 2, destination % 2
+    state.vm_pm[vm], state.vm_numa[vm] = dst_pm, dst_numa
+    _occupy(state, vm, sign=-1)
+    row = state.job_row[vm]
+    if row < state.job_pm_count.shape[0] - 1:
+        state.job_pm_count[row, src_pm] -= 1
+        state.job_pm_count[row, dst_pm] += 1
+    # Only the columns of the two PMs involved can change: their capacity and their job counts.
+    pms = np.unique([src_pm, dst_pm])
+    columns = np.concatenate([2 * pms, 2 * pms + 1, 2 * num_pms + pms])
+    fresh = destination_feasibility(state, columns)
+    state.num_destinations += fresh.sum(axis=1, dtype=np.int32) - state.feasible[:, columns].sum(
+        axis=1, dtype=np.int32
+    )
+    state.feasible[:, columns] = fresh
+    state.migrations += 1
+    state.history.append((vm, destination))
+    return src_pm, dst_pm
+
+
+def _occupy(state: VMState, vm: int, sign: int) -> None:
+    """Adds ``sign`` times the VM's resources to the free capacity where it sits."""
+    inst = state.instance
+    pm, numa = int(state.vm_pm[vm]), int(state.vm_numa[vm])
+    if numa == BOTH_NUMA:
+        state.free_cpu[pm] += sign * (inst.vm_cpu[vm] // 2)
+        state.free_mem[pm] += sign * (inst.vm_mem[vm] // 2)
+    else:
+        state.free_cpu[pm, numa] += sign * inst.vm_cpu[vm]
+        state.free_mem[pm, numa] += sign * inst.vm_mem[vm]
+
+
+def _cores_per_numa(instance: VMInstance) -> np.ndarray:
+    """Cores each VM takes on every NUMA node it occupies, shape (V,)."""
+    return np.where(instance.vm_double, instance.vm_cpu // 2, instance.vm_cpu).astype(np.int64)
+
+
+def leave_fragment_change(state: VMState) -> np.ndarray:
+    """Change of Σ (free mod g) if each VM left its place (its cores freed), shape (V,)."""
+    g = state.granularity
+    free = state.free_cpu[state.vm_pm].astype(np.int64)  # (V, 2) free cores of each VM's PM
+    change = (free + _cores_per_numa(state.instance)[:, None]) % g - free % g
+    single = state.vm_numa != BOTH_NUMA
+    own = np.take_along_axis(change, np.maximum(state.vm_numa, 0)[:, None].astype(np.intp), axis=1)[:, 0]
+    return np.where(single, own, change.sum(axis=1))
+
+
+def fragment_change(state: VMState) -> np.ndarray:
+    """Change of Σ (free mod g) for every migration, shape (V, 3P); +inf where illegal.
+
+    A migration leaves total free CPU unchanged, so the fragment rate changes by this divided by
+    ``state.free_cpu.sum()``: negative entries are the migrations that reduce fragmentation.
+    """
+    inst, g = state.instance, state.granularity
+    free = state.free_cpu.astype(np.int64)
+    frag = free % g
+    per_numa = _cores_per_numa(inst)
+    gain_src = leave_fragment_change(state)
+    # Arriving: NUMA destinations for single VMs, PM destinations (both NUMA nodes) for doubles.
+    flat = free.reshape(-1)
+    arrive_numa = (flat[None, :] - per_numa[:, None]) % g - frag.reshape(-1)[None, :]
+    arrive_pm = ((free[None, :, :] - per_numa[:, None, None]) % g - frag[None, :, :]).sum(axis=2)
+    change = np.concatenate([arrive_numa, arrive_pm], axis=1).astype(np.float64) + gain_src[:, None]
+    change[~state.feasible] = np.inf
+    return change
