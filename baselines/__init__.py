@@ -1,6 +1,7 @@
 """Baselines by name: heuristics and exact solvers that follow :class:`baselines.base.Scheduler`.
 
-``make(name, **kwargs)`` builds one; ``available(env_id)`` lists the names that support an env.
+``make(name, **kwargs)`` builds one; ``supports(name, env_id)`` and ``available(env_id)`` say
+which envs they schedule.
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ def make(name: str, **kwargs: Any) -> Scheduler:
     return _load(name)(**kwargs)
 
 
+def supports(name: str, env_id: str) -> bool:
+    """Whether the baseline ``name`` can schedule ``env_id``."""
+    env_ids = _load(name).env_ids
+    return "*" in env_ids or env_id in env_ids
+
+
 def available(env_id: str) -> tuple[str, ...]:
     """Names of the baselines that support ``env_id``."""
-    return tuple(n for n in _REGISTRY if _supports(_load(n), env_id))
+    return tuple(name for name in _REGISTRY if supports(name, env_id))
 
 
-def _supports(cls: type, env_id: str) -> bool:
-    return "*" in cls.env_ids or env_id in cls.env_ids
-
-
-__all__ = ["Scheduler", "SolverReport", "make", "names", "available"]
+__all__ = ["Scheduler", "SolverReport", "make", "names", "supports", "available"]

@@ -1,4 +1,4 @@
-"""Uniformly random legal actions: the floor every other scheduler must clear."""
+"""Random legal actions: the floor every other scheduler must clear."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import numpy as np
 
 class RandomScheduler:
     """Picks a legal action uniformly at random, from its own seeded generator.
+
+    Node 0 (every env's stop/wait node) is taken only when nothing else is legal, so the random
+    scheduler really acts (VMR2L's random baseline migrates until the limit) instead of ending
+    episodes by chance.
 
     Args:
         seed: Seed of the scheduler's generator; ``reset(env, seed)`` reseeds it.
@@ -25,4 +29,5 @@ class RandomScheduler:
 
     def act(self, env: gym.Env) -> int:
         legal = np.flatnonzero(env.unwrapped.action_masks())
-        return int(self._rng.choice(legal))
+        acting = legal[legal != 0]
+        return int(self._rng.choice(acting)) if len(acting) else 0

@@ -64,7 +64,14 @@ _TASK_UPDATE_RUNNING = 8
 _TASK_EVENT_MAX = 8  # SUBMIT ... UPDATE_RUNNING
 
 _TASK_KEY = ["job_id", "task_index"]
-_TASK_STATE = ["event_type", "machine_id", "cpu_request", "memory_request", "different_machines", "priority"]
+_TASK_STATE = [
+    "event_type",
+    "machine_id",
+    "cpu_request",
+    "memory_request",
+    "different_machines",
+    "priority",
+]
 
 _PART_NAME = re.compile(r"part-.+\.csv(\.gz)?")
 _PART_PATTERN = "part-*.csv.gz or part-*.csv"
@@ -155,15 +162,19 @@ def load_snapshot(trace_dir: str | os.PathLike, time_us: int | None = None) -> C
 def _part_files(folder: Path) -> list[Path]:
     """Lists a table folder's part files in name order, which is time order in the trace."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: folder not found (a trace directory needs machine_events/ and task_events/)")
-    parts = sorted(path for path in folder.iterdir() if path.is_file() and _PART_NAME.fullmatch(path.name))
+        raise FileNotFoundError(
+            f"{folder}: folder not found (a trace directory needs machine_events/ and task_events/)"
+        )
+    parts = sorted(p for p in folder.iterdir() if p.is_file() and _PART_NAME.fullmatch(p.name))
     if not parts:
         raise FileNotFoundError(f"{folder}: no part files; expected files named {_PART_PATTERN}")
     # A part kept both compressed and decompressed would count every event twice.
     stems = [path.name.removesuffix(".gz") for path in parts]
     doubled = sorted({stem for stem in stems if stems.count(stem) > 1})
     if doubled:
-        raise TraceFormatError(f"{folder}: {doubled[0]} and {doubled[0]}.gz are both present; keep only one")
+        raise TraceFormatError(
+            f"{folder}: {doubled[0]} and {doubled[0]}.gz are both present; keep only one"
+        )
     return parts
 
 
@@ -201,8 +212,9 @@ class _Fields:
         if rows.size:
             row = int(rows[0])
             value = self.frame[column].iat[row]
+            number = self.columns.index(column) + 1
             raise TraceFormatError(
-                f"{self.path}: line {row + 1}, field {column!r} (column {self.columns.index(column) + 1}): "
+                f"{self.path}: line {row + 1}, field {column!r} (column {number}): "
                 f"{reason}, got {value!r}"
             )
 
@@ -211,7 +223,9 @@ class _Fields:
         numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         return (text == "").to_numpy(dtype=bool), numbers
 
-    def integers(self, column: str, *, optional: bool = False, maximum: int | None = None) -> np.ndarray:
+    def integers(
+        self, column: str, *, optional: bool = False, maximum: int | None = None
+    ) -> np.ndarray:
         """Parses a non-negative integer field.
 
         Args:
@@ -225,7 +239,8 @@ class _Fields:
         empty, values = self._empty_and_numbers(column)
         if not optional:
             self.fail_first(empty, column, "required field is empty")
-        valid = np.isfinite(values) & (values == np.floor(values)) & (values >= 0) & (values < _EXACT_INTEGER_LIMIT)
+        whole = np.isfinite(values) & (values == np.floor(values))
+        valid = whole & (values >= 0) & (values < _EXACT_INTEGER_LIMIT)
         self.fail_first(~empty & ~valid, column, "expected a non-negative integer")
         if maximum is not None:
             self.fail_first(values > maximum, column, f"expected a value from 0 to {maximum}")
@@ -242,8 +257,10 @@ class _Fields:
     def flags(self, column: str) -> np.ndarray:
         """Parses an optional 0/1 field; returns float64 0.0/1.0, NaN where empty."""
         text = self.frame[column]
-        self.fail_first(~text.isin(("", "0", "1")).to_numpy(dtype=bool), column, "expected 0, 1 or empty")
-        return np.where((text == "").to_numpy(dtype=bool), np.nan, (text == "1").to_numpy(dtype=np.float64))
+        valid = text.isin(("", "0", "1")).to_numpy(dtype=bool)
+        self.fail_first(~valid, column, "expected 0, 1 or empty")
+        empty = (text == "").to_numpy(dtype=bool)
+        return np.where(empty, np.nan, (text == "1").to_numpy(dtype=np.float64))
 
     def text(self, column: str) -> pd.Series:
         """Returns a string field with empty values as missing."""
@@ -266,7 +283,8 @@ def _read_fields(path: Path, columns: Sequence[str]) -> _Fields:
     if wrong.size:
         line = int(wrong[0])
         start = int(ends[line - 1]) + 1 if line else 0
-        _raise_column_count(path, columns, line + 1, raw[start : int(ends[line])].decode("utf-8", "replace"))
+        text = raw[start : int(ends[line])].decode("utf-8", "replace")
+        _raise_column_count(path, columns, line + 1, text)
     if not ends.size:
         frame = pd.DataFrame({column: pd.Series(dtype=str) for column in columns})
     else:
@@ -370,7 +388,8 @@ def _task_state(parts: Sequence[Path], time_us: int | None) -> tuple[pd.DataFram
             end_us = max(end_us or 0, int(events["timestamp"].iat[-1]))
         scheduled_on = events["machine_id"].where(events["event_type"] == _TASK_SCHEDULE)
         # groupby.last skips NaN per column: the latest non-empty value, event type never empty.
-        summaries.append(events.assign(machine_id=scheduled_on).groupby(_TASK_KEY, sort=False)[_TASK_STATE].last())
+        by_task = events.assign(machine_id=scheduled_on).groupby(_TASK_KEY, sort=False)
+        summaries.append(by_task[_TASK_STATE].last())
     return pd.concat(summaries).groupby(level=_TASK_KEY, sort=False).last(), end_us
 
 
@@ -399,7 +418,8 @@ def _running_tasks(state: pd.DataFrame, machines: pd.DataFrame) -> tuple[pd.Data
     running = state[state["event_type"].isin((_TASK_SCHEDULE, _TASK_UPDATE_RUNNING))]
     no_schedule = running["machine_id"].isna()
     missing_request = ~no_schedule & (running["cpu_request"].isna() | running["memory_request"].isna())
-    unknown_machine = ~no_schedule & ~missing_request & ~running["machine_id"].isin(machines["machine_id"])
+    placed = running["machine_id"].isin(machines["machine_id"])
+    unknown_machine = ~no_schedule & ~missing_request & ~placed
     kept = running[~(no_schedule | missing_request | unknown_machine)].reset_index()
     tasks = pd.DataFrame(
         {

@@ -243,6 +243,14 @@ class VMRescheduleEnv(GraphEnv):
             "phase": int(state.selected_vm >= 0),
         }
 
+    def vm_node(self, vm: int) -> int:
+        """The node (pointer action) of VM ``vm``."""
+        return self._vm0 + vm
+
+    def destination_node(self, destination: int) -> int:
+        """The node (pointer action) of destination index ``destination`` (see ``VMState``)."""
+        return int(self._destination_nodes()[destination])
+
     def _destination_nodes(self) -> np.ndarray:
         """Node index of every destination of the current instance, shape (3P,)."""
         num_pms = self.state.instance.num_pms

@@ -420,3 +420,43 @@ def load_instances(path: Path) -> tuple[list[VMInstance], dict[str, str]]:
     if not instances:
         raise ValueError(f"{path} holds no VM instances")
     return instances, meta
+
+
+# Fixed sets: name -> (size, instances). Seeds come from their own namespaces, never training's.
+INSTANCE_SETS: dict[str, tuple[str, int, int]] = {
+    # name: (size, count, seed namespace)
+    "small-test": ("small", 20, TEST_SET_ENTROPY),
+    "medium-test": ("medium", 10, TEST_SET_ENTROPY),
+    "small-val": ("small", 20, VALIDATION_SET_ENTROPY),
+    "medium-val": ("medium", 5, VALIDATION_SET_ENTROPY),
+}
+
+
+def write_instance_sets(directory: Path = DATA_DIR) -> list[Path]:
+    """(Re)generates every fixed instance set into ``directory``; returns the files written."""
+    from envs.vm.env import SIZES  # the env imports this module; import late to avoid a cycle
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, (size, count, namespace) in INSTANCE_SETS.items():
+        preset = SIZES[size]
+        config = GeneratorConfig(num_pms=preset.num_pms, max_vms=preset.max_vms)
+        size_key = sorted(SIZES).index(size)
+        instances = [
+            sample_instance(np.random.default_rng([namespace, size_key, index]), config, f"{name}/{index}")
+            for index in range(count)
+        ]
+        path = directory / f"{name}.npz"
+        save_instances(path, instances, {"size": size, "generator": repr(config)})
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write-instance-sets", action="store_true", help="regenerate data/vm/*.npz")
+    if parser.parse_args().write_instance_sets:
+        for written_path in write_instance_sets():
+            print(f"wrote {written_path}")

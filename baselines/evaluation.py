@@ -1,0 +1,136 @@
+"""The leaderboard: run schedulers on a fixed instance set and summarise the env's metrics.
+
+Every episode is recorded with its action sequence, so any row can be replayed and checked
+(``replay``): the same instance, seed and actions must give the same metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+import envs  # noqa: F401  (registers the env ids)
+from baselines.base import Scheduler
+from envs.graph import InstanceSet
+
+
+@dataclass
+class EpisodeResult:
+    """One episode of one scheduler on one instance.
+
+    Attributes:
+        metrics: The final ``info`` value of each of the env's ``leaderboard_metrics``.
+        wall_s: Wall-clock seconds of the whole episode, the scheduler's planning included.
+        actions: Every action taken, in order (for replay).
+        solver_status: The scheduler's ``report.status`` if it reports one (exact solvers).
+    """
+
+    metrics: dict[str, float]
+    wall_s: float
+    actions: list[int] = field(default_factory=list)
+    solver_status: str = ""
+
+
+def run_episode(env: gym.Env, scheduler: Scheduler, instance: Any, seed: int) -> EpisodeResult:
+    """Runs ``scheduler`` on ``instance`` until the episode ends."""
+    metric_names = env.unwrapped.leaderboard_metrics
+    start = time.perf_counter()
+    _, info = env.reset(seed=seed, options={"instance": instance})
+    scheduler.reset(env, seed=seed)
+    actions, done = [], False
+    while not done:
+        action = int(scheduler.act(env))
+        actions.append(action)
+        _, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    wall_s = time.perf_counter() - start
+    report = getattr(scheduler, "report", None)
+    return EpisodeResult(
+        metrics={name: float(info[name]) for name in metric_names},
+        wall_s=wall_s,
+        actions=actions,
+        solver_status=getattr(report, "status", ""),
+    )
+
+
+def replay(env: gym.Env, instance: Any, seed: int, actions: Sequence[int]) -> dict[str, float]:
+    """Replays a recorded action sequence and returns the final metrics."""
+    _, info = env.reset(seed=seed, options={"instance": instance})
+    for action in actions:
+        _, _, terminated, truncated, info = env.step(int(action))
+        if terminated or truncated:
+            break
+    return {name: float(info[name]) for name in env.unwrapped.leaderboard_metrics}
+
+
+def evaluate(
+    env_id: str,
+    instance_set: InstanceSet,
+    schedulers: dict[str, Callable[[], Scheduler]],
+    seeds: Iterable[int] = (0,),
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Runs every scheduler on every instance with every seed.
+
+    Args:
+        env_id: Registered env id.
+        instance_set: The instances and the env arguments they need.
+        schedulers: Label -> factory of a fresh scheduler (one per episode: no state leaks).
+        seeds: Seeds of the episodes (env and scheduler alike).
+        progress: Show a progress bar.
+
+    Returns:
+        One row per (env_id, instance, policy, seed): the metric columns, ``wall_s``,
+        ``solver_status`` and the space-separated ``actions``.
+    """
+    env = gym.make(env_id, **instance_set.env_kwargs)
+    seeds = list(seeds)
+    jobs = [(i, inst, label, seed) for i, inst in enumerate(instance_set.instances)
+            for label in schedulers for seed in seeds]
+    rows = []
+    for index, instance, label, seed in tqdm(jobs, desc=f"{env_id} {instance_set.name}", disable=not progress):
+        result = run_episode(env, schedulers[label](), instance, seed)
+        rows.append(
+            {
+                "env_id": env_id,
+                "instance": getattr(instance, "name", "") or f"{instance_set.name}/{index}",
+                "policy": label,
+                "seed": seed,
+                **result.metrics,
+                "wall_s": result.wall_s,
+                "solver_status": result.solver_status,
+                "actions": " ".join(map(str, result.actions)),
+            }
+        )
+    env.close()
+    return pd.DataFrame(rows)
+
+
+def leaderboard(results: pd.DataFrame, metrics: Sequence[str]) -> str:
+    """A Markdown table: per policy, mean ± std over instances and seeds of each metric and of
+    the wall time per episode, in the order the policies first appear."""
+    columns = [*metrics, "wall_s"]
+    header = "| policy | episodes | " + " | ".join(columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 2)]
+    for policy, group in results.groupby("policy", sort=False):
+        cells = [_mean_std(group[column].to_numpy(float)) for column in columns]
+        lines.append(f"| {policy} | {len(group)} | " + " | ".join(cells) + " |")
+    statuses = results[results["solver_status"] != ""]
+    if len(statuses):
+        counts = statuses.groupby(["policy", "solver_status"]).size()
+        lines.append("")
+        lines.append("Solver status: " + ", ".join(f"{p} {s} × {n}" for (p, s), n in counts.items()))
+    return "\n".join(lines)
+
+
+def _mean_std(values: np.ndarray) -> str:
+    if np.all(values == np.round(values)) and np.abs(values).max(initial=0) >= 1:
+        return f"{values.mean():.1f} ± {values.std():.1f}"
+    return f"{values.mean():.4f} ± {values.std():.4f}"

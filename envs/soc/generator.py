@@ -1,0 +1,251 @@
+"""Seeded workloads for the SoC DAG environment: Topcuoglu-style random DAGs, Poisson job
+streams over the DS3 applications, and the fixed test sets the leaderboard reports on.
+
+Regenerate the test sets with ``python -m envs.soc.generator --write-test-sets``. They are drawn
+from ``np.random.default_rng((TEST_SEED_NAMESPACE, set_index))``; training draws from the env's
+``np_random`` (seeded by ``reset(seed=...)``), a different stream, so it never samples them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.soc.platform import DATA_DIR, ds3_app, ds3_app_names, ds3_task_types, ds3_type_costs
+from envs.soc.platform import get_platform, topcuoglu_instance
+from envs.soc.types import Job, SoCInstance
+
+TEST_SEED_NAMESPACE = 0x50C_7E57  # "SoC test": never used by training code.
+
+
+@dataclass(frozen=True)
+class RandomDagParams:
+    """Topcuoglu et al. (TPDS 2002, section 5.1) random graph parameters.
+
+    Attributes:
+        n_tasks: v, number of tasks.
+        shape: α; the height is about sqrt(v)/α and level widths have mean α·sqrt(v).
+        out_degree: Maximum out-degree of a task.
+        ccr: Communication to computation ratio (mean edge cost / mean task cost).
+        beta: Heterogeneity β: w_ij ~ U[w̄_i(1-β/2), w̄_i(1+β/2)].
+        mean_cost: w_DAG, the mean task cost (w̄_i ~ U[0, 2 w_DAG]).
+    """
+
+    n_tasks: int = 30
+    shape: float = 1.0
+    out_degree: int = 3
+    ccr: float = 1.0
+    beta: float = 1.0
+    mean_cost: float = 50.0
+
+
+def _levels(rng: np.random.Generator, v: int, shape: float) -> list[np.ndarray]:
+    """Splits tasks 0..v-1 into consecutive levels: height ≈ sqrt(v)/α, random widths."""
+    height = int(np.clip(round(np.sqrt(v) / shape), 1, v))
+    # Random positive widths summing to v (every level non-empty).
+    cuts = np.sort(rng.choice(np.arange(1, v), size=height - 1, replace=False)) if height > 1 else []
+    bounds = np.concatenate([[0], cuts, [v]]).astype(np.int64)
+    return [np.arange(bounds[i], bounds[i + 1]) for i in range(height)]
+
+
+def random_dag_structure(rng: np.random.Generator, params: RandomDagParams) -> np.ndarray:
+    """Layered random DAG edges (m, 2): every non-entry task has a parent in the level above;
+    each task gets up to ``out_degree`` children in lower levels (mostly the next one)."""
+    levels = _levels(rng, params.n_tasks, params.shape)
+    edges: set[tuple[int, int]] = set()
+    for li in range(1, len(levels)):
+        above = levels[li - 1]
+        for t in levels[li]:
+            edges.add((int(rng.choice(above)), int(t)))
+    for li in range(len(levels) - 1):
+        below = np.concatenate(levels[li + 1 : li + 3])  # children within two levels
+        for t in levels[li]:
+            k = int(rng.integers(1, params.out_degree + 1))
+            for c in rng.choice(below, size=min(k, len(below)), replace=False):
+                edges.add((int(t), int(c)))
+    # The parent pass can add edges beyond out_degree; that keeps every level connected.
+    return np.array(sorted(edges), np.int64).reshape(-1, 2)
+
+
+def random_dag(rng: np.random.Generator, params: RandomDagParams, platform: str) -> Job:
+    """A random DAG job for ``platform``.
+
+    On ``unrelated-<P>`` costs follow Topcuoglu's β model per processor and edge volumes are
+    communication times with mean ``ccr * mean_cost``. On ``ds3`` each task gets a uniformly
+    random DS3 task type (its measured latencies) and volumes give the same CCR against the
+    platform's mean transfer cost.
+    """
+    edges = random_dag_structure(rng, params)
+    v, m = params.n_tasks, len(edges)
+    plat = get_platform(platform)
+    if platform == "ds3":
+        task_type = rng.integers(0, len(ds3_task_types()), size=v)
+        cost = ds3_type_costs()[task_type]
+        finite = np.isfinite(cost)
+        mean_w = float((np.where(finite, cost, 0).sum(1) / finite.sum(1)).mean())
+        inv = 1.0 / plat.bandwidth
+        np.fill_diagonal(inv, 0.0)
+        mean_inv = inv.sum() / (plat.n_pe * (plat.n_pe - 1))
+        volume = rng.uniform(0, 2 * params.ccr * mean_w, size=m) / mean_inv
+    else:
+        w_bar = rng.uniform(0, 2 * params.mean_cost, size=v)
+        spread = rng.uniform(1 - params.beta / 2, 1 + params.beta / 2, size=(v, plat.n_pe))
+        cost = np.maximum(np.round(w_bar[:, None] * spread, 1), 0.1)  # strictly positive
+        volume = np.round(rng.uniform(0, 2 * params.ccr * params.mean_cost, size=m), 1)
+        task_type = np.full(v, -1, np.int64)
+    return Job("random", cost, edges, volume, np.asarray(task_type, np.int64))
+
+
+def sample_app_job(rng: np.random.Generator, apps: tuple[str, ...]) -> Job:
+    """One DS3 application, uniformly among ``apps``."""
+    return ds3_app(apps[int(rng.integers(len(apps)))])
+
+
+def poisson_arrivals(rng: np.random.Generator, n_jobs: int, rate_per_ms: float) -> np.ndarray:
+    """Arrival times (µs) of a Poisson process with ``rate_per_ms`` jobs/ms; the first at 0."""
+    gaps = rng.exponential(1000.0 / rate_per_ms, size=n_jobs)
+    gaps[0] = 0.0
+    return np.cumsum(gaps)
+
+
+def sample_instance(rng: np.random.Generator, *, platform: str, mode: str, n_jobs: int,
+                    injection_rate: float, apps: tuple[str, ...],
+                    dag_params: RandomDagParams) -> SoCInstance:
+    """A training workload: DS3 applications (or random DAGs when ``apps == ("random",)`` or the
+    platform is not ``ds3``), all at time 0 in static mode, Poisson arrivals in streaming."""
+    use_random = platform != "ds3" or apps == ("random",)
+    jobs = tuple(
+        random_dag(rng, dag_params, platform) if use_random else sample_app_job(rng, apps)
+        for _ in range(n_jobs)
+    )
+    arrival = np.zeros(n_jobs) if mode == "static" else poisson_arrivals(rng, n_jobs, injection_rate)
+    return SoCInstance(f"sampled-{mode}", platform, jobs, arrival)
+
+
+# --------------------------------------------------------------------------- fixed test sets
+
+# Injection rates (jobs/ms) of the load levels. The reference SoC saturates near 15 jobs/ms on
+# the uniform application mix under the best baselines (measured with these generators).
+LOADS = {"light": 2.0, "medium": 6.0, "heavy": 12.0}
+NOISES = (0.0, 0.2)
+STREAM_JOBS = 40
+STREAM_INSTANCES = 3
+
+
+def test_set_names() -> tuple[str, ...]:
+    names = ["static-random", "static-apps"]
+    for load in LOADS:
+        for noise in NOISES:
+            names.append(f"stream-{load}-noise{noise:g}")
+    return tuple(names)
+
+
+def _test_set_env_kwargs(name: str) -> dict[str, Any]:
+    if name == "static-random":
+        return {"platform": "unrelated-4", "mode": "static", "window": 64}
+    if name == "static-apps":
+        return {"platform": "ds3", "mode": "static", "window": 160}
+    _, load, noise = name.split("-")
+    return {"platform": "ds3", "mode": "streaming", "injection_rate": LOADS[load],
+            "noise": float(noise.removeprefix("noise")), "window": 128}
+
+
+def generate_test_set(name: str) -> tuple[dict[str, Any], tuple[SoCInstance, ...]]:
+    """Builds test set ``name`` deterministically from its own seed in the test namespace."""
+    if name not in test_set_names():
+        raise KeyError(f"unknown SoC test set {name!r}; known: {', '.join(test_set_names())}")
+    kwargs = _test_set_env_kwargs(name)
+    # Both noise levels of one load share the same arrivals: they differ only in noise.
+    key = name.rsplit("-noise", 1)[0]
+    rng = np.random.default_rng((TEST_SEED_NAMESPACE, sum(map(ord, key)), len(key)))
+    instances: list[SoCInstance] = []
+    if name == "static-random":
+        for k in range(12):
+            params = RandomDagParams(
+                n_tasks=int(rng.choice([20, 40, 60])), shape=float(rng.choice([0.5, 1.0, 2.0])),
+                out_degree=int(rng.choice([2, 3, 4])), ccr=float(rng.choice([0.5, 1.0, 2.0])),
+                beta=float(rng.choice([0.5, 1.0, 1.5])),
+            )
+            job = random_dag(rng, params, "unrelated-4")
+            instances.append(SoCInstance(f"{name}-{k:02d}", "unrelated-4", (job,), np.zeros(1)))
+    elif name == "static-apps":
+        for app in ds3_app_names():
+            instances.append(SoCInstance(f"{name}-{app}", "ds3", (ds3_app(app),), np.zeros(1)))
+        for k in range(4):
+            jobs = tuple(sample_app_job(rng, ds3_app_names()) for _ in range(4))
+            instances.append(SoCInstance(f"{name}-batch{k}", "ds3", jobs, np.zeros(4)))
+    else:
+        for k in range(STREAM_INSTANCES):
+            jobs = tuple(sample_app_job(rng, ds3_app_names()) for _ in range(STREAM_JOBS))
+            arrival = poisson_arrivals(rng, STREAM_JOBS, kwargs["injection_rate"])
+            instances.append(SoCInstance(f"{name}-{k:02d}", "ds3", jobs, arrival))
+    return kwargs, tuple(instances)
+
+
+def _to_npz_dict(kwargs: dict[str, Any], instances: tuple[SoCInstance, ...]) -> dict:
+    meta = {"env_kwargs": kwargs, "instances": []}
+    arrays: dict[str, np.ndarray] = {}
+    for i, inst in enumerate(instances):
+        meta["instances"].append({"name": inst.name, "platform": inst.platform,
+                                  "jobs": [j.name for j in inst.jobs]})
+        arrays[f"i{i}_arrival"] = inst.arrival
+        for j, job in enumerate(inst.jobs):
+            for field in ("cost", "edges", "volume", "task_type"):
+                arrays[f"i{i}_j{j}_{field}"] = getattr(job, field)
+    arrays["meta"] = np.array(json.dumps(meta))
+    return arrays
+
+
+def save_test_set(name: str, directory: Path = DATA_DIR) -> Path:
+    kwargs, instances = generate_test_set(name)
+    path = directory / f"{name}.npz"
+    np.savez_compressed(path, **_to_npz_dict(kwargs, instances))
+    return path
+
+
+def load_test_set(name: str, directory: Path = DATA_DIR) -> tuple[dict[str, Any], tuple[SoCInstance, ...]]:
+    """Reads a stored test set (``data/soc/<name>.npz``)."""
+    path = directory / f"{name}.npz"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing; run `python -m envs.soc.generator --write-test-sets`"
+        )
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        instances = []
+        for i, im in enumerate(meta["instances"]):
+            jobs = tuple(
+                Job(jname, z[f"i{i}_j{j}_cost"], z[f"i{i}_j{j}_edges"], z[f"i{i}_j{j}_volume"],
+                    z[f"i{i}_j{j}_task_type"])
+                for j, jname in enumerate(im["jobs"])
+            )
+            instances.append(SoCInstance(im["name"], im["platform"], jobs, z[f"i{i}_arrival"]))
+    return meta["env_kwargs"], tuple(instances)
+
+
+def named_instance(name: str) -> SoCInstance:
+    """Named hand-made instances (``"topcuoglu-fig2"``)."""
+    if name == "topcuoglu-fig2":
+        return topcuoglu_instance()
+    raise KeyError(f"unknown named instance {name!r}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write-test-sets", action="store_true",
+                        help=f"regenerate every SoC test set under {DATA_DIR}")
+    args = parser.parse_args(argv)
+    if args.write_test_sets:
+        for name in test_set_names():
+            print(save_test_set(name))
+    else:
+        parser.print_help()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Leaderboard: compare schedulers on a fixed instance set of a SchedGym env.
+
+Example:
+    python evaluate.py --env schedgym/VMReschedule-v0 --instances small-test \\
+        --policies random,greedy,cpsat --out results.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+
+import baselines
+import envs  # noqa: F401  (registers the env ids)
+from baselines.evaluation import evaluate, leaderboard
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", required=True, choices=envs.ENV_IDS, help="registered env id")
+    parser.add_argument("--instances", required=True, help="fixed instance set, e.g. small-test")
+    parser.add_argument("--policies", default="random", help="comma-separated baseline names")
+    parser.add_argument("--seeds", default="0", help="comma-separated episode seeds")
+    parser.add_argument("--out", type=Path, help="write one CSV row per episode here")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    env_class = gym.spec(args.env).entry_point
+    env_class = gym.envs.registration.load_env_creator(env_class)
+    if args.instances not in env_class.instance_sets():
+        sys.exit(f"error: {args.env} has no instance set {args.instances!r}; "
+                 f"available: {', '.join(env_class.instance_sets())}")
+    instance_set = env_class.load_instance_set(args.instances)
+    schedulers = {}
+    for name in filter(None, (part.strip() for part in args.policies.split(","))):
+        if name not in baselines.names():
+            sys.exit(f"error: unknown policy {name!r}; baselines: {', '.join(baselines.names())}")
+        if not baselines.supports(name, args.env):
+            sys.exit(f"error: baseline {name!r} does not support {args.env}")
+        schedulers[name] = functools.partial(baselines.make, name)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    results = evaluate(args.env, instance_set, schedulers, seeds, progress=not args.no_progress)
+    print(f"## {args.env} on {args.instances} ({len(instance_set.instances)} instances, "
+          f"seeds {args.seeds})\n")
+    print(leaderboard(results, env_class.leaderboard_metrics))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        results.to_csv(args.out, index=False)
+        print(f"\nwrote {len(results)} rows to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
