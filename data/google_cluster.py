@@ -21,8 +21,8 @@ Semantics of :func:`load_snapshot` at time ``t`` (events after ``t`` are ignored
 
 Every problem in the files raises :class:`TraceFormatError` naming the file and, where it applies,
 the 1-based line, the field and the bad value. Columns the snapshot does not use (missing info,
-user, scheduling class, disk request) are only counted, not validated. Integers are handled as
-float64 internally, which is exact for the trace's IDs and timestamps (all below 2**53).
+user, scheduling class, disk request) must be present but are not validated. Integers are handled
+as float64 internally, which is exact for the trace's IDs and timestamps (all below 2**53).
 """
 
 from __future__ import annotations
@@ -319,6 +319,7 @@ def _raise_column_count(path: Path, columns: Sequence[str], line_number: int, li
 
 
 def _parse_machine_events(fields: _Fields) -> pd.DataFrame:
+    """Validates and types the machine_events fields."""
     return pd.DataFrame(
         {
             "timestamp": fields.integers("timestamp"),
@@ -332,6 +333,7 @@ def _parse_machine_events(fields: _Fields) -> pd.DataFrame:
 
 
 def _parse_task_events(fields: _Fields) -> pd.DataFrame:
+    """Validates and types the task_events fields the snapshot uses."""
     events = pd.DataFrame(
         {
             "timestamp": fields.integers("timestamp"),

@@ -1,0 +1,73 @@
+"""The leaderboard harness and the evaluate.py CLI."""
+
+from __future__ import annotations
+
+import functools
+
+import gymnasium as gym
+import pandas as pd
+import pytest
+
+import baselines
+import evaluate
+from baselines.evaluation import evaluate as run_leaderboard
+from baselines.evaluation import leaderboard, replay
+from envs.graph import InstanceSet
+from envs.vm.env import VMRescheduleEnv
+
+ENV_ID = "schedgym/VMReschedule-v0"
+
+
+def _small_set(count: int) -> InstanceSet:
+    full = VMRescheduleEnv.load_instance_set("small-test")
+    return InstanceSet(full.name, full.env_kwargs, full.instances[:count])
+
+
+def test_rows_per_episode_and_replayable_actions() -> None:
+    schedulers = {name: functools.partial(baselines.make, name) for name in ("random", "greedy")}
+    results = run_leaderboard(ENV_ID, _small_set(3), schedulers, seeds=[0, 1], progress=False)
+    assert len(results) == 3 * 2 * 2
+    assert {"env_id", "instance", "policy", "seed", "fragment_rate", "wall_s", "actions"} <= set(results)
+    assert (results["wall_s"] > 0).all()
+    env = gym.make(ENV_ID, **_small_set(3).env_kwargs)
+    instances = {inst.name: inst for inst in _small_set(3).instances}
+    for row in results.itertuples():
+        metrics = replay(env, instances[row.instance], row.seed, [int(a) for a in row.actions.split()])
+        assert metrics["fragment_rate"] == pytest.approx(row.fragment_rate)
+        assert metrics["migrations"] == row.migrations
+
+
+def test_leaderboard_reports_mean_and_std_per_policy() -> None:
+    results = pd.DataFrame(
+        {"policy": ["a", "a", "b"], "fragment_rate": [0.2, 0.4, 0.5], "wall_s": [1.0, 3.0, 2.0],
+         "solver_status": ["optimal", "feasible", ""]}
+    )
+    table = leaderboard(results, ["fragment_rate"])
+    lines = table.splitlines()
+    assert lines[0] == "| policy | episodes | fragment_rate | wall_s |"
+    assert lines[2] == "| a | 2 | 0.3000 ± 0.1000 | 2.0 ± 1.0 |"
+    assert lines[3] == "| b | 1 | 0.5000 ± 0.0000 | 2.0 ± 0.0 |"
+    assert "a feasible × 1" in table and "a optimal × 1" in table
+
+
+def test_cli_prints_the_leaderboard_and_writes_csv(tmp_path, capsys) -> None:
+    out = tmp_path / "results.csv"
+    code = evaluate.main(["--env", ENV_ID, "--instances", "small-test", "--policies", "random,greedy",
+                          "--out", str(out), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| greedy | 20 |" in printed and "| random | 20 |" in printed
+    rows = pd.read_csv(out)
+    assert len(rows) == 40 and set(rows["policy"]) == {"random", "greedy"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--instances", "nope-test", "--policies", "greedy"], "no instance set 'nope-test'"),
+        (["--instances", "small-test", "--policies", "magic"], "unknown policy 'magic'"),
+    ],
+)
+def test_cli_rejects_bad_names(argv, message) -> None:
+    with pytest.raises(SystemExit, match=message):
+        evaluate.main(["--env", ENV_ID, *argv])

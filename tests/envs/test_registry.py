@@ -1,0 +1,119 @@
+"""Contract tests over every registered env id (the observation contract of DESIGN.md)."""
+
+from __future__ import annotations
+
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.graph import OBS_KEYS
+
+ENV_IDS = envs.ENV_IDS
+
+
+def _rollout(env: gym.Env, seed: int, steps: int) -> list[tuple]:
+    """Random masked actions from a seeded generator; returns every transition."""
+    rng = np.random.default_rng(seed)
+    obs, info = env.reset(seed=seed)
+    trajectory = [(obs, 0.0, False, info)]
+    for _ in range(steps):
+        action = int(rng.choice(np.flatnonzero(env.unwrapped.action_masks())))
+        obs, reward, terminated, truncated, info = env.step(action)
+        trajectory.append((obs, reward, terminated or truncated, info))
+        if terminated or truncated:
+            break
+    return trajectory
+
+
+def _assert_same(a: list[tuple], b: list[tuple]) -> None:
+    assert len(a) == len(b)
+    for (obs_a, rew_a, done_a, info_a), (obs_b, rew_b, done_b, info_b) in zip(a, b):
+        for key in OBS_KEYS:
+            np.testing.assert_array_equal(obs_a[key], obs_b[key], err_msg=key)
+        assert rew_a == rew_b and done_a == done_b
+        assert info_a.keys() == info_b.keys()
+        for key in info_a:
+            np.testing.assert_array_equal(info_a[key], info_b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_check_env(env_id: str) -> None:
+    env = gym.make(env_id).unwrapped
+    # check_env samples actions before it resets, so a mask from one state would be applied to
+    # another; node 0 (stop/wait) is the action every env keeps legal in every state.
+    env.action_space.sample = lambda mask=None, probability=None: np.int64(0)
+    check_env(env, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_observation_contract(env_id: str) -> None:
+    env = gym.make(env_id)
+    spec = env.unwrapped.spec_graph
+    for obs, *_ in _rollout(env, seed=3, steps=40):
+        assert env.observation_space.contains(obs)
+        assert obs["nodes"].shape == (spec.n_max, len(spec.node_features))
+        assert obs["edge_index"].shape == (2, spec.e_max)
+        real_edges = obs["edge_mask"].astype(bool)
+        # Real edges join real nodes; padding edges point at node 0.
+        assert obs["node_mask"][obs["edge_index"][:, real_edges]].all()
+        assert (obs["edge_index"][:, ~real_edges] == 0).all()
+        assert obs["action_mask"].any()
+        assert obs["action_mask"][0] == 1, "node 0 (stop/wait) must be legal in every state"
+        assert not (obs["action_mask"] & ~obs["node_mask"].astype(bool)).any()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_seeded_rollouts_are_deterministic(env_id: str) -> None:
+    first = _rollout(gym.make(env_id), seed=11, steps=30)
+    second = _rollout(gym.make(env_id), seed=11, steps=30)
+    _assert_same(first, second)
+    other = _rollout(gym.make(env_id), seed=12, steps=30)
+    assert not np.array_equal(first[0][0]["nodes"], other[0][0]["nodes"]), "seed must matter"
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_pickle_round_trip_continues_identically(env_id: str) -> None:
+    env = gym.make(env_id)
+    _rollout(env, seed=5, steps=7)
+    clone = pickle.loads(pickle.dumps(env))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        action = int(rng.choice(np.flatnonzero(env.unwrapped.action_masks())))
+        np.testing.assert_array_equal(env.unwrapped.action_masks(), clone.unwrapped.action_masks())
+        a = env.step(action)
+        b = clone.step(action)
+        _assert_same([(a[0], a[1], a[2], a[4])], [(b[0], b[1], b[2], b[4])])
+        if a[2] or a[3]:
+            break
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_random_masked_episode_never_illegal(env_id: str) -> None:
+    env = gym.make(env_id)
+    env.reset(seed=21)
+    # The action space samples among legal actions; stepping any of them never raises.
+    env.action_space.seed(21)
+    for _ in range(5000):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert np.isfinite(reward)
+        if terminated or truncated:
+            break
+    else:
+        pytest.fail("a random masked episode did not end within 5000 steps")
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_illegal_action_raises(env_id: str) -> None:
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=2)
+    illegal = np.flatnonzero(obs["action_mask"] == 0)
+    with pytest.raises(ValueError, match="illegal"):
+        env.step(int(illegal[-1]))
+    with pytest.raises(ValueError):
+        env.step(env.unwrapped.spec_graph.n_max)
+    with pytest.raises(ValueError):
+        env.step(1.5)
