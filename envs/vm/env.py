@@ -191,9 +191,11 @@ class VMRescheduleEnv(GraphEnv):
             reward = before - after - self.migration_cost
             state.selected_vm = -1
             self._obs["nodes"][self._vm0 + vm, _F["selected"]] = 0.0
-            self._encode_hosts(np.unique([src_pm, dst_pm]))
+            pms = np.unique([src_pm, dst_pm])
+            self._encode_hosts(pms)
             self._encode_placement(np.array([vm]))
-            self._encode_vm_dynamics()
+            # Only VMs on the two PMs see their leave gain change.
+            self._encode_vm_dynamics(np.flatnonzero((state.vm_pm == src_pm) | (state.vm_pm == dst_pm)))
             terminated = state.migrations >= self.mnl
             self._mask_vms()
         self._encode_globals()
@@ -292,7 +294,7 @@ class VMRescheduleEnv(GraphEnv):
         obs["node_mask"][numas] = 1
         obs["node_mask"][pms] = 1
         self._encode_hosts(np.arange(num_pms))
-        self._encode_vm_dynamics()
+        self._encode_vm_dynamics(np.arange(num_vms))
         # NUMA–PM membership edges sit after the 4 placement slots of every VM slot.
         first = 4 * self.preset.max_vms
         pm = np.arange(num_pms)
@@ -322,12 +324,12 @@ class VMRescheduleEnv(GraphEnv):
         nodes[pm_rows, _F["mem"]] = free_mem.sum(1) / (2 * NUMA_MEM_SCALE)
         nodes[pm_rows, _F["fragment"]] = (free_cpu % g).sum(1) / (2 * g)
 
-    def _encode_vm_dynamics(self) -> None:
-        """Refreshes the VM features that depend on the whole placement."""
+    def _encode_vm_dynamics(self, moved_neighbourhood: np.ndarray) -> None:
+        """Refreshes every VM's ``movable`` flag and the ``leave_gain`` of the given VMs."""
         state, nodes = self.state, self._obs["nodes"]
-        vms = slice(self._vm0, self._vm0 + state.instance.num_vms)
-        nodes[vms, _F["movable"]] = state.num_destinations > 0
-        nodes[vms, _F["leave_gain"]] = leave_fragment_change(state) / self.granularity
+        nodes[self._vm0 : self._vm0 + state.instance.num_vms, _F["movable"]] = state.num_destinations > 0
+        gain = leave_fragment_change(state, moved_neighbourhood) / self.granularity
+        nodes[self._vm0 + moved_neighbourhood, _F["leave_gain"]] = gain
 
     def _encode_placement(self, vms: np.ndarray) -> None:
         """Rewrites the 4 placement-edge slots of each VM in ``vms`` (a double VM uses all 4)."""

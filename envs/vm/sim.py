@@ -86,7 +86,8 @@ def initial_state(instance: VMInstance, granularity: int = 16) -> VMState:
         free_mem=(instance.numa_mem - used_mem).astype(np.int32),
         job_row=rows,
         job_pm_count=job_pm_count,
-        feasible=np.zeros((instance.num_vms, 3 * instance.num_pms), bool),
+        # Column-major: a migration rewrites a few whole columns, which are then contiguous.
+        feasible=np.zeros((instance.num_vms, 3 * instance.num_pms), bool, order="F"),
         num_destinations=np.zeros(instance.num_vms, np.int32),
         granularity=granularity,
     )
@@ -111,19 +112,30 @@ def destination_feasibility(state: VMState, destinations: np.ndarray) -> np.ndar
     # A PM destination takes half the VM on each NUMA node, so its binding capacity is the min.
     free_cpu = np.where(is_pm, state.free_cpu[pm].min(axis=1), state.free_cpu[pm, numa])
     free_mem = np.where(is_pm, state.free_mem[pm].min(axis=1), state.free_mem[pm, numa])
-    double = inst.vm_double[:, None]
-    need_cpu = np.where(double, inst.vm_cpu[:, None] // 2, inst.vm_cpu[:, None])
-    need_mem = np.where(double, inst.vm_mem[:, None] // 2, inst.vm_mem[:, None])
-    on_pm = state.vm_pm[:, None] == pm[None, :]
-    here = on_pm & (is_pm[None, :] | (state.vm_numa[:, None] == numa[None, :]))
-    # Other VMs of the same restricted job on the PM (the VM itself does not count).
-    conflict = state.job_pm_count[state.job_row[:, None], pm[None, :]] - on_pm > 0
+    need_cpu, need_mem = _needs_per_numa(inst)
+    # Built destination-major, (len(destinations), V): numpy broadcasts far faster along the
+    # long VM axis, and the transpose returned matches the column-major ``state.feasible``.
+    on_pm = pm[:, None] == state.vm_pm[None, :]
+    legal = (
+        (is_pm[:, None] == inst.vm_double[None, :])
+        & (free_cpu[:, None] >= need_cpu[None, :])
+        & (free_mem[:, None] >= need_mem[None, :])
+        & ~(on_pm & (is_pm[:, None] | (numa[:, None] == state.vm_numa[None, :])))  # not "here"
+    )
+    # Anti-affinity: other VMs of the same restricted job on the PM (the VM itself not counted).
+    restricted = np.flatnonzero(inst.vm_anti_affinity)
+    if len(restricted):
+        others = state.job_pm_count[state.job_row[None, restricted], pm[:, None]] - on_pm[:, restricted]
+        legal[:, restricted] &= others <= 0
+    return legal.T
+
+
+def _needs_per_numa(instance: VMInstance) -> tuple[np.ndarray, np.ndarray]:
+    """Cores and GiB each VM takes on every NUMA node it occupies, each of shape (V,)."""
+    double = instance.vm_double
     return (
-        (double == is_pm[None, :])
-        & (need_cpu <= free_cpu[None, :])
-        & (need_mem <= free_mem[None, :])
-        & ~here
-        & ~conflict
+        np.where(double, instance.vm_cpu // 2, instance.vm_cpu),
+        np.where(double, instance.vm_mem // 2, instance.vm_mem),
     )
 
 
@@ -161,9 +173,8 @@ def migrate(state: VMState, vm: int, destination: int) -> tuple[int, int]:
     pms = np.unique([src_pm, dst_pm])
     columns = np.concatenate([2 * pms, 2 * pms + 1, 2 * num_pms + pms])
     fresh = destination_feasibility(state, columns)
-    state.num_destinations += fresh.sum(axis=1, dtype=np.int32) - state.feasible[:, columns].sum(
-        axis=1, dtype=np.int32
-    )
+    delta = fresh.view(np.int8) - state.feasible[:, columns].view(np.int8)
+    state.num_destinations += delta.sum(axis=1, dtype=np.int32)
     state.feasible[:, columns] = fresh
     state.migrations += 1
     state.history.append((vm, destination))
@@ -182,19 +193,23 @@ def _occupy(state: VMState, vm: int, sign: int) -> None:
         state.free_mem[pm, numa] += sign * inst.vm_mem[vm]
 
 
-def _cores_per_numa(instance: VMInstance) -> np.ndarray:
-    """Cores each VM takes on every NUMA node it occupies, shape (V,)."""
-    return np.where(instance.vm_double, instance.vm_cpu // 2, instance.vm_cpu).astype(np.int64)
+def leave_fragment_change(state: VMState, vms: np.ndarray | None = None) -> np.ndarray:
+    """Change of Σ (free mod g) if each VM left its place (its cores freed).
 
+    Args:
+        state: The cluster.
+        vms: The VMs to score (default all).
 
-def leave_fragment_change(state: VMState) -> np.ndarray:
-    """Change of Σ (free mod g) if each VM left its place (its cores freed), shape (V,)."""
+    Returns:
+        Shape (len(vms),), or (V,) for all VMs.
+    """
     g = state.granularity
-    free = state.free_cpu[state.vm_pm].astype(np.int64)  # (V, 2) free cores of each VM's PM
-    change = (free + _cores_per_numa(state.instance)[:, None]) % g - free % g
-    single = state.vm_numa != BOTH_NUMA
-    own = np.take_along_axis(change, np.maximum(state.vm_numa, 0)[:, None].astype(np.intp), axis=1)[:, 0]
-    return np.where(single, own, change.sum(axis=1))
+    vms = np.arange(state.instance.num_vms) if vms is None else vms
+    free = state.free_cpu[state.vm_pm[vms]].astype(np.int64)  # (k, 2) free cores of their PMs
+    change = (free + _needs_per_numa(state.instance)[0][vms, None]) % g - free % g
+    numa = state.vm_numa[vms]
+    own = change[np.arange(len(vms)), np.maximum(numa, 0)]
+    return np.where(numa == BOTH_NUMA, change.sum(axis=1), own)
 
 
 def fragment_change(state: VMState) -> np.ndarray:
@@ -206,7 +221,7 @@ def fragment_change(state: VMState) -> np.ndarray:
     inst, g = state.instance, state.granularity
     free = state.free_cpu.astype(np.int64)
     frag = free % g
-    per_numa = _cores_per_numa(inst)
+    per_numa = _needs_per_numa(inst)[0].astype(np.int64)
     gain_src = leave_fragment_change(state)
     # Arriving: NUMA destinations for single VMs, PM destinations (both NUMA nodes) for doubles.
     flat = free.reshape(-1)
