@@ -16,7 +16,7 @@ import gymnasium as gym
 
 import baselines
 import envs  # noqa: F401  (registers the env ids)
-from baselines.evaluation import evaluate, leaderboard
+from baselines.evaluation import evaluate, leaderboard, plot_leaderboard
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,6 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--policies", default="random", help="comma-separated baseline names")
     parser.add_argument("--seeds", default="0", help="comma-separated episode seeds")
     parser.add_argument("--out", type=Path, help="write one CSV row per episode here")
+    parser.add_argument("--plot", type=Path, help="save a bar chart of the metrics here (.png)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser.parse_args(argv)
 
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         results.to_csv(args.out, index=False)
         print(f"\nwrote {len(results)} rows to {args.out}")
+    if args.plot:
+        plot_leaderboard(results, env_class.leaderboard_metrics, str(args.plot))
+        print(f"saved the chart to {args.plot}")
     return 0
 
 

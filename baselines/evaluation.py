@@ -130,6 +130,27 @@ def leaderboard(results: pd.DataFrame, metrics: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def plot_leaderboard(results: pd.DataFrame, metrics: Sequence[str], path: str) -> None:
+    """Saves one bar chart per metric (mean with a std error bar per policy) as an image."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display on servers
+    import matplotlib.pyplot as plt
+
+    grouped = results.groupby("policy", sort=False)
+    figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2), squeeze=False)
+    for axis, metric in zip(axes[0], metrics):
+        means, stds = grouped[metric].mean(), grouped[metric].std(ddof=0)
+        axis.bar(means.index, means.to_numpy(), yerr=stds.to_numpy(), capsize=3, color="#4c72b0")
+        axis.set_title(metric)
+        axis.tick_params(axis="x", rotation=45)
+    env_id = results["env_id"].iloc[0]
+    figure.suptitle(f"{env_id}: mean ± std over {results['instance'].nunique()} instances")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def _mean_std(values: np.ndarray) -> str:
     if np.all(values == np.round(values)) and np.abs(values).max(initial=0) >= 1:
         return f"{values.mean():.1f} ± {values.std():.1f}"
