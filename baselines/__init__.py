@@ -18,12 +18,12 @@ _REGISTRY: dict[str, str] = {
     "cpsat": "baselines.vm_cpsat:CpSatRescheduler",
     "pop": "baselines.vm_pop:PopRescheduler",
     # SoC DAG scheduling (schedgym/SoCDAG-v0)
-    "soc_heft": "baselines.soc_heft:HEFTScheduler",
-    "soc_heft_rt": "baselines.soc_heft_rt:HEFTRTScheduler",
-    "soc_cpop": "baselines.soc_cpop:CPOPScheduler",
-    "soc_etf": "baselines.soc_etf:ETFScheduler",
-    "soc_met": "baselines.soc_met:METScheduler",
-    "soc_fifo": "baselines.soc_fifo:FIFOScheduler",
+    "heft": "baselines.soc_heft:HEFTScheduler",
+    "heft_rt": "baselines.soc_heft_rt:HEFTRTScheduler",
+    "cpop": "baselines.soc_cpop:CPOPScheduler",
+    "etf": "baselines.soc_etf:ETFScheduler",
+    "met": "baselines.soc_met:METScheduler",
+    "fifo": "baselines.soc_fifo:FIFOScheduler",
 }
 
 

@@ -1,117 +1,23 @@
-"""Shared pieces of the SoC DAG baselines: the list-scheduling algebra (ranks, communication
-costs, insertion-based earliest finish time) as pure functions on a DAG and a cost matrix, and
-the thin adapters that turn a scheduling rule into ``act(env)`` pointer actions.
-
-A DAG here is ``comp`` (n, P) execution times (``np.inf`` where a processor cannot run the task),
-``edges`` (m, 2) task pairs and ``volume`` (m,) data volumes; the platform is ``bandwidth`` (P, P).
-Moving ``v`` units from processor p to q takes ``v / bandwidth[p, q]``, zero when ``p == q``
-(Topcuoglu et al., TPDS 2002, with startup cost L = 0).
-"""
+"""Shared pieces of the SoC DAG baselines: insertion-based list scheduling (HEFT, CPOP) as pure
+functions on a :class:`envs.soc.dag.Dag` (cost matrix, edges, volumes, bandwidths), testable
+without the env, and the thin adapters that turn a scheduling rule into ``act(env)`` pointer
+actions (plan-and-replay for HEFT/CPOP, dynamic list scheduling for HEFT_RT/FIFO/MET)."""
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+
+from envs.soc.types import QUEUED, READY, RUNNING
+from envs.soc.dag import Dag, downward_rank, upward_rank
 
 SOC_ENV_IDS = ("schedgym/SoCDAG-v0",)
 
 
 # --------------------------------------------------------------------------- pure algorithms
-
-
-@dataclass
-class Dag:
-    """A task graph with its costs on a platform.
-
-    Attributes:
-        comp: Execution time of each task on each processor, ``inf`` if impossible.  # (n, P)
-        edges: Precedence pairs ``(src, dst)``.  # (m, 2)
-        volume: Data volume sent along each edge.  # (m,)
-        bandwidth: Transfer rate between processors; the diagonal is ignored.  # (P, P)
-    """
-
-    comp: np.ndarray
-    edges: np.ndarray
-    volume: np.ndarray
-    bandwidth: np.ndarray
-    succ: list[list[tuple[int, int]]] = field(init=False, repr=False)
-    pred: list[list[tuple[int, int]]] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.comp = np.asarray(self.comp, dtype=np.float64)
-        self.edges = np.asarray(self.edges, dtype=np.int64).reshape(-1, 2)
-        self.volume = np.asarray(self.volume, dtype=np.float64).reshape(-1)
-        self.bandwidth = np.asarray(self.bandwidth, dtype=np.float64)
-        n = self.comp.shape[0]
-        self.succ = [[] for _ in range(n)]
-        self.pred = [[] for _ in range(n)]
-        for k, (s, d) in enumerate(self.edges.tolist()):
-            self.succ[s].append((d, k))
-            self.pred[d].append((s, k))
-
-    @property
-    def n(self) -> int:
-        return self.comp.shape[0]
-
-    @property
-    def n_proc(self) -> int:
-        return self.comp.shape[1]
-
-    def inv_bandwidth(self) -> np.ndarray:
-        """1 / bandwidth with zeros on the diagonal: multiply by a volume to get a transfer time."""
-        inv = 1.0 / self.bandwidth
-        np.fill_diagonal(inv, 0.0)
-        return inv
-
-
-def mean_costs(dag: Dag) -> tuple[np.ndarray, np.ndarray]:
-    """Mean execution time of each task over the processors that can run it, and mean
-    communication cost of each edge over ordered processor pairs ``p != q`` (HEFT's w̄ and c̄)."""
-    finite = np.isfinite(dag.comp)
-    w_bar = np.where(finite, dag.comp, 0.0).sum(1) / np.maximum(finite.sum(1), 1)
-    p = dag.n_proc
-    inv = dag.inv_bandwidth()
-    mean_inv = inv.sum() / (p * (p - 1)) if p > 1 else 0.0
-    return w_bar, dag.volume * mean_inv
-
-
-def topological_order(dag: Dag) -> list[int]:
-    """Kahn's algorithm, lowest index first among ties (deterministic)."""
-    indeg = np.zeros(dag.n, np.int64)
-    np.add.at(indeg, dag.edges[:, 1], 1)
-    frontier = [i for i in range(dag.n) if indeg[i] == 0]
-    order: list[int] = []
-    while frontier:
-        i = frontier.pop(0)
-        order.append(i)
-        for j, _ in dag.succ[i]:
-            indeg[j] -= 1
-            if indeg[j] == 0:
-                bisect.insort(frontier, j)
-    if len(order) != dag.n:
-        raise ValueError("the task graph has a cycle")
-    return order
-
-
-def upward_rank(dag: Dag) -> np.ndarray:
-    """rank_u(i) = w̄_i + max over successors j of (c̄_ij + rank_u(j)) (Topcuoglu eq. 3)."""
-    w_bar, c_bar = mean_costs(dag)
-    rank = np.zeros(dag.n)
-    for i in reversed(topological_order(dag)):
-        rank[i] = w_bar[i] + max((c_bar[k] + rank[j] for j, k in dag.succ[i]), default=0.0)
-    return rank
-
-
-def downward_rank(dag: Dag) -> np.ndarray:
-    """rank_d(i) = max over predecessors j of (rank_d(j) + w̄_j + c̄_ji) (Topcuoglu eq. 5)."""
-    w_bar, c_bar = mean_costs(dag)
-    rank = np.zeros(dag.n)
-    for i in topological_order(dag):
-        rank[i] = max((rank[j] + w_bar[j] + c_bar[k] for j, k in dag.pred[i]), default=0.0)
-    return rank
 
 
 class Timeline:
@@ -207,7 +113,7 @@ def heft(dag: Dag, timeline: Timeline | None = None, release: float = 0.0,
         release: No task starts before this time.
         insertion: Whether tasks may fill idle gaps between scheduled ones.
     """
-    timeline = timeline or Timeline(dag.n_proc)
+    timeline = Timeline(dag.n_proc) if timeline is None else timeline
     rank = upward_rank(dag)
     order = sorted(range(dag.n), key=lambda i: (-round(rank[i], 9), i))
     proc_of = np.full(dag.n, -1, np.int64)
@@ -223,8 +129,9 @@ def cpop(dag: Dag, timeline: Timeline | None = None, release: float = 0.0,
     """CPOP (Topcuoglu et al. 2002): priority rank_u + rank_d; the critical path (tasks whose
     priority equals the entry task's) goes to the single processor minimising its total
     execution time, every other task to its earliest-finish processor; tasks are taken from a
-    ready queue by highest priority (ties: lower index), with insertion."""
-    timeline = timeline or Timeline(dag.n_proc)
+    ready queue by highest priority (ties: lower index), with insertion. If no processor can
+    run the whole critical path, its tasks are placed by earliest finish like the others."""
+    timeline = Timeline(dag.n_proc) if timeline is None else timeline
     prio = upward_rank(dag) + downward_rank(dag)
     indeg = np.zeros(dag.n, np.int64)
     np.add.at(indeg, dag.edges[:, 1], 1)
@@ -242,7 +149,12 @@ def cpop(dag: Dag, timeline: Timeline | None = None, release: float = 0.0,
         node = min(nxt)
     cp = sorted(critical)
     totals = dag.comp[cp].sum(0)
-    cp_proc = int(np.argmin(totals)) if np.isfinite(totals).any() else None
+    cp_proc = None
+    if np.isfinite(totals).any():
+        # The paper picks "the" minimising processor; among identical copies (DS3 has four
+        # A15s) take the one whose committed work ends first, so streaming jobs spread out.
+        best = np.flatnonzero(totals <= totals.min() + tol)
+        cp_proc = int(min(best, key=lambda p: (timeline.ends[p][-1] if timeline.ends[p] else 0.0, p)))
     proc_of = np.full(dag.n, -1, np.int64)
     start, finish = np.zeros(dag.n), np.zeros(dag.n)
     inv = dag.inv_bandwidth()
@@ -291,17 +203,23 @@ class SoCScheduler:
             return soc.pe_node(pe)
         choice = self.choose(soc)
         if choice is None:
-            return soc.WAIT_NODE
+            if soc.has_pending_events():
+                return soc.WAIT_NODE
+            # Waiting would only idle (nothing runs, nothing arrives): place the first ready
+            # task at its earliest finish rather than stall.
+            slot = int(soc.ready_slots()[0])
+            choice = slot, int(np.argmin(soc.eft_per_pe(slot)[1]))
         slot, pe = choice
         self._pending_pe = pe
         return soc.task_node(slot)
 
 
 class DynamicListScheduler(SoCScheduler):
-    """Commits every ready task at once, in :meth:`priority` order (highest first), each to the
+    """Commits every ready task at once, the first under :meth:`sort_keys` first, each to the
     PE picked by :meth:`pick_pe` from (est, eft) over PEs (``inf`` where incapable)."""
 
-    def priority(self, env, slots: np.ndarray) -> np.ndarray:
+    def sort_keys(self, env, slots: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``np.lexsort`` keys (last = primary) ordering ``slots``; the first is scheduled."""
         raise NotImplementedError
 
     def pick_pe(self, env, slot: int, est: np.ndarray, eft: np.ndarray) -> int:
@@ -311,15 +229,92 @@ class DynamicListScheduler(SoCScheduler):
         slots = env.ready_slots()
         if len(slots) == 0:
             return None
-        slot = int(slots[int(np.argmax(self.priority(env, slots)))])
+        slot = int(slots[np.lexsort(self.sort_keys(env, slots))[0]])
         est, eft = env.eft_per_pe(slot)
         return slot, self.pick_pe(env, slot, est, eft)
 
 
-def arrival_priority(env, slots: np.ndarray) -> np.ndarray:
-    """FIFO priority: earlier job arrival first, then earlier readiness, then lower task index."""
+def arrival_keys(env, slots: np.ndarray) -> tuple[np.ndarray, ...]:
+    """FIFO order: earlier job arrival first, then earlier readiness, then lower task index."""
     s = env.state
-    key = np.lexsort((s.task_index[slots], s.task_ready_time[slots], s.task_arrival[slots]))
-    prio = np.empty(len(slots))
-    prio[key] = -np.arange(len(slots), dtype=np.float64)
-    return prio
+    return s.task_index[slots], s.task_ready_time[slots], s.task_arrival[slots]
+
+
+def union_dag(jobs: list, pe_kind: np.ndarray, bandwidth: np.ndarray) -> tuple[Dag, np.ndarray]:
+    """One DAG made of several :class:`envs.soc.types.Job` (costs expanded from PE kinds to
+    PEs), and the offset of each job's first task in it."""
+    offsets = np.cumsum([0] + [j.n_tasks for j in jobs])
+    comp = np.concatenate([j.cost[:, pe_kind] for j in jobs])
+    edges = np.concatenate([j.edges + o for j, o in zip(jobs, offsets)]).reshape(-1, 2)
+    volume = np.concatenate([j.volume for j in jobs])
+    return Dag(comp, edges, volume, bandwidth), offsets[:-1]
+
+
+def env_platform_bandwidth(soc) -> np.ndarray:
+    """The platform's PE-to-PE bandwidth matrix."""
+    return soc.platform.bandwidth
+
+
+class PlanReplayScheduler(SoCScheduler):
+    """Plans jobs with a static list scheduler (HEFT, CPOP) as they enter the env's window and
+    replays the plan: a task is committed once it is ready and every task planned before it on
+    its PE has been committed, which reproduces the plan exactly without noise (the env has no
+    insertion in front of already queued tasks, so in streaming mode a gap the planner found
+    before a queued task is taken after it instead).
+
+    Args:
+        insertion: Let the planner fill idle gaps (the papers' insertion policy).
+    """
+
+    planner = staticmethod(heft)
+
+    def __init__(self, insertion: bool = True) -> None:
+        super().__init__()
+        self.insertion = insertion
+
+    def reset(self, env: gym.Env, seed: int | None = None) -> None:
+        super().reset(env, seed)
+        soc = env.unwrapped
+        self._planned: set[int] = set()
+        # Per PE: [planned start, job, task] of planned tasks not yet committed, by start.
+        self._pending: list[list[tuple[float, int, int]]] = [[] for _ in soc.state.pe_kind]
+        self._plan_new_jobs(soc)
+
+    def _plan_new_jobs(self, soc) -> None:
+        s = soc.state
+        new = sorted(j for j in set(s.task_job[s.task_valid].tolist()) if j not in self._planned)
+        if not new:
+            return
+        timeline = Timeline(len(s.pe_kind))
+        busy = s.task_valid & ((s.task_status == QUEUED) | (s.task_status == RUNNING))
+        for slot in np.flatnonzero(busy).tolist():
+            timeline.add(int(s.task_pe[slot]), float(s.task_start[slot]), float(s.task_finish[slot]))
+        for p, items in enumerate(self._pending):
+            for start, j, t in items:
+                slot = int(soc.job_slots(j)[t])
+                timeline.add(p, start, start + float(s.task_cost[slot, p]))
+        jobs = [soc.jobs()[j] for j in new]
+        dag, offsets = union_dag(jobs, s.pe_kind, env_platform_bandwidth(soc))
+        sched = self.planner(dag, timeline, release=s.time, insertion=self.insertion)
+        for j, off, job in zip(new, offsets, jobs):
+            self._planned.add(j)
+            for t in range(job.n_tasks):
+                p = int(sched.proc[off + t])
+                bisect.insort(self._pending[p], (float(sched.start[off + t]), j, t))
+
+    def choose(self, env) -> tuple[int, int] | None:
+        self._plan_new_jobs(env)
+        s = env.state
+        best = None
+        for p, items in enumerate(self._pending):
+            if not items:
+                continue
+            start, j, t = items[0]
+            slot = int(env.job_slots(j)[t])
+            if s.task_status[slot] == READY and (best is None or start < best[0]):
+                best = (start, p, slot)
+        if best is None:
+            return None
+        self._pending[best[1]].pop(0)
+        return best[2], best[1]
+

@@ -8,11 +8,11 @@ from __future__ import annotations
 from gymnasium.envs.registration import register, registry
 
 ENV_IDS: tuple[str, ...] = (
-    # VM rescheduling (VMR2L): size="medium" (280 PMs, up to 2,200 VMs), MNL 50, FR granularity 16,
+    # VM rescheduling (VMR2L): size="medium" (280 PMs, about 1,800 VMs), MNL 50, FR granularity 16,
     # instances from the Google-2011-calibrated generator (trace_dir= for real traces).
     "schedgym/VMReschedule-v0",
     # SoC DAG scheduling (DS3/DeepSoCS): 16-PE DS3 SoC, streaming 40 jobs of the 6 DS3 apps at
-    # 6 jobs/ms, no noise, 128 task slots, two-step (task, PE) pointer decisions.
+    # 20 jobs/ms, no noise, 128 task slots, two-step (task, PE) pointer decisions.
     "schedgym/SoCDAG-v0",
 )
 

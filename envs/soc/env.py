@@ -21,8 +21,9 @@ _DEFAULT_TIME_SCALE = {"ds3": 100.0}  # µs; typical task latency, so features s
 
 
 class _MaskedDiscrete(spaces.Discrete):
-    """``Discrete(N_MAX)`` whose ``sample()`` without a mask draws a *legal* pointer, so generic
-    tools (``check_env``, random rollouts) never hit the illegal-action ``ValueError``."""
+    """``Discrete(N_MAX)`` whose ``sample()`` without a mask draws uniformly among the *legal*
+    pointers of the env's current state, so random rollouts never hit the illegal-action
+    ``ValueError``."""
 
     def __init__(self, n: int, mask_fn: Callable[[], np.ndarray]) -> None:
         super().__init__(n)
@@ -61,9 +62,11 @@ class SoCDAGEnv(GraphEnv):
     ``Discrete(N_MAX)`` pointers; node 0 is WAIT, nodes ``1..P`` the PEs, then ``window`` task
     slots. A decision takes two steps: phase 0 picks a ready task (or WAIT), phase 1 a capable
     PE for it. With ``pe_selection="eft"`` phase 1 is skipped: the task goes to the PE with the
-    earliest expected finish time (DeepSoCS's design). WAIT is legal when a task is running or
-    a job will still arrive; it advances to the next event (a finish or an arrival). Illegal
-    actions raise ``ValueError``; ``action_masks()`` gives the legal ones.
+    earliest expected finish time (DeepSoCS's design). WAIT is legal in every state: in phase 1
+    it cancels the task selection; in phase 0 it advances to the next event (a finish or an
+    arrival), or, when nothing runs and nothing will arrive, idles for ``idle_step`` µs (legal
+    but never useful: it only adds time). Illegal actions raise ``ValueError``;
+    ``action_masks()`` gives the legal ones.
 
     ## Observation Space
     The padded graph of ``envs.graph``. Nodes: WAIT, the P PEs (kind one-hot, expected busy
@@ -88,26 +91,29 @@ class SoCDAGEnv(GraphEnv):
     ``"topcuoglu-fig2"``), else sampled from the training generator.
 
     ## Episode End
-    Terminated when every job has completed. Never truncated (every step either commits a task
-    or advances time to an event, so episodes are finite).
+    Terminated when every job has completed; truncated after ``max_steps`` steps (default
+    ``100 * tasks in the episode + 1000``, a guard against policies that only WAIT or cancel).
 
     ## Info
     ``avg_job_duration`` (µs, completion − arrival over completed jobs), ``makespan`` (µs, last
-    completion), ``jobs_completed``, ``throughput`` (jobs/ms), ``time``, ``decisions``.
+    completion), ``jobs_completed``, ``throughput`` (jobs/ms), ``total_time_in_system`` (µs), ``time``, ``steps``.
 
     ## Arguments
     - ``platform``: ``"ds3"`` (16-PE reference SoC) or ``"unrelated-<P>"`` (Topcuoglu's model).
     - ``mode``: ``"streaming"`` or ``"static"``.
-    - ``injection_rate``: jobs per ms in streaming mode (default 6.0, the medium load).
+    - ``injection_rate``: jobs per ms in streaming mode (default 20, the medium load).
     - ``noise``: σ of the execution-time noise as a fraction of the mean (default 0).
     - ``n_jobs``: jobs per sampled episode (default 40 streaming, 1 static).
     - ``apps``: DS3 applications to sample, or ``("random",)`` for random DAGs.
     - ``dag_params``: :class:`envs.soc.generator.RandomDagParams` (or a dict) for random DAGs.
-    - ``window``: task slots in the observation (default 128); ``N_MAX = 1 + P + window``,
-      ``E_MAX = 3 * window``.
+    - ``window``: task slots in the observation (default 128); ``N_MAX = 1 + P + window``.
+    - ``edges_per_task``: DAG edge slots per task slot (default 3); ``E_MAX = (edges_per_task
+      + 1) * window`` (the extra slot per task is its task→PE assignment edge).
     - ``pe_selection``: ``"pointer"`` (two steps) or ``"eft"``.
     - ``time_scale``: feature time unit in µs (default 100 on ds3, 50 otherwise).
     - ``reward_scale``: reward multiplier (default 1.0).
+    - ``idle_step``: time a WAIT with no pending event idles, µs (default ``time_scale / 10``).
+    - ``max_steps``: truncation limit (default ``100 * tasks + 1000``).
 
     ## Version History
     - v0: initial release.
@@ -120,22 +126,25 @@ class SoCDAGEnv(GraphEnv):
         self,
         platform: str = "ds3",
         mode: str = "streaming",
-        injection_rate: float = 6.0,
+        injection_rate: float = 20.0,
         noise: float = 0.0,
         n_jobs: int | None = None,
         apps: tuple[str, ...] | None = None,
         dag_params: generator.RandomDagParams | dict | None = None,
         window: int = 128,
+        edges_per_task: int = 3,
         pe_selection: str = "pointer",
         time_scale: float | None = None,
         reward_scale: float = 1.0,
+        idle_step: float | None = None,
+        max_steps: int | None = None,
     ) -> None:
         if mode not in ("streaming", "static"):
             raise ValueError(f"mode must be 'streaming' or 'static', got {mode!r}")
         if pe_selection not in ("pointer", "eft"):
             raise ValueError(f"pe_selection must be 'pointer' or 'eft', got {pe_selection!r}")
-        if injection_rate <= 0 or noise < 0 or window < 1:
-            raise ValueError("injection_rate must be > 0, noise >= 0 and window >= 1")
+        if injection_rate <= 0 or noise < 0 or window < 1 or edges_per_task < 1:
+            raise ValueError("need injection_rate > 0, noise >= 0, window >= 1, edges_per_task >= 1")
         self.platform = get_platform(platform)
         self.mode = mode
         self.injection_rate = float(injection_rate)
@@ -149,10 +158,14 @@ class SoCDAGEnv(GraphEnv):
         self.pe_selection = pe_selection
         self.time_scale = float(time_scale or _DEFAULT_TIME_SCALE.get(platform, 50.0))
         self.reward_scale = float(reward_scale)
+        self.idle_step = float(idle_step) if idle_step is not None else self.time_scale / 10.0
+        self.max_steps = max_steps
+        if self.idle_step <= 0:
+            raise ValueError("idle_step must be positive")
 
         P, K, W = self.platform.n_pe, self.platform.n_kinds, self.window
         self._pe0, self._task0 = 1, 1 + P
-        self._e_dag = 2 * W
+        self._e_dag = int(edges_per_task) * W
         inv = 1.0 / self.platform.bandwidth
         np.fill_diagonal(inv, 0.0)
         # Mean transfer time per unit of volume between distinct PEs: edge volumes as times.
@@ -177,6 +190,7 @@ class SoCDAGEnv(GraphEnv):
                              "noise", "frac_jobs_done"),
         )
         self._init_spaces(spec)
+        self._status_table = np.vstack([np.eye(5), np.zeros((1, 5))]).astype(np.float32)
         self.action_space = _MaskedDiscrete(spec.n_max, self.action_masks)
         self._static_obs()
         self.state: SoCState | None = None
@@ -190,6 +204,10 @@ class SoCDAGEnv(GraphEnv):
     def task_node(self, slot: int) -> int:
         """Node index of task slot ``slot``."""
         return self._task0 + int(slot)
+
+    def has_pending_events(self) -> bool:
+        """Whether a task is queued or running or a job will still arrive (WAIT advances)."""
+        return bool(self._events) or self._next_arrival < len(self._jobs)
 
     def ready_slots(self) -> np.ndarray:
         """Slots of the ready (unassigned) tasks."""
@@ -249,7 +267,15 @@ class SoCDAGEnv(GraphEnv):
         s = self.state
         reward = 0.0
         if node == WAIT_NODE:
-            reward = self._advance(force_one_event=True)
+            if s.phase == 1:  # cancel the selection
+                s.phase, s.selected_slot = 0, -1
+            elif self.has_pending_events():
+                reward = self._advance(force_one_event=True)
+            elif self._done_jobs < len(self._jobs):  # idle: nothing can happen by waiting
+                weight = self._in_system if self.mode == "streaming" else 1.0
+                reward = -weight * self.idle_step
+                self._total_time += self._in_system * self.idle_step
+                s.time += self.idle_step
         elif s.phase == 0:
             slot = node - self._task0
             if self.pe_selection == "eft":
@@ -264,7 +290,9 @@ class SoCDAGEnv(GraphEnv):
         self._decisions += 1
         self._encode()
         terminated = self._done_jobs == len(self._jobs)
-        return self._observation(), float(reward * self.reward_scale), terminated, False, self._info()
+        truncated = not terminated and self._decisions >= self._max_steps
+        return (self._observation(), float(reward * self.reward_scale), terminated, truncated,
+                self._info())
 
     # ---------------------------------------------------------------------------- instance sets
 
@@ -327,6 +355,7 @@ class SoCDAGEnv(GraphEnv):
         self._act_start = np.full(W, np.inf)  # realised times: hidden from the scheduler
         self._act_finish = np.full(W, np.inf)
         self._slot_noise = np.ones(W)
+        self._rem_base = np.zeros(W)  # remaining mean work unless running: best PE, then own PE
         self._succ: list[list[int]] = [[] for _ in range(W)]
         self._npred_left = np.zeros(W, np.int64)
         self._free_slots = list(range(W))
@@ -346,6 +375,8 @@ class SoCDAGEnv(GraphEnv):
         self._total_time = 0.0
         self._last_done = 0.0
         self._decisions = 0
+        n_tasks = sum(job.n_tasks for job in self._jobs)
+        self._max_steps = self.max_steps if self.max_steps is not None else 100 * n_tasks + 1000
         self._obs["node_mask"][self._task0 :] = 0
         self._obs["nodes"][self._task0 :] = 0.0
         self._obs["edge_mask"][:] = 0
@@ -384,6 +415,7 @@ class SoCDAGEnv(GraphEnv):
             s.task_type[slots] = job.task_type
             s.task_status[slots] = NOT_READY
             s.task_cost[slots] = job.cost[:, self.platform.pe_kind]
+            self._rem_base[slots] = job.cost.min(1)
             s.task_pe[slots] = -1
             s.task_arrival[slots] = self._arrival[j]
             s.task_ready_time[slots] = np.inf
@@ -464,6 +496,7 @@ class SoCDAGEnv(GraphEnv):
         s.pe_queue_len[pe] += 1
         s.task_pe[slot] = pe
         s.task_status[slot] = QUEUED
+        self._rem_base[slot] = cost
         heapq.heappush(self._events, (finish, self._seq, slot))
         self._seq += 1
         if start <= s.time:
@@ -511,6 +544,7 @@ class SoCDAGEnv(GraphEnv):
         pe = int(s.task_pe[slot])
         t = self._act_finish[slot]
         s.task_status[slot] = DONE
+        self._rem_base[slot] = 0.0
         s.task_start[slot] = self._act_start[slot]
         s.task_finish[slot] = t
         queue = self._pe_queue[pe]
@@ -523,7 +557,10 @@ class SoCDAGEnv(GraphEnv):
             s.task_start[q], s.task_finish[q] = st, st + s.task_cost[q, pe]
             prev = st + s.task_cost[q, pe]
         s.pe_free_est[pe] = prev
-        self._obs["edge_mask"][self._e_dag + slot] = 0
+        e = self._e_dag + slot  # the assignment edge disappears: padding points at node 0
+        self._obs["edge_mask"][e] = 0
+        self._obs["edge_index"][:, e] = 0
+        self._obs["edge_attr"][e] = 0.0
         newly = []
         for b in self._succ[slot]:
             self._npred_left[b] -= 1
@@ -576,17 +613,10 @@ class SoCDAGEnv(GraphEnv):
         valid = s.task_valid
         rows = slice(self._task0, self._task0 + W)
         st0 = f["status_not_ready"]
-        status = np.zeros((W, 5), np.float32)
-        status[np.arange(W), s.task_status] = 1.0
-        nodes[rows, st0 : st0 + 5] = status * valid[:, None]
-        finite = np.isfinite(s.task_cost)
-        min_cost = np.where(finite, s.task_cost, np.inf).min(1) if P else np.zeros(W)
-        assigned_cost = np.take_along_axis(
-            s.task_cost, np.maximum(s.task_pe, 0)[:, None], 1)[:, 0]
-        remaining = np.where(s.task_status <= READY, min_cost, assigned_cost)
+        code = np.where(valid, s.task_status, 5)  # row 5 of the table is all zeros (empty slot)
+        nodes[rows, st0 : st0 + 5] = self._status_table[code]
         running = s.task_status == RUNNING
-        remaining = np.where(running, np.maximum(s.task_finish - s.time, 0.0), remaining)
-        remaining = np.where((s.task_status == DONE) | ~valid, 0.0, remaining)
+        remaining = np.where(running, np.maximum(s.task_finish - s.time, 0.0), self._rem_base)
         nodes[rows, f["remaining_work"]] = remaining / ts
         nodes[rows, f["job_age"]] = np.where(valid, s.time - s.task_arrival, 0.0) / ts
         nodes[rows, f["selected"]] = 0.0
@@ -603,14 +633,12 @@ class SoCDAGEnv(GraphEnv):
             nodes[pe_rows, f["pe_can_run_selected"]] = can
             nodes[pe_rows, f["pe_eft_selected"]] = np.where(can, eft - s.time, 0.0) / ts
             mask[pe_rows] = can
+            mask[WAIT_NODE] = 1
         else:
             nodes[pe_rows, f["pe_can_run_selected"]] = 0.0
             nodes[pe_rows, f["pe_eft_selected"]] = 0.0
             mask[rows] = s.task_status == READY
-            waiting_possible = bool(self._events) or self._next_arrival < len(self._jobs)
-            mask[WAIT_NODE] = waiting_possible
-            if not mask.any():  # terminal state: keep WAIT "legal" so the mask is never empty
-                mask[WAIT_NODE] = 1
+            mask[WAIT_NODE] = 1
         g = self._obs["globals"]
         g[:] = (s.phase, self._in_system / 10.0, len(self._outside) / 10.0,
                 self.injection_rate / 10.0, self.noise, self._done_jobs / max(len(self._jobs), 1))
@@ -620,11 +648,11 @@ class SoCDAGEnv(GraphEnv):
         s = self.state
         done = self._done_jobs
         return {
-            "avg_job_duration": self._sum_duration / done if done else 0.0,
-            "makespan": self._last_done,
-            "jobs_completed": done,
-            "throughput": done / (self._last_done / 1000.0) if self._last_done > 0 else 0.0,
-            "total_time_in_system": self._total_time,
-            "time": s.time,
-            "decisions": self._decisions,
+            "avg_job_duration": float(self._sum_duration / done) if done else 0.0,
+            "makespan": float(self._last_done),
+            "jobs_completed": int(done),
+            "throughput": float(done / (self._last_done / 1000.0)) if self._last_done > 0 else 0.0,
+            "total_time_in_system": float(self._total_time),
+            "time": float(s.time),
+            "steps": self._decisions,
         }
