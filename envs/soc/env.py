@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-from gymnasium import spaces
 
 from envs.graph import GraphEnv, GraphSpec, InstanceSet
 from envs.soc import generator
@@ -18,23 +17,6 @@ from envs.soc.types import Job, SoCInstance, SoCState
 
 WAIT_NODE = 0
 _DEFAULT_TIME_SCALE = {"ds3": 100.0}  # µs; typical task latency, so features stay near [0, 1]
-
-
-class _MaskedDiscrete(spaces.Discrete):
-    """``Discrete(N_MAX)`` whose ``sample()`` without a mask draws uniformly among the *legal*
-    pointers of the env's current state, so random rollouts never hit the illegal-action
-    ``ValueError``."""
-
-    def __init__(self, n: int, mask_fn: Callable[[], np.ndarray]) -> None:
-        super().__init__(n)
-        self._mask_fn = mask_fn
-
-    def sample(self, mask: Any = None, probability: Any = None) -> np.int64:
-        if mask is None and probability is None:
-            legal = self._mask_fn().astype(np.int8)
-            if legal.any():
-                return super().sample(mask=legal)
-        return super().sample(mask=mask, probability=probability)
 
 
 class SoCDAGEnv(GraphEnv):
@@ -191,7 +173,6 @@ class SoCDAGEnv(GraphEnv):
         )
         self._init_spaces(spec)
         self._status_table = np.vstack([np.eye(5), np.zeros((1, 5))]).astype(np.float32)
-        self.action_space = _MaskedDiscrete(spec.n_max, self.action_masks)
         self._static_obs()
         self.state: SoCState | None = None
 
