@@ -152,6 +152,7 @@ def plot_leaderboard(results: pd.DataFrame, metrics: Sequence[str], path: str) -
 
 
 def _mean_std(values: np.ndarray) -> str:
-    if np.all(values == np.round(values)) and np.abs(values).max(initial=0) >= 1:
-        return f"{values.mean():.1f} ± {values.std():.1f}"
-    return f"{values.mean():.4f} ± {values.std():.4f}"
+    """``mean ± std`` with decimals by magnitude: 4 below 1, 2 below 100, 1 above."""
+    mean, std = values.mean(), values.std()
+    decimals = 4 if abs(mean) < 1 else 2 if abs(mean) < 100 else 1
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"

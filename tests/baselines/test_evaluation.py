@@ -39,14 +39,14 @@ def test_rows_per_episode_and_replayable_actions() -> None:
 
 def test_leaderboard_reports_mean_and_std_per_policy() -> None:
     results = pd.DataFrame(
-        {"policy": ["a", "a", "b"], "fragment_rate": [0.2, 0.4, 0.5], "wall_s": [1.0, 3.0, 2.0],
+        {"policy": ["a", "a", "b"], "fragment_rate": [0.2, 0.4, 0.5], "wall_s": [100.0, 300.0, 2.0],
          "solver_status": ["optimal", "feasible", ""]}
     )
     table = leaderboard(results, ["fragment_rate"])
     lines = table.splitlines()
     assert lines[0] == "| policy | episodes | fragment_rate | wall_s |"
-    assert lines[2] == "| a | 2 | 0.3000 ± 0.1000 | 2.0 ± 1.0 |"
-    assert lines[3] == "| b | 1 | 0.5000 ± 0.0000 | 2.0 ± 0.0 |"
+    assert lines[2] == "| a | 2 | 0.3000 ± 0.1000 | 200.0 ± 100.0 |"
+    assert lines[3] == "| b | 1 | 0.5000 ± 0.0000 | 2.00 ± 0.00 |"
     assert "a feasible × 1" in table and "a optimal × 1" in table
 
 
