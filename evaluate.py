@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import gymnasium as gym
+import pandas as pd
 
 import baselines
 import envs  # noqa: F401  (registers the env ids)
@@ -22,7 +23,8 @@ from baselines.evaluation import evaluate, leaderboard, plot_leaderboard
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True, choices=envs.ENV_IDS, help="registered env id")
-    parser.add_argument("--instances", required=True, help="fixed instance set, e.g. small-test")
+    parser.add_argument("--instances", required=True,
+                        help="comma-separated fixed instance sets, e.g. small-test")
     parser.add_argument("--policies", default="random", help="comma-separated baseline names")
     parser.add_argument("--seeds", default="0", help="comma-separated episode seeds")
     parser.add_argument("--out", type=Path, help="write one CSV row per episode here")
@@ -35,10 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     env_class = gym.spec(args.env).entry_point
     env_class = gym.envs.registration.load_env_creator(env_class)
-    if args.instances not in env_class.instance_sets():
-        sys.exit(f"error: {args.env} has no instance set {args.instances!r}; "
-                 f"available: {', '.join(env_class.instance_sets())}")
-    instance_set = env_class.load_instance_set(args.instances)
+    set_names = [name.strip() for name in args.instances.split(",") if name.strip()]
+    for name in set_names:
+        if name not in env_class.instance_sets():
+            sys.exit(f"error: {args.env} has no instance set {name!r}; "
+                     f"available: {', '.join(env_class.instance_sets())}")
     schedulers = {}
     for name in filter(None, (part.strip() for part in args.policies.split(","))):
         if name not in baselines.names():
@@ -47,14 +50,18 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"error: baseline {name!r} does not support {args.env}")
         schedulers[name] = functools.partial(baselines.make, name)
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    results = evaluate(args.env, instance_set, schedulers, seeds, progress=not args.no_progress)
-    print(f"## {args.env} on {args.instances} ({len(instance_set.instances)} instances, "
-          f"seeds {args.seeds})\n")
-    print(leaderboard(results, env_class.leaderboard_metrics))
+    tables = []
+    for name in set_names:
+        instance_set = env_class.load_instance_set(name)
+        results = evaluate(args.env, instance_set, schedulers, seeds, progress=not args.no_progress)
+        print(f"## {args.env} on {name} ({len(instance_set.instances)} instances, seeds {args.seeds})\n")
+        print(leaderboard(results, env_class.leaderboard_metrics) + "\n")
+        tables.append(results)
+    results = pd.concat(tables, ignore_index=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         results.to_csv(args.out, index=False)
-        print(f"\nwrote {len(results)} rows to {args.out}")
+        print(f"wrote {len(results)} rows to {args.out}")
     if args.plot:
         plot_leaderboard(results, env_class.leaderboard_metrics, str(args.plot))
         print(f"saved the chart to {args.plot}")

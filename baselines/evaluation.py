@@ -87,7 +87,7 @@ def evaluate(
         progress: Show a progress bar.
 
     Returns:
-        One row per (env_id, instance, policy, seed): the metric columns, ``wall_s``,
+        One row per (env_id, instance_set, instance, policy, seed): the metrics, ``wall_s``,
         ``solver_status`` and the space-separated ``actions``.
     """
     env = gym.make(env_id, **instance_set.env_kwargs)
@@ -100,6 +100,7 @@ def evaluate(
         rows.append(
             {
                 "env_id": env_id,
+                "instance_set": instance_set.name,
                 "instance": getattr(instance, "name", "") or f"{instance_set.name}/{index}",
                 "policy": label,
                 "seed": seed,
@@ -131,23 +132,27 @@ def leaderboard(results: pd.DataFrame, metrics: Sequence[str]) -> str:
 
 
 def plot_leaderboard(results: pd.DataFrame, metrics: Sequence[str], path: str) -> None:
-    """Saves one bar chart per metric (mean with a std error bar per policy) as an image."""
+    """Saves bar charts, one row per instance set and one column per metric (mean per policy,
+    std as error bar), as an image."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display on servers
     import matplotlib.pyplot as plt
 
-    grouped = results.groupby("policy", sort=False)
-    figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2), squeeze=False)
-    for axis, metric in zip(axes[0], metrics):
-        means, stds = grouped[metric].mean(), grouped[metric].std(ddof=0)
-        axis.bar(means.index, means.to_numpy(), yerr=stds.to_numpy(), capsize=3, color="#4c72b0")
-        axis.set_title(metric)
-        axis.tick_params(axis="x", rotation=45)
-    env_id = results["env_id"].iloc[0]
-    figure.suptitle(f"{env_id}: mean ± std over {results['instance'].nunique()} instances")
+    sets = list(results["instance_set"].unique())
+    figure, axes = plt.subplots(
+        len(sets), len(metrics), figsize=(3.2 * len(metrics), 3.0 * len(sets)), squeeze=False
+    )
+    for row, set_name in zip(axes, sets):
+        grouped = results[results["instance_set"] == set_name].groupby("policy", sort=False)
+        for axis, metric in zip(row, metrics):
+            means, stds = grouped[metric].mean(), grouped[metric].std(ddof=0)
+            axis.bar(means.index, means.to_numpy(), yerr=stds.to_numpy(), capsize=3, color="#4c72b0")
+            axis.set_title(f"{set_name}: {metric}", fontsize=9)
+            axis.tick_params(axis="x", rotation=45, labelsize=8)
+    figure.suptitle(f"{results['env_id'].iloc[0]} (mean ± std over instances and seeds)")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
 
 

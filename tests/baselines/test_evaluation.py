@@ -27,7 +27,8 @@ def test_rows_per_episode_and_replayable_actions() -> None:
     schedulers = {name: functools.partial(baselines.make, name) for name in ("random", "greedy")}
     results = run_leaderboard(ENV_ID, _small_set(3), schedulers, seeds=[0, 1], progress=False)
     assert len(results) == 3 * 2 * 2
-    assert {"env_id", "instance", "policy", "seed", "fragment_rate", "wall_s", "actions"} <= set(results)
+    assert {"env_id", "instance_set", "instance", "policy", "seed", "fragment_rate", "wall_s",
+            "actions"} <= set(results)
     assert (results["wall_s"] > 0).all()
     env = gym.make(ENV_ID, **_small_set(3).env_kwargs)
     instances = {inst.name: inst for inst in _small_set(3).instances}
@@ -52,13 +53,15 @@ def test_leaderboard_reports_mean_and_std_per_policy() -> None:
 
 def test_cli_prints_the_leaderboard_and_writes_csv(tmp_path, capsys) -> None:
     out = tmp_path / "results.csv"
-    code = evaluate.main(["--env", ENV_ID, "--instances", "small-test", "--policies", "random,greedy",
-                          "--out", str(out), "--no-progress"])
+    code = evaluate.main(["--env", ENV_ID, "--instances", "small-test,small-val", "--policies",
+                          "random,greedy", "--out", str(out), "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "| greedy | 20 |" in printed and "| random | 20 |" in printed
+    assert "on small-test (20 instances" in printed and "on small-val (20 instances" in printed
+    assert printed.count("| greedy | 20 |") == 2 and printed.count("| random | 20 |") == 2
     rows = pd.read_csv(out)
-    assert len(rows) == 40 and set(rows["policy"]) == {"random", "greedy"}
+    assert len(rows) == 80 and set(rows["policy"]) == {"random", "greedy"}
+    assert rows.groupby("instance_set").size().to_dict() == {"small-test": 40, "small-val": 40}
 
 
 @pytest.mark.parametrize(
