@@ -1,12 +1,21 @@
-"""CP-SAT rescheduling for ``schedgym/VMReschedule-v0``: the best final placement reachable with
-at most MNL migrations, solved exactly (within a time limit) and replayed as a legal sequence.
+"""CP-SAT rescheduling for ``schedgym/VMReschedule-v0``: the best migration sequence of at most
+MNL migrations, solved exactly (within a time limit) and replayed as pointer actions.
 
-The model (:class:`baselines.vm_plan.PlacementModel`) picks every VM's final NUMA node (or PM, for
-double VMs) under CPU, memory and anti-affinity constraints, moves at most MNL VMs, and minimises
+Two models (:mod:`baselines.vm_plan`). The final-placement model
+(:class:`~baselines.vm_plan.PlacementModel`) picks every VM's final NUMA node (or PM, for double
+VMs) under CPU, memory and anti-affinity constraints, moves at most MNL VMs, and minimises
 Σ (free cores mod g), which is the fragment rate times the constant total of free cores, with
-fewer moves as the tie-break. Each VM moves at most once; the moves are then ordered so every
-intermediate placement is legal, and a set that cannot be ordered (a swap deadlock) is cut off
-with a no-good before re-solving.
+fewer moves as the tie-break. Its moves are then ordered so every intermediate placement is
+legal; a set that cannot be ordered (a swap deadlock) is reached through a temporary place when
+the budget allows, and cut off with a no-good before re-solving. It relaxes the real problem, so
+its bound is valid and a plan that meets it is optimal.
+
+The time-indexed model (:class:`~baselines.vm_plan.SequenceModel`) is the real, sequential
+problem: a legal placement at every step, at most one VM changing place per step, a VM free to
+move more than once. When the final-placement plan is not proven optimal and the model is small
+enough, it is solved next, hinted with that plan and bounded by the relaxation, so that its
+"optimal" is optimal for the env's actual problem. Large clusters use the final-placement model
+alone (as POP does for each part).
 """
 
 from __future__ import annotations
@@ -14,39 +23,65 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.base import SolverReport
-from baselines.vm_plan import Move, PlanReplayer, fr_report, plan_part
+from baselines.vm_plan import Move, PlanReplayer, fr_report, plan_part, plan_sequence, sequence_cells
 from envs.vm.types import VMState
+
+#: Largest time-indexed model used: Σ (static destinations of the VMs that can move) × (MNL + 1).
+#: The small clusters (10 PMs, ~75 VMs, MNL 10) have about 16,000.
+SEQUENCE_MAX_CELLS = 50_000
 
 
 class CpSatRescheduler(PlanReplayer):
     """Exact (time-limited) VM rescheduling with OR-Tools CP-SAT over the whole cluster.
 
-    ``report.status`` is ``"optimal"`` when CP-SAT proved the placement optimal and its moves
-    were ordered without cuts; ``report.objective`` is the plan's final fragment rate and
-    ``report.bound`` a proven lower bound on the fragment rate after at most MNL migrations.
+    ``report.status`` is ``"optimal"`` when the plan is proven optimal for the sequential
+    problem (fewest Σ free mod g after at most MNL legal migrations, then fewest migrations);
+    ``report.objective`` is the plan's final fragment rate and ``report.bound`` a proven lower
+    bound on the fragment rate after at most MNL migrations. ``report.extra["model"]`` says
+    whether the time-indexed model ran (``"sequence"``) or not (``"final"``).
 
     Args:
         time_limit_s: Wall-clock budget of all solves of one plan.
         workers: CP-SAT search workers; 1 keeps the search sequential and reproducible (see
             :class:`baselines.vm_plan.PlanReplayer`).
         seed: CP-SAT's random seed.
-        max_rounds: Most solves: the first plus re-solves after deadlock cuts.
+        max_rounds: Most solves of the final-placement model: the first plus re-solves after
+            deadlock cuts.
+        sequence_max_cells: Largest time-indexed model to build (see ``SEQUENCE_MAX_CELLS``);
+            0 disables it.
+        sequence_share: Share of the time limit kept for the time-indexed model (only the first
+            final-placement solve may eat into it).
     """
 
     name = "cpsat"
 
     def __init__(
-        self, time_limit_s: float = 10.0, workers: int = 1, seed: int = 0, max_rounds: int = 5
+        self,
+        time_limit_s: float = 10.0,
+        workers: int = 1,
+        seed: int = 0,
+        max_rounds: int = 5,
+        sequence_max_cells: int = SEQUENCE_MAX_CELLS,
+        sequence_share: float = 0.25,
     ) -> None:
         super().__init__(time_limit_s, workers, seed, max_rounds)
+        if sequence_max_cells < 0 or not 0.0 <= sequence_share < 1.0:
+            raise ValueError("sequence_max_cells must be ≥ 0 and sequence_share in [0, 1)")
+        self.sequence_max_cells = int(sequence_max_cells)
+        self.sequence_share = float(sequence_share)
 
     def _plan(self, state: VMState, budget: int, seed: int) -> tuple[list[Move], SolverReport]:
-        part = plan_part(
-            state, np.arange(state.instance.num_pms), budget, self.time_limit_s, self.workers,
-            seed, self.max_rounds,
-        )
+        cells = sequence_cells(state, budget) if budget > 0 else 0
+        if 0 < cells <= self.sequence_max_cells:
+            part = plan_sequence(state, budget, self.time_limit_s, self.workers, seed,
+                                 self.max_rounds, self.sequence_share)
+        else:
+            part = plan_part(state, np.arange(state.instance.num_pms), budget, self.time_limit_s,
+                             self.workers, seed, self.max_rounds)
         report = fr_report(
             state, part.moves, part.status, self.time_limit_s, part.residual_bound,
-            rounds=part.rounds, solve_seconds=part.seconds,
+            model=part.model, rounds=part.rounds, detours=part.detours,
+            sequence_status=part.sequence_status, sequence_cells=cells,
+            solve_seconds=part.seconds,
         )
         return part.moves, report

@@ -1,8 +1,10 @@
-"""CP-SAT rescheduling: hand-made clusters with known optima, brute force on tiny random ones,
-legal replay, deadlock cuts, anti-affinity, and never worse than greedy on generated clusters."""
+"""CP-SAT rescheduling: hand-made clusters with known optima, brute force (over final placements
+and over migration sequences) on tiny ones, legal replay, deadlock cuts and detours, the
+time-indexed sequence model, anti-affinity, and never worse than greedy on generated clusters."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import gymnasium as gym
@@ -11,7 +13,7 @@ import pytest
 
 import envs  # noqa: F401  (registers the env ids)
 from baselines.vm_cpsat import CpSatRescheduler
-from baselines.vm_plan import order_moves
+from baselines.vm_plan import PlacementModel, best_prefix, final_fragment_rate, order_moves
 from envs.vm.sim import fragment_change, fragment_rate, initial_state, migrate, placement_violations
 from envs.vm.types import BOTH_NUMA, VMInstance
 
@@ -139,21 +141,107 @@ def test_anti_affinity_blocks_the_consolidation():
     assert info["fragment_rate"] == info["initial_fragment_rate"] > 0
 
 
-def test_swap_deadlock_is_cut_and_replay_stays_legal():
-    # Every NUMA node is full in memory, so no single migration is legal; yet swapping a and b
-    # (or their fillers) would reach FR 0. Both swaps deadlock and get cut.
-    inst = make_instance(2, [
+def swap_deadlock(parking: bool) -> VMInstance:
+    """Every NUMA node of PMs 0 and 1 is full in memory, so no single migration among them is
+    legal; swapping a and b (or their fillers) would reach FR 0. With ``parking``, an empty
+    PM 2 can hold a for a while: a → PM 2, b → X, a → Y."""
+    vms = [
         (4, 40, False, 1, False, 0, 0), (4, 24, False, 2, False, 0, 0),  # a, filler of X
         (16, 64, False, 3, False, 0, 1),
         (12, 40, False, 4, False, 1, 0), (12, 24, False, 5, False, 1, 0),  # b, filler of Y
         (16, 64, False, 6, False, 1, 1),
-    ])
-    scheduler = CpSatRescheduler(time_limit_s=5.0)
+    ]
+    if parking:  # PM 2: one NUMA node of 16 free cores, the other full
+        vms += [(16, 8, False, 7, False, 2, 0), (32, 8, False, 8, False, 2, 1)]
+    return make_instance(3 if parking else 2, vms)
+
+
+def test_swap_deadlock_is_cut_and_replay_stays_legal():
+    # The final-placement model alone: both swaps deadlock and get cut.
+    inst = swap_deadlock(parking=False)
+    scheduler = CpSatRescheduler(time_limit_s=5.0, sequence_max_cells=0)
     info, actions = replay(scheduler, inst, mnl=2)
     report = scheduler.report
     assert report.status == "feasible" and report.extra["rounds"] >= 3
+    assert report.extra["model"] == "final"
     assert report.bound == 0.0 and info["fragment_rate"] == info["initial_fragment_rate"] == 0.25
     assert actions == [0]
+
+
+def test_sequence_model_proves_a_deadlock_unbreakable():
+    # With nowhere to park a VM, the time-indexed model proves that staying put is optimal.
+    inst = swap_deadlock(parking=False)
+    scheduler = CpSatRescheduler(time_limit_s=5.0)
+    info, actions = replay(scheduler, inst, mnl=2)
+    report = scheduler.report
+    assert report.status == "optimal" and report.extra["model"] == "sequence"
+    assert report.bound == info["fragment_rate"] == 0.25 and actions == [0]
+
+
+def test_sequence_model_breaks_a_swap_through_a_temporary_place():
+    inst = swap_deadlock(parking=True)
+    best = brute_force_sequence_fr(inst, mnl=3)
+    state = initial_state(inst)
+    solution = PlacementModel(state, np.arange(3), budget=3).solve(5.0, 1, 0)
+    ordered, stuck = order_moves(state, solution.moves)
+    assert solution.status == "optimal" and stuck  # the best final placement deadlocks,
+    assert best < final_fragment_rate(state, best_prefix(state, ordered))  # and its prefix is worse
+    # The time-indexed model breaks the swap with a 3rd migration and proves that it must.
+    scheduler = CpSatRescheduler(time_limit_s=5.0, max_rounds=1)
+    info, actions = replay(scheduler, inst, mnl=3)
+    assert info["fragment_rate"] == pytest.approx(best, abs=1e-12) and best == 0.0
+    assert scheduler.report.status == "optimal" and scheduler.report.bound == 0.0
+    assert info["migrations"] == 3 and scheduler.report.extra["detours"] == 1
+    assert scheduler.report.extra["model"] == "sequence"
+    vms = [a - env_vm0(inst) for a in actions[:-1:2]]
+    assert sorted(vms) == [0, 0, 3]  # a parks, b swaps in, a lands
+
+
+def test_sequence_model_alone_matches_brute_force_over_sequences():
+    # The time-indexed model, with no hint from the final-placement model, on the parking case
+    # and a random tiny cluster, against every sequence of at most MNL legal migrations.
+    from baselines.vm_plan import SequenceModel
+
+    rng = np.random.default_rng(5)
+    for inst, mnl in ((swap_deadlock(parking=True), 3), (random_tiny_instance(rng, 3, 5), 3)):
+        state = initial_state(inst)
+        solution = SequenceModel(state, mnl).solve(10.0, 1, 0)
+        assert solution.status == "optimal"
+        for vm, dest in solution.moves:
+            assert state.feasible[vm, dest]
+            migrate(state, vm, dest)
+            assert placement_violations(inst, state.vm_pm, state.vm_numa) == []
+        assert fragment_rate(state.free_cpu) == pytest.approx(brute_force_sequence_fr(inst, mnl), abs=1e-12)
+
+
+def env_vm0(inst: VMInstance) -> int:
+    env = gym.make(ENV_ID, size="small")
+    env.reset(options={"instance": inst})
+    return env.unwrapped._vm0
+
+
+def brute_force_sequence_fr(instance: VMInstance, mnl: int) -> float:
+    """The lowest FR over every sequence of at most ``mnl`` legal migrations (breadth first over
+    the distinct placements, a VM free to move more than once)."""
+    start = initial_state(instance)
+    best = fragment_rate(start.free_cpu)
+    frontier = {(start.vm_pm.tobytes(), start.vm_numa.tobytes()): start}
+    seen = set(frontier)
+    for _ in range(mnl):
+        nxt = {}
+        for state in frontier.values():
+            for vm, dest in zip(*np.nonzero(state.feasible)):
+                child = copy.deepcopy(state)
+                migrate(child, int(vm), int(dest))
+                key = (child.vm_pm.tobytes(), child.vm_numa.tobytes())
+                if key in seen:
+                    continue
+                seen.add(key)
+                assert placement_violations(instance, child.vm_pm, child.vm_numa) == []
+                best = min(best, fragment_rate(child.free_cpu))
+                nxt[key] = child
+        frontier = nxt
+    return best
 
 
 def test_ordering_backtracks_past_a_greedy_dead_end():
