@@ -15,7 +15,8 @@ import time
 import numpy as np
 
 from baselines.base import SolverReport
-from baselines.vm_plan import Move, PlanReplayer, fr_report, plan_part, residual_to_fr
+from baselines.vm_models import Move
+from baselines.vm_plan import PlanReplayer, fr_report, plan_part, residual_to_fr
 from envs.vm.types import VMState
 
 #: PMs per part when ``parts`` is not given.

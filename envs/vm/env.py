@@ -268,7 +268,7 @@ class VMRescheduleEnv(GraphEnv):
 
     def _encode_all(self) -> None:
         """Writes every observation buffer for a freshly reset state."""
-        state, inst, obs = self.state, self.state.instance, self._obs
+        inst, obs = self.state.instance, self._obs
         for buffer in obs.values():
             buffer[...] = 0
         num_vms, num_pms = inst.num_vms, inst.num_pms

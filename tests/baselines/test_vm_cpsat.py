@@ -13,7 +13,8 @@ import pytest
 
 import envs  # noqa: F401  (registers the env ids)
 from baselines.vm_cpsat import CpSatRescheduler
-from baselines.vm_plan import PlacementModel, best_prefix, final_fragment_rate, order_moves
+from baselines.vm_models import PlacementModel, SequenceModel
+from baselines.vm_ordering import best_prefix, final_fragment_rate, order_moves
 from envs.vm.sim import fragment_change, fragment_rate, initial_state, migrate, placement_violations
 from envs.vm.types import BOTH_NUMA, VMInstance
 
@@ -200,7 +201,6 @@ def test_sequence_model_breaks_a_swap_through_a_temporary_place():
 def test_sequence_model_alone_matches_brute_force_over_sequences():
     # The time-indexed model, with no hint from the final-placement model, on the parking case
     # and a random tiny cluster, against every sequence of at most MNL legal migrations.
-    from baselines.vm_plan import SequenceModel
 
     rng = np.random.default_rng(5)
     for inst, mnl in ((swap_deadlock(parking=True), 3), (random_tiny_instance(rng, 3, 5), 3)):

@@ -6,7 +6,6 @@ import gzip
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 import envs  # noqa: F401
