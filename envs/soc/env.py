@@ -145,7 +145,7 @@ class SoCDAGEnv(GraphEnv):
         if self.idle_step <= 0:
             raise ValueError("idle_step must be positive")
 
-        P, K, W = self.platform.n_pe, self.platform.n_kinds, self.window
+        P, W = self.platform.n_pe, self.window
         self._pe0, self._task0 = 1, 1 + P
         self._e_dag = int(edges_per_task) * W
         inv = 1.0 / self.platform.bandwidth
