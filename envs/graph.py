@@ -109,9 +109,11 @@ class PointerSpace(spaces.Discrete):
 class GraphEnv(gym.Env):
     """Base class of SchedGym envs: pointer actions over a padded graph observation.
 
-    Subclasses set ``self.spec_graph`` before calling :meth:`_init_spaces`, keep the observation
-    buffers in ``self._obs`` up to date (in place), and implement ``reset``/``step``. They declare
-    the ``info`` keys that the leaderboard reports in ``leaderboard_metrics``.
+    Subclasses call :meth:`_init_spaces` in ``__init__``, keep the observation buffers in
+    ``self._obs`` up to date in place, return :meth:`_observation` from ``reset``/``step`` and
+    validate actions with :meth:`_check_action`. Node 0 is the stop/wait node, legal in every
+    state. They declare the ``info`` keys that the leaderboard reports in
+    ``leaderboard_metrics`` and their fixed instance sets in :meth:`instance_sets`.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
