@@ -112,7 +112,7 @@ def destination_feasibility(state: VMState, destinations: np.ndarray) -> np.ndar
     # A PM destination takes half the VM on each NUMA node, so its binding capacity is the min.
     free_cpu = np.where(is_pm, state.free_cpu[pm].min(axis=1), state.free_cpu[pm, numa])
     free_mem = np.where(is_pm, state.free_mem[pm].min(axis=1), state.free_mem[pm, numa])
-    need_cpu, need_mem = _needs_per_numa(inst)
+    need_cpu, need_mem = inst.cpu_per_numa, inst.mem_per_numa
     # Built destination-major, (len(destinations), V): numpy broadcasts far faster along the
     # long VM axis, and the transpose returned matches the column-major ``state.feasible``.
     on_pm = pm[:, None] == state.vm_pm[None, :]
@@ -123,20 +123,11 @@ def destination_feasibility(state: VMState, destinations: np.ndarray) -> np.ndar
         & ~(on_pm & (is_pm[:, None] | (numa[:, None] == state.vm_numa[None, :])))  # not "here"
     )
     # Anti-affinity: other VMs of the same restricted job on the PM (the VM itself not counted).
-    restricted = np.flatnonzero(inst.vm_anti_affinity)
+    restricted = inst.anti_affinity_vms
     if len(restricted):
         others = state.job_pm_count[state.job_row[None, restricted], pm[:, None]] - on_pm[:, restricted]
         legal[:, restricted] &= others <= 0
     return legal.T
-
-
-def _needs_per_numa(instance: VMInstance) -> tuple[np.ndarray, np.ndarray]:
-    """Cores and GiB each VM takes on every NUMA node it occupies, each of shape (V,)."""
-    double = instance.vm_double
-    return (
-        np.where(double, instance.vm_cpu // 2, instance.vm_cpu),
-        np.where(double, instance.vm_mem // 2, instance.vm_mem),
-    )
 
 
 def destination_of(state: VMState, vm: int) -> int:
@@ -206,7 +197,7 @@ def leave_fragment_change(state: VMState, vms: np.ndarray | None = None) -> np.n
     g = state.granularity
     vms = np.arange(state.instance.num_vms) if vms is None else vms
     free = state.free_cpu[state.vm_pm[vms]].astype(np.int64)  # (k, 2) free cores of their PMs
-    change = (free + _needs_per_numa(state.instance)[0][vms, None]) % g - free % g
+    change = (free + state.instance.cpu_per_numa[vms, None]) % g - free % g
     numa = state.vm_numa[vms]
     own = change[np.arange(len(vms)), np.maximum(numa, 0)]
     return np.where(numa == BOTH_NUMA, change.sum(axis=1), own)
@@ -221,7 +212,7 @@ def fragment_change(state: VMState) -> np.ndarray:
     inst, g = state.instance, state.granularity
     free = state.free_cpu.astype(np.int64)
     frag = free % g
-    per_numa = _needs_per_numa(inst)[0].astype(np.int64)
+    per_numa = inst.cpu_per_numa
     gain_src = leave_fragment_change(state)
     # Arriving: NUMA destinations for single VMs, PM destinations (both NUMA nodes) for doubles.
     flat = free.reshape(-1)

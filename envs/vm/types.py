@@ -4,6 +4,7 @@ simulator state. Every array is numpy; shapes use P = PMs, V = VMs, J = anti-aff
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -37,6 +38,23 @@ class VMInstance:
     @property
     def num_vms(self) -> int:
         return int(self.vm_cpu.shape[0])
+
+    # Derived once per instance (cached: the env's hot path reads them on every migration).
+
+    @cached_property
+    def cpu_per_numa(self) -> np.ndarray:
+        """Cores each VM takes on every NUMA node it occupies, shape (V,) int64."""
+        return np.where(self.vm_double, self.vm_cpu // 2, self.vm_cpu).astype(np.int64)
+
+    @cached_property
+    def mem_per_numa(self) -> np.ndarray:
+        """GiB each VM takes on every NUMA node it occupies, shape (V,) int64."""
+        return np.where(self.vm_double, self.vm_mem // 2, self.vm_mem).astype(np.int64)
+
+    @cached_property
+    def anti_affinity_vms(self) -> np.ndarray:
+        """Indices of the VMs whose job has the different-machines restriction, shape (A,)."""
+        return np.flatnonzero(self.vm_anti_affinity)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The array fields by name (for saving with ``np.savez``)."""
