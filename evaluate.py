@@ -1,8 +1,11 @@
-"""Leaderboard: compare schedulers on a fixed instance set of a SchedGym env.
+"""Leaderboard: compare schedulers on fixed instance sets of a SchedGym env.
+
+Policies are baseline names, trained policies (``.onnx`` files, or ``.zip`` checkpoints from
+``train.py``, which are unpickled: load only trusted ones) and ``pretrained:NAME``.
 
 Example:
     python evaluate.py --env schedgym/VMReschedule-v0 --instances small-test \\
-        --policies random,greedy,cpsat --out results.csv
+        --policies random,greedy,cpsat,pretrained:vm --out results.csv
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 import baselines
 import envs  # noqa: F401  (registers the env ids)
 from baselines.evaluation import evaluate, leaderboard, plot_leaderboard
+from policies.scheduler import is_learned, load_policy
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--env", required=True, choices=envs.ENV_IDS, help="registered env id")
     parser.add_argument("--instances", required=True,
                         help="comma-separated fixed instance sets, e.g. small-test")
-    parser.add_argument("--policies", default="random", help="comma-separated baseline names")
+    parser.add_argument("--policies", default="random",
+                        help="comma-separated baseline names, .zip/.onnx policy files or pretrained:NAME")
     parser.add_argument("--seeds", default="0", help="comma-separated episode seeds")
     parser.add_argument("--out", type=Path, help="write one CSV row per episode here")
     parser.add_argument("--plot", type=Path, help="save a bar chart of the metrics here (.png)")
@@ -44,6 +49,15 @@ def main(argv: list[str] | None = None) -> int:
                      f"available: {', '.join(env_class.instance_sets())}")
     schedulers = {}
     for name in filter(None, (part.strip() for part in args.policies.split(","))):
+        if is_learned(name):
+            try:
+                policy = load_policy(name)  # loaded once; a fresh light scheduler per episode
+            except (FileNotFoundError, ValueError) as error:
+                sys.exit(f"error: {error}")
+            if not policy.supports(args.env):
+                sys.exit(f"error: policy {name!r} was trained for {policy.env_id}, not {args.env}")
+            schedulers[name] = policy.scheduler
+            continue
         if name not in baselines.names():
             sys.exit(f"error: unknown policy {name!r}; baselines: {', '.join(baselines.names())}")
         if not baselines.supports(name, args.env):

@@ -57,7 +57,7 @@ def main() -> None:
         env.reset(options={"instance": instance})
         step.append(_time_steps(env, rng, args.steps, instance))
         fr.append(_time_call(lambda: fragment_rate(env.state.free_cpu, env.granularity), args.steps))
-        copy.append(_time_call(env._observation, args.steps))
+        copy.append(_time_call(env.observation, args.steps))
     reset = _time_call(lambda: env.reset(options={"instance": instance}), 5)
     generate = _time_call(lambda: env.reset(seed=1), 5)
     step_s, fr_s, copy_s = (statistics.median(x) for x in (step, fr, copy))

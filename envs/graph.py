@@ -110,7 +110,7 @@ class GraphEnv(gym.Env):
     """Base class of SchedGym envs: pointer actions over a padded graph observation.
 
     Subclasses call :meth:`_init_spaces` in ``__init__``, keep the observation buffers in
-    ``self._obs`` up to date in place, return :meth:`_observation` from ``reset``/``step`` and
+    ``self._obs`` up to date in place, return :meth:`observation` from ``reset``/``step`` and
     validate actions with :meth:`_check_action`. Node 0 is the stop/wait node, legal in every
     state. They declare the ``info`` keys that the leaderboard reports in
     ``leaderboard_metrics`` and their fixed instance sets in :meth:`instance_sets`.
@@ -133,9 +133,10 @@ class GraphEnv(gym.Env):
         """Legal actions as a bool vector (the sb3-contrib ``MaskablePPO`` convention)."""
         return self._obs["action_mask"].astype(bool)
 
-    def _observation(self) -> dict[str, np.ndarray]:
-        """A copy of the observation buffers, so callers never see later in-place updates."""
+    def observation(self) -> dict[str, np.ndarray]:
+        """The current observation (a copy, so callers never see later in-place updates)."""
         return {key: value.copy() for key, value in self._obs.items()}
+
 
     def _check_action(self, action: Any) -> int:
         """Returns ``action`` as an int, or raises ``ValueError`` if it is not legal now."""

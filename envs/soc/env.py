@@ -44,10 +44,10 @@ class SoCDAGEnv(GraphEnv):
     ``Discrete(N_MAX)`` pointers; node 0 is WAIT, nodes ``1..P`` the PEs, then ``window`` task
     slots. A decision takes two steps: phase 0 picks a ready task (or WAIT), phase 1 a capable
     PE for it. With ``pe_selection="eft"`` phase 1 is skipped: the task goes to the PE with the
-    earliest expected finish time (DeepSoCS's design). WAIT is legal in every state: in phase 1
-    it cancels the task selection; in phase 0 it advances to the next event (a finish or an
-    arrival), or, when nothing runs and nothing will arrive, idles for ``idle_step`` µs (legal
-    but never useful: it only adds time). Illegal actions raise ``ValueError``;
+    earliest expected finish time (DeepSoCS's design). WAIT is legal in every state: it advances
+    to the next event (a finish or an arrival), or, when nothing runs and nothing will arrive,
+    idles for ``idle_step`` µs (legal but never useful: it only adds time); in phase 1 it also
+    drops the task selection, so no action sequence can stall the clock. Illegal actions raise ``ValueError``;
     ``action_masks()`` gives the legal ones.
 
     ## Observation Space
@@ -74,7 +74,7 @@ class SoCDAGEnv(GraphEnv):
 
     ## Episode End
     Terminated when every job has completed; truncated after ``max_steps`` steps (default
-    ``100 * tasks in the episode + 1000``, a guard against policies that only WAIT or cancel).
+    ``100 * tasks in the episode + 1000``, a guard against policies that never place a task).
 
     ## Info
     ``avg_job_duration`` (µs, completion − arrival over completed jobs), ``makespan`` (µs, last
@@ -239,7 +239,7 @@ class SoCDAGEnv(GraphEnv):
         self._load(instance)
         self._advance(force_one_event=False)
         self._encode()
-        return self._observation(), self._info()
+        return self.observation(), self._info()
 
     def step(self, action: Any):
         if self.state is None:
@@ -248,9 +248,10 @@ class SoCDAGEnv(GraphEnv):
         s = self.state
         reward = 0.0
         if node == WAIT_NODE:
-            if s.phase == 1:  # cancel the selection
-                s.phase, s.selected_slot = 0, -1
-            elif self.has_pending_events():
+            # WAIT lets time pass in both phases (in phase 1 it also drops the selected task):
+            # a free "cancel" would let a policy stall the clock until truncation.
+            s.phase, s.selected_slot = 0, -1
+            if self.has_pending_events():
                 reward = self._advance(force_one_event=True)
             elif self._done_jobs < len(self._jobs):  # idle: nothing can happen by waiting
                 weight = self._in_system if self.mode == "streaming" else 1.0
@@ -272,7 +273,7 @@ class SoCDAGEnv(GraphEnv):
         self._encode()
         terminated = self._done_jobs == len(self._jobs)
         truncated = not terminated and self._decisions >= self._max_steps
-        return (self._observation(), float(reward * self.reward_scale), terminated, truncated,
+        return (self.observation(), float(reward * self.reward_scale), terminated, truncated,
                 self._info())
 
     # ---------------------------------------------------------------------------- instance sets

@@ -171,7 +171,7 @@ class VMRescheduleEnv(GraphEnv):
         self._check_fits(instance)
         self.state = initial_state(instance, self.granularity)
         self._encode_all()
-        return self._observation(), self._info()
+        return self.observation(), self._info()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self.state is None:
@@ -199,7 +199,7 @@ class VMRescheduleEnv(GraphEnv):
             terminated = state.migrations >= self.mnl
             self._mask_vms()
         self._encode_globals()
-        return self._observation(), float(reward), terminated, False, self._info()
+        return self.observation(), float(reward), terminated, False, self._info()
 
     # ------------------------------------------------------------------------ instance sets
 

@@ -106,8 +106,10 @@ def test_illegal_actions_raise_and_wait_rule():
     with pytest.raises(ValueError):
         env.step(soc.pe_node(0))  # a PE in phase 0
     env.step(soc.task_node(0))
-    obs, *_ = env.step(WAIT_NODE)  # in phase 1, WAIT cancels the selection
-    assert obs["globals"][0] == 0.0 and soc.state.selected_slot == -1 and soc.state.time == 0
+    obs, r, *_ = env.step(WAIT_NODE)  # in phase 1, WAIT drops the selection and lets time pass
+    assert obs["globals"][0] == 0.0 and soc.state.selected_slot == -1
+    assert soc.state.time == soc.idle_step and r == -soc.idle_step
+    env.reset(seed=0, options={"instance": topcuoglu_instance()})
     obs, *_ = env.step(soc.task_node(0))
     assert obs["globals"][0] == 1.0 and obs["action_mask"][soc.pe_node(0)] == 1
     with pytest.raises(ValueError):

@@ -98,12 +98,12 @@ def test_incremental_observation_equals_a_fresh_encoding() -> None:
     for _ in range(8):
         legal = np.flatnonzero(env.action_masks())
         env.step(int(rng.choice(legal[legal != 0])))
-    incremental = env._observation()
+    incremental = env.observation()
     env._encode_all()  # from the current state, from scratch
     if env.state.selected_vm >= 0:  # _encode_all starts a migration afresh
         env._obs["nodes"][env.vm_node(env.state.selected_vm), F["selected"]] = 1.0
         env._mask_destinations(env.state.selected_vm)
-    for key, value in env._observation().items():
+    for key, value in env.observation().items():
         np.testing.assert_allclose(incremental[key], value, err_msg=key)
 
 

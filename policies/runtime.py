@@ -1,0 +1,137 @@
+"""Run an exported SchedGym policy with onnxruntime and numpy only (no torch import).
+
+Example::
+
+    from policies import runtime
+    policy = runtime.load("runs/vm/model.onnx")
+    action = policy.act(obs)          # obs: the env's observation dict
+
+Observations are checked against the metadata written by :mod:`policies.export` (N_MAX, E_MAX
+and the number of node, edge and global features), and a mismatch raises ``ValueError`` naming
+the env the policy was exported for. An external simulator builds the same observation with the
+env's public encoder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+METADATA_PREFIX = "schedgym."
+INPUT_DTYPES = {
+    "nodes": np.float32, "edge_index": np.int64, "edge_attr": np.float32, "node_mask": np.int8,
+    "edge_mask": np.int8, "globals": np.float32, "action_mask": np.int8,
+}
+
+
+class OnnxPolicy:
+    """An exported pointer policy.
+
+    Attributes:
+        path: The ONNX file.
+        metadata: The ``schedgym.*`` metadata, decoded (``env_id``, ``n_max``, ``e_max``, ...).
+    """
+
+    def __init__(self, path: str | Path, threads: int = 1) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"no ONNX policy at {self.path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # shape-inference notes of the scatter ops are not errors
+        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        raw = self.session.get_modelmeta().custom_metadata_map
+        self.metadata: dict[str, Any] = {
+            key[len(METADATA_PREFIX):]: json.loads(value) for key, value in raw.items()
+            if key.startswith(METADATA_PREFIX)
+        }
+        if "n_max" not in self.metadata:
+            raise ValueError(f"{self.path} has no SchedGym metadata: export it with policies.export")
+        m = self.metadata
+        self.env_id: str = m["env_id"]
+        self._expected = {
+            "nodes": (m["n_max"], len(m["node_features"])),
+            "edge_index": (2, m["e_max"]),
+            "edge_attr": (m["e_max"], len(m["edge_features"])),
+            "node_mask": (m["n_max"],),
+            "edge_mask": (m["e_max"],),
+            "globals": (len(m["global_features"]),),
+            "action_mask": (m["n_max"],),
+        }
+
+    def __repr__(self) -> str:
+        return f"OnnxPolicy({str(self.path)!r}, env_id={self.env_id!r}, n_max={self.metadata['n_max']})"
+
+    def describe(self) -> str:
+        """What observations this policy accepts, in words."""
+        m = self.metadata
+        return (f"{m['env_id']} {m.get('env_kwargs', {})} (N_MAX={m['n_max']}, E_MAX={m['e_max']}, "
+                f"{len(m['node_features'])} node / {len(m['edge_features'])} edge / "
+                f"{len(m['global_features'])} global features)")
+
+    def check(self, obs: dict[str, np.ndarray]) -> bool:
+        """Raises ``ValueError`` unless ``obs`` fits this policy; returns whether it is batched."""
+        missing = [key for key in self._expected if key not in obs]
+        if missing:
+            raise ValueError(f"observation lacks {missing}; {self.path.name} expects {list(self._expected)}")
+        batched = np.ndim(obs["nodes"]) == 3
+        for key, shape in self._expected.items():
+            got = np.shape(obs[key])[1:] if batched else np.shape(obs[key])
+            if tuple(got) != shape:
+                raise ValueError(
+                    f"observation does not match this policy: {key} has shape {tuple(got)}, expected "
+                    f"{shape}. {self.path.name} was exported for {self.describe()}"
+                )
+        return batched
+
+    def check_env(self, env: Any) -> None:
+        """Raises ``ValueError`` unless ``env`` is the env (id and feature names) it was exported for."""
+        env_id = getattr(getattr(env, "spec", None), "id", None)
+        if env_id is not None and env_id != self.env_id:
+            raise ValueError(f"{self.path.name} was exported for {self.env_id}, not {env_id}")
+        meta = env.unwrapped.spec_graph.metadata()
+        for key in ("n_max", "e_max", "node_features", "edge_features", "global_features"):
+            if meta[key] != self.metadata[key]:
+                raise ValueError(f"{self.path.name} was exported for {self.describe()}; this env's "
+                                 f"{key} differs ({meta[key]!r:.120})")
+
+    def logits(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """Masked logits, (N_MAX,) for one observation or (B, N_MAX) for a batch."""
+        batched = self.check(obs)
+        feed = {}
+        for key, dtype in INPUT_DTYPES.items():
+            array = np.asarray(obs[key]).astype(dtype, copy=False)
+            feed[key] = array if batched else array[None]
+        logits = self.session.run(["logits"], feed)[0]
+        return logits if batched else logits[0]
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True,
+            rng: np.random.Generator | None = None) -> int | np.ndarray:
+        """The pointer action: the best legal node, or a sample of the masked softmax."""
+        logits = self.logits(obs)
+        legal = np.asarray(obs["action_mask"]).astype(bool) & np.asarray(obs["node_mask"]).astype(bool)
+        logits = np.where(legal, logits, -np.inf)
+        if deterministic:
+            actions = np.argmax(logits, axis=-1)
+        else:
+            rng = rng or np.random.default_rng()
+            z = logits - logits.max(axis=-1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=-1, keepdims=True)
+            cdf = np.cumsum(p, axis=-1)
+            u = rng.random(cdf.shape[:-1] + (1,))
+            actions = np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
+        return int(actions) if np.ndim(actions) == 0 else actions
+
+
+def load(path: str | Path, threads: int = 1) -> OnnxPolicy:
+    """Loads an ONNX policy written by :mod:`policies.export`."""
+    return OnnxPolicy(path, threads)
+
+
+__all__ = ["OnnxPolicy", "load"]

@@ -1,0 +1,143 @@
+"""Learned policies as leaderboard schedulers (the protocol of ``baselines.base.Scheduler``).
+
+A policy is named by a *source*:
+
+- ``path/to/model.onnx``: an exported policy, run with onnxruntime (:mod:`policies.runtime`);
+- ``path/to/best_model.zip``: a ``MaskablePPO`` checkpoint from ``train.py``. Loading it
+  unpickles Python objects, so only load checkpoints you trust; prefer ONNX for policies from
+  elsewhere;
+- ``pretrained:NAME``: ``policies/pretrained/NAME.onnx``, shipped with the package.
+
+:func:`load_policy` loads a source once; its ``scheduler()`` method makes the fresh,
+lightweight scheduler per episode that ``baselines.evaluation.evaluate`` asks for. Learned
+schedulers read only the env's current observation and act greedily (the most likely legal
+action).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+PRETRAINED_PREFIX = "pretrained:"
+
+
+def is_learned(source: str) -> bool:
+    """Whether ``source`` names a learned policy (rather than a baseline)."""
+    return source.startswith(PRETRAINED_PREFIX) or source.endswith((".onnx", ".zip"))
+
+
+def resolve(source: str) -> Path:
+    """The file of a source; ``pretrained:NAME`` maps to ``policies/pretrained/NAME.onnx``."""
+    if source.startswith(PRETRAINED_PREFIX):
+        name = source[len(PRETRAINED_PREFIX):]
+        path = PRETRAINED_DIR / f"{name}.onnx"
+        if not path.exists():
+            shipped = sorted(p.stem for p in PRETRAINED_DIR.glob("*.onnx"))
+            raise FileNotFoundError(f"no pretrained policy {name!r}; shipped: {', '.join(shipped) or 'none'}")
+        return path
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"no policy file {path}")
+    return path
+
+
+class LoadedPolicy:
+    """A learned policy loaded once: ``act_fn(obs) -> int`` plus what it was trained for.
+
+    Attributes:
+        source: The source string it was loaded from (the leaderboard label).
+        env_id: The env id it was trained for, when known (``None``: any env whose observation
+            fits).
+    """
+
+    def __init__(self, source: str, act_fn: Callable[[dict[str, np.ndarray]], int], env_id: str | None,
+                 check: Callable[[gym.Env], None]) -> None:
+        self.source, self.act_fn, self.env_id, self._check = source, act_fn, env_id, check
+
+    def supports(self, env_id: str) -> bool:
+        return self.env_id is None or self.env_id == env_id
+
+    def scheduler(self) -> "LearnedScheduler":
+        """A fresh scheduler for one episode (shares the loaded network)."""
+        return LearnedScheduler(self)
+
+
+class LearnedScheduler:
+    """``baselines.base.Scheduler`` over a :class:`LoadedPolicy`."""
+
+    def __init__(self, policy: LoadedPolicy) -> None:
+        self.policy = policy
+        self.name = policy.source
+        self.env_ids = (policy.env_id,) if policy.env_id else ("*",)
+
+    def reset(self, env: gym.Env, seed: int | None = None) -> None:
+        self.policy._check(env)
+
+    def act(self, env: gym.Env) -> int:
+        return int(self.policy.act_fn(env.unwrapped.observation()))
+
+
+def _load_onnx(source: str, path: Path) -> LoadedPolicy:
+    from policies import runtime
+
+    onnx_policy = runtime.load(path)
+    return LoadedPolicy(source, onnx_policy.act, onnx_policy.env_id, onnx_policy.check_env)
+
+
+def _load_zip(source: str, path: Path) -> LoadedPolicy:
+    import torch
+    from sb3_contrib import MaskablePPO
+
+    from policies.training import net_action
+
+    model = MaskablePPO.load(str(path), device="cpu")  # unpickles: trusted files only
+    net = model.policy.pointer_net.eval()
+    config_file = path.parent / "config.yaml"
+    env_id = None
+    if config_file.exists():
+        import yaml
+
+        env_id = yaml.safe_load(config_file.read_text()).get("env_id")
+    expected = model.observation_space
+
+    def check(env: gym.Env) -> None:
+        observed = env.observation_space
+        for key in ("nodes", "edge_index", "edge_attr", "globals"):
+            if observed[key].shape != expected[key].shape:
+                raise ValueError(f"{path} was trained on {key} of shape {expected[key].shape}, this env "
+                                 f"observes {observed[key].shape} ({env.spec.id if env.spec else env})")
+
+    def act(obs: dict[str, np.ndarray]) -> int:
+        with torch.inference_mode():
+            return net_action(net, obs)
+
+    return LoadedPolicy(source, act, env_id, check)
+
+
+def load_policy(source: str) -> LoadedPolicy:
+    """Loads ``source`` (an ``.onnx`` file, an SB3 ``.zip`` or ``pretrained:NAME``)."""
+    path = resolve(source)
+    if path.suffix == ".onnx":
+        return _load_onnx(source, path)
+    if path.suffix == ".zip":
+        return _load_zip(source, path)
+    raise ValueError(f"{source}: a learned policy is an .onnx file, an SB3 .zip or pretrained:NAME")
+
+
+def pretrained() -> dict[str, dict[str, Any]]:
+    """Shipped pretrained policies: name -> sidecar record (command, seed, curve, ...)."""
+    records = {}
+    for path in sorted(PRETRAINED_DIR.glob("*.onnx")):
+        sidecar = path.with_suffix(".json")
+        records[path.stem] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    return records
+
+
+__all__ = ["is_learned", "resolve", "load_policy", "LoadedPolicy", "LearnedScheduler", "pretrained"]
