@@ -44,7 +44,10 @@ class OnnxPolicy:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # shape-inference notes of the scatter ops are not errors
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own pybind exception types
+            raise ValueError(f"{self.path} is not a loadable ONNX model: {error}") from None
         raw = self.session.get_modelmeta().custom_metadata_map
         self.metadata: dict[str, Any] = {
             key[len(METADATA_PREFIX):]: json.loads(value) for key, value in raw.items()

@@ -97,8 +97,11 @@ def _load_zip(source: str, path: Path) -> LoadedPolicy:
 
     from policies.training import net_action
 
-    model = MaskablePPO.load(str(path), device="cpu")  # unpickles: trusted files only
-    net = model.policy.pointer_net.eval()
+    try:
+        model = MaskablePPO.load(str(path), device="cpu")  # unpickles: trusted files only
+        net = model.policy.pointer_net.eval()
+    except Exception as error:  # SB3 surfaces zip, pickle and torch errors alike
+        raise ValueError(f"{path} is not a train.py checkpoint (MaskablePPO + PointerPolicy): {error}") from None
     config_file = path.parent / "config.yaml"
     env_id = None
     if config_file.exists():

@@ -74,3 +74,16 @@ def test_cli_prints_the_leaderboard_and_writes_csv(tmp_path, capsys) -> None:
 def test_cli_rejects_bad_names(argv, message) -> None:
     with pytest.raises(SystemExit, match=message):
         evaluate.main(["--env", ENV_ID, *argv])
+
+
+@pytest.mark.parametrize("suffix", [".zip", ".onnx"])
+def test_cli_rejects_corrupt_policy_files_with_their_name(tmp_path, suffix) -> None:
+    bad = tmp_path / f"model{suffix}"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(SystemExit, match=f"model\\{suffix} is not a"):
+        evaluate.main(["--env", ENV_ID, "--instances", "small-test", "--policies", str(bad)])
+
+
+def test_cli_rejects_a_policy_trained_for_another_env() -> None:
+    with pytest.raises(SystemExit, match="trained for schedgym/SoCDAG-v0"):
+        evaluate.main(["--env", ENV_ID, "--instances", "small-test", "--policies", "pretrained:soc"])
