@@ -135,13 +135,8 @@ class PlacementModel:
 
     def solve(self, time_limit_s: float, workers: int, seed: int) -> Solution:
         """Solves the model as it stands (cuts included)."""
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(time_limit_s, 1e-3)
-        solver.parameters.num_workers = workers
-        solver.parameters.random_seed = seed
-        code = solver.solve(self.model)
-        found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-        status = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible"}.get(code, "unknown")
+        solver, status = _solve(self.model, time_limit_s, workers, seed)
+        found = status != "unknown"
         moves = None
         if found:
             moves = [(v, d) for v, row in self.x.items() for d, var in row.items()
@@ -415,13 +410,8 @@ class SequenceModel:
         self.model.add(self.objective >= int(objective_bound))
 
     def solve(self, time_limit_s: float, workers: int, seed: int) -> "SequenceSolution":
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(time_limit_s, 1e-3)
-        solver.parameters.num_workers = workers
-        solver.parameters.random_seed = seed
-        code = solver.solve(self.model)
-        found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-        status = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible"}.get(code, "unknown")
+        solver, status = _solve(self.model, time_limit_s, workers, seed)
+        found = status != "unknown"
         moves = None
         if found:
             moves = []
@@ -447,3 +437,13 @@ class SequenceSolution:
 
 def _weighted(terms: list[tuple[cp_model.IntVar, int]]) -> cp_model.LinearExpr:
     return cp_model.LinearExpr.weighted_sum([t[0] for t in terms], [t[1] for t in terms])
+
+
+def _solve(model: cp_model.CpModel, time_limit_s: float, workers: int, seed: int) -> tuple[cp_model.CpSolver, str]:
+    """Runs CP-SAT on ``model``; returns the solver and ``"optimal"``, ``"feasible"`` or ``"unknown"``."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit_s, 1e-3)
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    code = solver.solve(model)
+    return solver, {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible"}.get(code, "unknown")
