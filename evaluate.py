@@ -43,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     env_class = gym.spec(args.env).entry_point
     env_class = gym.envs.registration.load_env_creator(env_class)
     set_names = [name.strip() for name in args.instances.split(",") if name.strip()]
+    if not set_names:
+        sys.exit("error: --instances names no instance set")
+    try:
+        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    except ValueError:
+        sys.exit(f"error: --seeds must be comma-separated integers, got {args.seeds!r}")
+    if not seeds:
+        sys.exit("error: --seeds names no seed")
     for name in set_names:
         if name not in env_class.instance_sets():
             sys.exit(f"error: {args.env} has no instance set {name!r}; "
@@ -63,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
         if not baselines.supports(name, args.env):
             sys.exit(f"error: baseline {name!r} does not support {args.env}")
         schedulers[name] = functools.partial(baselines.make, name)
-    seeds = [int(seed) for seed in args.seeds.split(",")]
     tables = []
     for name in set_names:
         instance_set = env_class.load_instance_set(name)

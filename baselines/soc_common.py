@@ -250,11 +250,6 @@ def union_dag(jobs: list, pe_kind: np.ndarray, bandwidth: np.ndarray) -> tuple[D
     return Dag(comp, edges, volume, bandwidth), offsets[:-1]
 
 
-def env_platform_bandwidth(soc) -> np.ndarray:
-    """The platform's PE-to-PE bandwidth matrix."""
-    return soc.platform.bandwidth
-
-
 class PlanReplayScheduler(SoCScheduler):
     """Plans jobs with a static list scheduler (HEFT, CPOP) as they enter the env's window and
     replays the plan: a task is committed once it is ready and every task planned before it on
@@ -294,7 +289,7 @@ class PlanReplayScheduler(SoCScheduler):
                 slot = int(soc.job_slots(j)[t])
                 timeline.add(p, start, start + float(s.task_cost[slot, p]))
         jobs = [soc.jobs()[j] for j in new]
-        dag, offsets = union_dag(jobs, s.pe_kind, env_platform_bandwidth(soc))
+        dag, offsets = union_dag(jobs, s.pe_kind, soc.platform.bandwidth)
         sched = self.planner(dag, timeline, release=s.time, insertion=self.insertion)
         for j, off, job in zip(new, offsets, jobs):
             self._planned.add(j)

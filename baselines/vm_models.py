@@ -220,7 +220,6 @@ class SequenceModel:
         dests = {v: static_destinations(state, v, pms, current[v]) for v in current}
         self.movable = [v for v in current if len(dests[v]) > 1]
         self.current = {v: current[v] for v in self.movable}
-        self.cells = sum(len(dests[v]) for v in self.movable) * (budget + 1)
         # Capacity left once the VMs that can never move are counted in.
         nodes = 2 * inst.num_pms
         base_cpu = inst.numa_cpu.reshape(-1).astype(np.int64)

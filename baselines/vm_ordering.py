@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.vm_models import Move, dest_pm, footprint, static_destinations
-from envs.vm.sim import destination_of
+from envs.vm.sim import destination_of, fragment_rate
 from envs.vm.types import VMState
 
 #: Search nodes the move-ordering backtracking may expand before it gives up on a move set.
@@ -191,9 +191,7 @@ def best_prefix(state: VMState, sequence: list[Move]) -> list[Move]:
 
 def final_fragment_rate(state: VMState, sequence: list[Move]) -> float:
     """The fragment rate after applying ``sequence`` to ``state`` (which is left untouched)."""
-    ledger = applied(state, sequence)
-    total = int(ledger.free_cpu.sum())
-    return ledger.residual() / total if total else 0.0
+    return fragment_rate(applied(state, sequence).free_cpu, state.granularity)
 
 
 def applied(state: VMState, sequence: list[Move]) -> Ledger:

@@ -109,15 +109,17 @@ def plan_part(
             break
         found = True
         sequence, stuck = order_moves(state, solution.moves)
-        candidate = sequence
+        candidate, detours = sequence, 0
         if stuck:
             model.forbid(stuck)
             detoured = order_with_detours(state, solution.moves, budget - len(solution.moves))
-            candidate = detoured if detoured is not None else best_prefix(state, sequence)
+            if detoured is not None:
+                candidate, detours = detoured, len(detoured) - len(solution.moves)
+            else:
+                candidate = best_prefix(state, sequence)
         value = objective(candidate)
         if value <= best:
-            best, plan.moves = value, candidate
-            plan.detours = len(candidate) - len(solution.moves) if candidate is not sequence else 0
+            best, plan.moves, plan.detours = value, candidate, detours
             proven = plan.objective_bound is not None and value <= plan.objective_bound
             plan.status = "optimal" if proven else "feasible"
         placement_value = objective(solution.moves)  # the solver's placement, order aside
@@ -240,10 +242,11 @@ class PlanReplayer:
         """Plans from the env's current state, which must be between migrations (phase 0)."""
         inner = env.unwrapped
         state = inner.state
+        if state.selected_vm >= 0:
+            raise ValueError("plan from a state between migrations: a VM is already selected")
         budget = inner.mnl - state.migrations
         moves, self.report = self._plan(state, budget, self.seed if seed is None else int(seed))
-        nodes = inner._destination_nodes()
-        self._actions = [a for vm, dest in moves for a in (inner._vm0 + vm, int(nodes[dest]))]
+        self._actions = [a for vm, dest in moves for a in (inner.vm_node(vm), inner.destination_node(dest))]
         self._actions.append(0)
         self._cursor = 0
 

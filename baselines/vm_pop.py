@@ -3,7 +3,8 @@
 After Narayanan et al., "Solving Large-Scale Granular Resource Allocation Problems Efficiently
 with POP", SOSP 2021: split the PMs into k random parts, let each part's VMs move only within
 their part, give each part a share of the migration budget in proportion to its VMs, solve every
-part with the CP-SAT model of :mod:`baselines.vm_cpsat`, and combine the plans. The parts share
+part with the final-placement CP-SAT model (:class:`baselines.vm_models.PlacementModel`, via
+:func:`baselines.vm_plan.plan_part`), and combine the plans. The parts share
 no PM, so their moves never interact and the combined sequence is legal.
 """
 

@@ -1,8 +1,7 @@
 """Snapshot of a Google cluster-data 2011 trace: the machines alive and the tasks running at one time.
 
 Reads the official ``clusterdata-2011-2`` layout described in Reiss, Wilkes, Hellerstein,
-"Google cluster-usage traces: format + schema", 2011 (facts in
-``shared/reference/google_cluster_2011.md``). A trace directory holds ``machine_events/`` and
+"Google cluster-usage traces: format + schema", 2011. A trace directory holds ``machine_events/`` and
 ``task_events/``; each holds ``part-NNNNN-of-NNNNN.csv.gz`` (or plain ``.csv``) files: CSV without a
 header, read in sorted name order. Times are microseconds (0 = before the trace began); CPU and
 memory are normalised so that the largest machine has 1.0.

@@ -1,7 +1,7 @@
 """The observation contract shared by every SchedGym environment.
 
 Every env observes a padded graph: a ``gymnasium.spaces.Dict`` of fixed-shape arrays, so that
-stable-baselines3 buffers, vector envs and ONNX export work unchanged (see DESIGN.md):
+stable-baselines3 buffers, vector envs and ONNX export work unchanged:
 
 =============  ================  =======  ==================================================
 key            shape             dtype    meaning

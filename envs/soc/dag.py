@@ -15,6 +15,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def inverse_bandwidth(bandwidth: np.ndarray) -> np.ndarray:
+    """1 / bandwidth with zeros on the diagonal: multiply by a volume to get a transfer time."""
+    inv = 1.0 / np.asarray(bandwidth, dtype=np.float64)
+    np.fill_diagonal(inv, 0.0)
+    return inv
+
+
+def mean_inverse_bandwidth(bandwidth: np.ndarray) -> float:
+    """Mean transfer time per unit of volume over ordered processor pairs ``p != q`` (0 with
+    a single processor): multiply by a volume to get HEFT's mean communication cost c̄."""
+    p = len(bandwidth)
+    return float(inverse_bandwidth(bandwidth).sum() / (p * (p - 1))) if p > 1 else 0.0
+
+
 @dataclass
 class Dag:
     """A task graph with its costs on a platform.
@@ -54,10 +68,8 @@ class Dag:
         return self.comp.shape[1]
 
     def inv_bandwidth(self) -> np.ndarray:
-        """1 / bandwidth with zeros on the diagonal: multiply by a volume to get a transfer time."""
-        inv = 1.0 / self.bandwidth
-        np.fill_diagonal(inv, 0.0)
-        return inv
+        """:func:`inverse_bandwidth` of this graph's platform."""
+        return inverse_bandwidth(self.bandwidth)
 
 
 def mean_costs(dag: Dag) -> tuple[np.ndarray, np.ndarray]:
@@ -65,10 +77,7 @@ def mean_costs(dag: Dag) -> tuple[np.ndarray, np.ndarray]:
     communication cost of each edge over ordered processor pairs ``p != q`` (HEFT's w̄ and c̄)."""
     finite = np.isfinite(dag.comp)
     w_bar = np.where(finite, dag.comp, 0.0).sum(1) / np.maximum(finite.sum(1), 1)
-    p = dag.n_proc
-    inv = dag.inv_bandwidth()
-    mean_inv = inv.sum() / (p * (p - 1)) if p > 1 else 0.0
-    return w_bar, dag.volume * mean_inv
+    return w_bar, dag.volume * mean_inverse_bandwidth(dag.bandwidth)
 
 
 def topological_order(dag: Dag) -> list[int]:

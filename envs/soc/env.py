@@ -10,7 +10,7 @@ import numpy as np
 
 from envs.graph import GraphEnv, GraphSpec, InstanceSet
 from envs.soc import generator
-from envs.soc.dag import Dag, upward_rank
+from envs.soc.dag import Dag, inverse_bandwidth, mean_inverse_bandwidth, upward_rank
 from envs.soc.platform import ds3_app_names, get_platform
 from envs.soc.types import DONE, NOT_READY, QUEUED, READY, RUNNING, STATUS_NAMES
 from envs.soc.types import Job, SoCInstance, SoCState
@@ -31,9 +31,10 @@ class SoCDAGEnv(GraphEnv):
     it to a PE, where it joins that PE's FIFO queue. It starts when the PE is free and its
     inputs have arrived: each input takes ``volume / bandwidth[src_pe, pe]`` after its producer
     finished (zero on the same PE). Execution times are the mean latency times a noise factor
-    ``max(0, N(1, noise))`` (resampled until positive), pre-drawn for every task at reset from
-    ``np_random`` so that all schedulers face the same noise on the same instance and seed; the
-    scheduler only sees mean latencies and realised finishes.
+    drawn from ``N(1, σ)`` (σ = ``noise``) truncated to positive values by resampling (never
+    clipped), pre-drawn for every task at reset from ``np_random`` so that all schedulers face
+    the same noise on the same instance and seed; the scheduler only sees mean latencies and
+    realised finishes.
 
     In ``streaming`` mode (default) ``n_jobs`` jobs arrive as a Poisson process at
     ``injection_rate`` jobs/ms (the load axis); in ``static`` mode one DAG or a batch is present
@@ -131,8 +132,14 @@ class SoCDAGEnv(GraphEnv):
         self.mode = mode
         self.injection_rate = float(injection_rate)
         self.noise = float(noise)
+        if n_jobs is not None and int(n_jobs) < 1:
+            raise ValueError(f"n_jobs must be None (the mode's default) or >= 1, got {n_jobs!r}")
         self.n_jobs = int(n_jobs) if n_jobs is not None else (40 if mode == "streaming" else 1)
         self.apps = tuple(apps) if apps is not None else ds3_app_names()
+        known_apps = ds3_app_names()
+        if not self.apps or not (self.apps == ("random",) or set(self.apps) <= set(known_apps)):
+            raise ValueError(f"apps must be DS3 application names or ('random',) alone, got "
+                             f"{self.apps!r}; known: {', '.join(known_apps + ('random',))}")
         if isinstance(dag_params, dict):
             dag_params = generator.RandomDagParams(**dag_params)
         self.dag_params = dag_params or generator.RandomDagParams()
@@ -148,10 +155,8 @@ class SoCDAGEnv(GraphEnv):
         P, W = self.platform.n_pe, self.window
         self._pe0, self._task0 = 1, 1 + P
         self._e_dag = int(edges_per_task) * W
-        inv = 1.0 / self.platform.bandwidth
-        np.fill_diagonal(inv, 0.0)
         # Mean transfer time per unit of volume between distinct PEs: edge volumes as times.
-        self._mean_inv_bw = float(inv.sum() / (P * (P - 1))) if P > 1 else 0.0
+        self._mean_inv_bw = mean_inverse_bandwidth(self.platform.bandwidth)
         kinds = self.platform.kind_names
         node_features = (
             ("is_wait", "is_pe", "is_task")
@@ -207,11 +212,6 @@ class SoCDAGEnv(GraphEnv):
         cost = s.task_cost[slots]
         finite = np.isfinite(cost)
         return np.where(finite, est, np.inf), np.where(finite, est + cost, np.inf)
-
-    def job_of_slot(self, slot: int) -> tuple[int, Job]:
-        """Episode job index and :class:`Job` of a task slot."""
-        j = int(self.state.task_job[slot])
-        return j, self._jobs[j]
 
     def jobs(self) -> tuple[Job, ...]:
         """All jobs of the episode (including not yet arrived ones: planners of static
@@ -320,10 +320,9 @@ class SoCDAGEnv(GraphEnv):
             self._noise.append(f)
         self._job_rank = [None] * len(self._jobs)
         P = plat.n_pe
-        inv = 1.0 / plat.bandwidth
-        np.fill_diagonal(inv, 0.0)
         self.state = SoCState(
-            time=0.0, phase=0, selected_slot=-1, pe_kind=plat.pe_kind.copy(), inv_bandwidth=inv,
+            time=0.0, phase=0, selected_slot=-1, pe_kind=plat.pe_kind.copy(),
+            inv_bandwidth=inverse_bandwidth(plat.bandwidth),
             pe_free_est=np.zeros(P), pe_queue_len=np.zeros(P, np.int64),
             task_valid=np.zeros(W, bool), task_job=np.full(W, -1, np.int64),
             task_index=np.full(W, -1, np.int64), task_type=np.full(W, -1, np.int64),

@@ -1,9 +1,11 @@
 """Seeded workloads for the SoC DAG environment: Topcuoglu-style random DAGs, Poisson job
 streams over the DS3 applications, and the fixed test sets the leaderboard reports on.
 
-Regenerate the test sets with ``python -m envs.soc.generator --write-test-sets``. They are drawn
-from ``np.random.default_rng((TEST_SEED_NAMESPACE, set_index))``; training draws from the env's
-``np_random`` (seeded by ``reset(seed=...)``), a different stream, so it never samples them.
+Regenerate the test sets with ``python -m envs.soc.generator --write-test-sets``. Each is drawn
+from ``np.random.default_rng((TEST_SEED_NAMESPACE, sum(map(ord, key)), len(key)))``, where
+``key`` is the set's name without its ``-noise<σ>`` suffix (so both noise levels of a load share
+their workloads); training draws from the env's ``np_random`` (seeded by
+``reset(seed=...)``), a different stream, so it never samples them.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from envs.soc.platform import DATA_DIR, ds3_app, ds3_app_names, ds3_task_types, ds3_type_costs
-from envs.soc.platform import get_platform, topcuoglu_instance
+from envs.soc.dag import mean_inverse_bandwidth
+from envs.soc.platform import DATA_DIR, NAMED_INSTANCES, ds3_app, ds3_app_names, ds3_task_types
+from envs.soc.platform import ds3_type_costs, get_platform
 from envs.soc.types import Job, SoCInstance
 
 TEST_SEED_NAMESPACE = 0x50C_7E57  # "SoC test": never used by training code.
@@ -88,9 +91,7 @@ def random_dag(rng: np.random.Generator, params: RandomDagParams, platform: str)
         cost = ds3_type_costs()[task_type]
         finite = np.isfinite(cost)
         mean_w = float((np.where(finite, cost, 0).sum(1) / finite.sum(1)).mean())
-        inv = 1.0 / plat.bandwidth
-        np.fill_diagonal(inv, 0.0)
-        mean_inv = inv.sum() / (plat.n_pe * (plat.n_pe - 1))
+        mean_inv = mean_inverse_bandwidth(plat.bandwidth)
         volume = rng.uniform(0, 2 * params.ccr * mean_w, size=m) / mean_inv
     else:
         w_bar = rng.uniform(0, 2 * params.mean_cost, size=v)
@@ -231,10 +232,11 @@ def load_test_set(name: str, directory: Path = DATA_DIR) -> tuple[dict[str, Any]
 
 
 def named_instance(name: str) -> SoCInstance:
-    """Named hand-made instances (``"topcuoglu-fig2"``)."""
-    if name == "topcuoglu-fig2":
-        return topcuoglu_instance()
-    raise KeyError(f"unknown named instance {name!r}")
+    """A named hand-made instance from :data:`envs.soc.platform.NAMED_INSTANCES`
+    (``"topcuoglu-fig2"``)."""
+    if name not in NAMED_INSTANCES:
+        raise KeyError(f"unknown named instance {name!r}; known: {', '.join(NAMED_INSTANCES)}")
+    return NAMED_INSTANCES[name]()
 
 
 def main(argv: list[str] | None = None) -> None:

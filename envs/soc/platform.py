@@ -130,4 +130,5 @@ def topcuoglu_instance() -> SoCInstance:
     return SoCInstance("topcuoglu-fig2", "unrelated-3", (topcuoglu_job(),), np.zeros(1))
 
 
+# The registry of named instances (``reset(options={"instance": name})``): name -> builder.
 NAMED_INSTANCES = {"topcuoglu-fig2": topcuoglu_instance}

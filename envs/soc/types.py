@@ -34,14 +34,6 @@ class Platform:
     def n_kinds(self) -> int:
         return len(self.kind_names)
 
-    def pe_names(self) -> list[str]:
-        seen: dict[int, int] = {}
-        names = []
-        for k in self.pe_kind.tolist():
-            names.append(f"{self.kind_names[k]}_{seen.get(k, 0)}")
-            seen[k] = seen.get(k, 0) + 1
-        return names
-
 
 @dataclass(frozen=True)
 class Job:

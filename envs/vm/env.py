@@ -24,7 +24,7 @@ class SizePreset:
 
 
 # Medium and large follow VMR2L's PM counts; VM counts follow from the Google request mix at the
-# calibrated allocation (about 6.4 VMs per PM: ~64 at small, ~1,790 at medium, ~7,700 at large).
+# calibrated allocation (about 6.4 VMs per PM: ~64 at small, ~1,800 at medium, ~7,300 at large).
 SIZES: dict[str, SizePreset] = {
     "small": SizePreset(num_pms=10, max_vms=96, mnl=10),
     "medium": SizePreset(num_pms=280, max_vms=2048, mnl=50),
@@ -275,11 +275,10 @@ class VMRescheduleEnv(GraphEnv):
         nodes = obs["nodes"]
         nodes[STOP_NODE, _F["is_stop"]] = 1.0
         vms = slice(self._vm0, self._vm0 + num_vms)
-        per_numa = np.where(inst.vm_double, inst.vm_cpu // 2, inst.vm_cpu)
         nodes[vms, _F["is_vm"]] = 1.0
         nodes[vms, _F["cpu"]] = inst.vm_cpu / NUMA_CPU_SCALE
         nodes[vms, _F["mem"]] = inst.vm_mem / NUMA_MEM_SCALE
-        nodes[vms, _F["fragment"]] = (per_numa % self.granularity) / self.granularity
+        nodes[vms, _F["fragment"]] = (inst.cpu_per_numa % self.granularity) / self.granularity
         nodes[vms, _F["double"]] = inst.vm_double
         nodes[vms, _F["anti_affinity"]] = inst.vm_anti_affinity
         numas = slice(self._numa0, self._numa0 + 2 * num_pms)

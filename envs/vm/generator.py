@@ -1,7 +1,7 @@
 """VM rescheduling instances: a generator calibrated on Google cluster-data 2011, the loader of
 real traces, and the fixed test sets.
 
-Sources of every figure (see ``shared/reference/google_cluster_2011.md``):
+Sources of every figure:
 
 * Machine configurations: Reiss, Tumanov, Ganger, Katz, Kozuch, "Heterogeneity and dynamicity of
   clouds at scale: Google trace analysis", SoCC 2012, Table 1.

@@ -252,3 +252,34 @@ def test_all_tasks_done_at_end_and_wrong_platform_rejected():
     assert s.n_done_jobs == 2 and (s.task_status[s.task_valid] == DONE).all()
     with pytest.raises(ValueError, match="platform"):
         env.reset(seed=0, options={"instance": topcuoglu_instance()})
+
+
+@pytest.mark.parametrize("n_jobs", [0, -3])
+def test_non_positive_n_jobs_rejected_at_construction(n_jobs):
+    with pytest.raises(ValueError, match="n_jobs"):
+        SoCDAGEnv(n_jobs=n_jobs)
+    with pytest.raises(ValueError, match="n_jobs"):
+        gym.make(ENV_ID, mode="static", n_jobs=n_jobs)
+    SoCDAGEnv(n_jobs=1).reset(seed=0)  # the smallest valid workload runs
+
+
+@pytest.mark.parametrize("apps", [("not_an_app",), ("random", ds3_app_names()[0]), ()])
+def test_unknown_apps_rejected_at_construction(apps):
+    with pytest.raises(ValueError, match="apps") as err:
+        SoCDAGEnv(apps=apps)
+    for name in ds3_app_names() + ("random",):
+        assert name in str(err.value)
+
+
+def test_valid_apps_accepted():
+    SoCDAGEnv(apps=("random",), n_jobs=2).reset(seed=0)
+    SoCDAGEnv(apps=ds3_app_names()[:2], n_jobs=2).reset(seed=0)
+
+
+def test_named_instances_come_from_one_registry():
+    from envs.soc.platform import NAMED_INSTANCES
+
+    for name in NAMED_INSTANCES:
+        assert generator.named_instance(name).name == name
+    with pytest.raises(KeyError, match="topcuoglu-fig2"):
+        generator.named_instance("no-such-instance")
