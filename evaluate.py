@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import pandas as pd
@@ -38,6 +40,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def build_schedulers(policies: str, env_id: str) -> tuple[dict[str, Callable], dict[str, Any]]:
+    """Scheduler factories by label for a comma-separated list of policies, and the learned
+    policies among them (loaded once); exits with a message on any bad name or file."""
+    schedulers, learned = {}, {}
+    for name in filter(None, (part.strip() for part in policies.split(","))):
+        if is_learned(name):
+            try:
+                policy = load_policy(name)  # loaded once; a fresh light scheduler per episode
+            except (FileNotFoundError, ValueError) as error:
+                sys.exit(f"error: {error}")
+            if not policy.supports(env_id):
+                sys.exit(f"error: policy {name!r} was trained for {policy.env_id}, not {env_id}")
+            schedulers[name], learned[name] = policy.scheduler, policy
+            continue
+        if name not in baselines.names():
+            sys.exit(f"error: unknown policy {name!r}; baselines: {', '.join(baselines.names())}")
+        if not baselines.supports(name, env_id):
+            sys.exit(f"error: baseline {name!r} does not support {env_id}")
+        schedulers[name] = functools.partial(baselines.make, name)
+    return schedulers, learned
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     env_class = gym.spec(args.env).entry_point
@@ -55,27 +79,22 @@ def main(argv: list[str] | None = None) -> int:
         if name not in env_class.instance_sets():
             sys.exit(f"error: {args.env} has no instance set {name!r}; "
                      f"available: {', '.join(env_class.instance_sets())}")
-    schedulers = {}
-    for name in filter(None, (part.strip() for part in args.policies.split(","))):
-        if is_learned(name):
+    schedulers, learned = build_schedulers(args.policies, args.env)
+    instance_sets = [env_class.load_instance_set(name) for name in set_names]
+    # A learned policy fits one observation size: refuse before any episode runs.
+    for instance_set in instance_sets:
+        probe = gym.make(args.env, **instance_set.env_kwargs)
+        for label, policy in learned.items():
             try:
-                policy = load_policy(name)  # loaded once; a fresh light scheduler per episode
-            except (FileNotFoundError, ValueError) as error:
-                sys.exit(f"error: {error}")
-            if not policy.supports(args.env):
-                sys.exit(f"error: policy {name!r} was trained for {policy.env_id}, not {args.env}")
-            schedulers[name] = policy.scheduler
-            continue
-        if name not in baselines.names():
-            sys.exit(f"error: unknown policy {name!r}; baselines: {', '.join(baselines.names())}")
-        if not baselines.supports(name, args.env):
-            sys.exit(f"error: baseline {name!r} does not support {args.env}")
-        schedulers[name] = functools.partial(baselines.make, name)
+                policy.check(probe)
+            except ValueError as error:
+                sys.exit(f"error: {label} cannot run on {instance_set.name}: {error}")
+        probe.close()
     tables = []
-    for name in set_names:
-        instance_set = env_class.load_instance_set(name)
+    for instance_set in instance_sets:
         results = evaluate(args.env, instance_set, schedulers, seeds, progress=not args.no_progress)
-        print(f"## {args.env} on {name} ({len(instance_set.instances)} instances, seeds {args.seeds})\n")
+        print(f"## {args.env} on {instance_set.name} ({len(instance_set.instances)} instances, "
+              f"seeds {args.seeds})\n")
         print(leaderboard(results, env_class.leaderboard_metrics) + "\n")
         tables.append(results)
     results = pd.concat(tables, ignore_index=True)

@@ -8,7 +8,8 @@ Hyperparameters come from ``policies/hyperparams/<Name>-vN.yaml``; override any 
 ``config.yaml`` (the exact config), TensorBoard logs (``tb/``, with the env's own metrics under
 ``env/`` and the validation metrics under ``val/``), ``eval_curve.json``, ``best_model.zip``,
 ``last_model.zip``, ``model.onnx`` (the best model, exported) and ``summary.json``.
-``--resume`` continues a run from its ``last_model.zip`` up to ``--timesteps`` in total. Two optional
+``--resume`` continues a run from its ``last_model.zip`` and ``config.yaml`` up to ``--timesteps`` in
+total (with ``--set`` or ``--config`` it is an error: the saved config is kept as it is). Two optional
 warm starts: ``init_from: runs/x/best_model.zip`` (weights of another run, any size of the same
 env) and an ``imitation`` section (clone a baseline first, see ``policies/imitation.py``).
 """
@@ -34,9 +35,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, help="YAML to use instead of policies/hyperparams/<env>.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyperparameter, e.g. ppo.n_steps=128 (repeatable)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last_model.zip")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUT/last_model.zip with OUT/config.yaml (no --set/--config)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.resume and (args.set or args.config):
+        # A resumed run continues with its own OUT/config.yaml; overrides would be silently ignored.
+        given = " and ".join(option for option, value in (("--set", args.set), ("--config", args.config)) if value)
+        parser.error(f"--resume continues with OUT/config.yaml and cannot be combined with {given}; "
+                     "start a new run (another --out) to change the configuration")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from policies.pointer import INPUT_NAMES, PointerNet
+from policies.pointer import INPUT_NAMES, PointerNet, obs_tensors
+from policies.runtime import METADATA_PREFIX
 
 OUTPUT_NAMES = ("logits", "value")
 OPSET = 18
-METADATA_PREFIX = "schedgym."
 
 
 class _OnnxWrapper(nn.Module):
@@ -139,8 +139,7 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, env_id: str,
 
 def torch_logits(net: PointerNet, obs: dict[str, np.ndarray]) -> np.ndarray:
     """Logits of ``net`` on one or a batch of numpy observations (for parity checks)."""
-    batched = obs["nodes"].ndim == 3
-    tensors = {k: torch.as_tensor(np.asarray(v) if batched else np.asarray(v)[None]) for k, v in obs.items()}
+    tensors, batched = obs_tensors(obs)
     with torch.no_grad():
         logits, _ = net.forward_obs(tensors)
     return logits.numpy() if batched else logits.numpy()[0]

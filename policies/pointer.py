@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
@@ -100,6 +101,15 @@ class PointerNet(nn.Module):
     def forward_obs(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """``forward`` on an observation dict (batched)."""
         return self(*(obs[key] for key in INPUT_NAMES))
+
+
+def obs_tensors(obs: dict[str, Any]) -> tuple[dict[str, torch.Tensor], bool]:
+    """Torch tensors of a numpy observation dict with a leading batch axis, and whether ``obs``
+    was already batched (``nodes`` of rank 3); a single observation gets a batch axis of 1."""
+    batched = np.ndim(obs["nodes"]) == 3
+    tensors = {key: torch.as_tensor(np.asarray(value) if batched else np.asarray(value)[None])
+               for key, value in obs.items()}
+    return tensors, batched
 
 
 def net_kwargs_for(observation_space: gym.spaces.Dict, node_features: tuple[str, ...] | None = None,
@@ -187,4 +197,5 @@ class PointerPolicy(MaskableActorCriticPolicy):
         return self.features_extractor.net
 
 
-__all__ = ["MASKED_LOGIT", "INPUT_NAMES", "PointerNet", "PointerFeatures", "PointerPolicy", "net_kwargs_for"]
+__all__ = ["MASKED_LOGIT", "INPUT_NAMES", "PointerNet", "PointerFeatures", "PointerPolicy", "net_kwargs_for",
+           "obs_tensors"]

@@ -59,10 +59,18 @@ class LoadedPolicy:
 
     def __init__(self, source: str, act_fn: Callable[[dict[str, np.ndarray]], int], env_id: str | None,
                  check: Callable[[gym.Env], None]) -> None:
-        self.source, self.act_fn, self.env_id, self._check = source, act_fn, env_id, check
+        self.source, self.act_fn, self.env_id, self._check_fn = source, act_fn, env_id, check
 
     def supports(self, env_id: str) -> bool:
         return self.env_id is None or self.env_id == env_id
+
+    def check(self, env: gym.Env) -> None:
+        """Raises ``ValueError`` unless ``env`` fits this policy: its observation sizes and shapes
+        (and, for an ONNX policy, its env id and feature names) match what the policy was
+        trained or exported for. The message names the policy file and the mismatch. Cheap: call
+        it before running any episode; :meth:`LearnedScheduler.reset` calls it on every reset.
+        """
+        self._check_fn(env)
 
     def scheduler(self) -> "LearnedScheduler":
         """A fresh scheduler for one episode (shares the loaded network)."""
@@ -78,7 +86,7 @@ class LearnedScheduler:
         self.env_ids = (policy.env_id,) if policy.env_id else ("*",)
 
     def reset(self, env: gym.Env, seed: int | None = None) -> None:
-        self.policy._check(env)
+        self.policy.check(env)
 
     def act(self, env: gym.Env) -> int:
         return int(self.policy.act_fn(env.unwrapped.observation()))

@@ -24,7 +24,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
 import envs  # noqa: F401  (registers the env ids)
-from policies.pointer import PointerNet
+from policies.pointer import PointerNet, obs_tensors
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 
@@ -69,7 +69,14 @@ def env_class(env_id: str) -> type:
 
 # ----------------------------------------------------------------------------- environments
 
-class InstancePool(gym.Wrapper):
+class _ActionMasks:
+    """``action_masks`` of the innermost env, exposed by a wrapper (for ``MaskablePPO``)."""
+
+    def action_masks(self) -> np.ndarray:
+        return self.env.unwrapped.action_masks()
+
+
+class InstancePool(_ActionMasks, gym.Wrapper):
     """Reuses generated training instances, so that expensive instance generation (about 75 ms
     per VM medium instance, the cost of ~500 steps) does not dominate training.
 
@@ -103,15 +110,9 @@ class InstancePool(gym.Wrapper):
         instance = self.pool[int(self._rng.integers(len(self.pool)))]
         return self.env.reset(seed=seed, options={**(options or {}), "instance": instance})
 
-    def action_masks(self) -> np.ndarray:
-        return self.env.unwrapped.action_masks()
 
-
-class _Masked(gym.Wrapper):
+class _Masked(_ActionMasks, gym.Wrapper):
     """Exposes ``action_masks`` through outer wrappers (Monitor)."""
-
-    def action_masks(self) -> np.ndarray:
-        return self.env.unwrapped.action_masks()
 
 
 def _make_env(env_id: str, env_kwargs: dict[str, Any], pool: dict[str, Any], seed: int, threads: int) -> gym.Env:
@@ -124,7 +125,7 @@ def _make_env(env_id: str, env_kwargs: dict[str, Any], pool: dict[str, Any], see
 
 
 def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
-    """``n_envs`` training envs (``vec_env``: ``subproc`` or ``dummy``), env ``i`` seeded ``seed + i``.
+    """``n_envs`` training envs (``vec_env``: ``subproc`` or ``dummy``), env ``i`` seeded ``seed + 1000 * i``.
 
     ``n_envs: auto`` means one env per available core.
     """
@@ -145,7 +146,7 @@ def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
 
 def net_action(net: PointerNet, obs: dict[str, np.ndarray]) -> int:
     """The greedy (deterministic) action of ``net`` on one observation."""
-    tensors = {key: torch.as_tensor(np.asarray(value))[None] for key, value in obs.items()}
+    tensors, _ = obs_tensors(obs)
     with torch.no_grad():
         logits, _ = net.forward_obs(tensors)
     return int(torch.argmax(logits[0]))

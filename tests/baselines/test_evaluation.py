@@ -87,3 +87,10 @@ def test_cli_rejects_corrupt_policy_files_with_their_name(tmp_path, suffix) -> N
 def test_cli_rejects_a_policy_trained_for_another_env() -> None:
     with pytest.raises(SystemExit, match="trained for schedgym/SoCDAG-v0"):
         evaluate.main(["--env", ENV_ID, "--instances", "small-test", "--policies", "pretrained:soc"])
+
+
+def test_cli_refuses_a_policy_of_another_size_before_any_episode(capsys) -> None:
+    with pytest.raises(SystemExit, match="pretrained:vm cannot run on medium-test"):
+        evaluate.main(["--env", ENV_ID, "--instances", "small-test,medium-test", "--policies",
+                       "greedy,pretrained:vm", "--no-progress"])
+    assert "| greedy |" not in capsys.readouterr().out, "no set may run before the check"

@@ -52,6 +52,32 @@ def test_resume_continues_the_run(tiny_run, tmp_path):
     assert len(summary["commands"]) == 2
 
 
+@pytest.mark.parametrize("extra", [["--set", "ppo.n_steps=16"], ["--config", "other.yaml"],
+                                   ["--set", "n_envs=1", "--config", "other.yaml"]])
+def test_resume_refuses_set_and_config(tmp_path, capsys, extra):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--env", "schedgym/VMReschedule-v0", "--out", str(out), "--resume", *extra])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.split("error:", 1)[1]  # the message, not the usage line
+    assert "--resume" in error and "cannot be combined with" in error
+    for option in ("--set", "--config"):
+        assert (option in error) == (option in extra)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("artifact", ["model.onnx", "best_model.zip"])
+def test_policy_check_before_any_episode(tiny_run, artifact):
+    import gymnasium as gym
+
+    policy = load_policy(str(tiny_run / artifact))
+    small = gym.make("schedgym/VMReschedule-v0", size="small")
+    policy.check(small)  # fits: no exception, and no episode needed (the env is not even reset)
+    medium = gym.make("schedgym/VMReschedule-v0", size="medium")
+    with pytest.raises(ValueError, match=artifact):
+        policy.check(medium)
+
+
 @pytest.mark.parametrize("artifact", ["model.onnx", "best_model.zip"])
 def test_learned_policy_on_the_leaderboard(tiny_run, artifact):
     source = str(tiny_run / artifact)
