@@ -7,7 +7,7 @@ Hyperparameters come from ``policies/hyperparams/<Name>-vN.yaml``; override any 
 ``--set ppo.learning_rate=1e-4 --set policy.conv=gatv2``. The run folder receives
 ``config.yaml`` (the exact config), TensorBoard logs (``tb/``, with the env's own metrics under
 ``env/`` and the validation metrics under ``val/``), ``eval_curve.json``, ``best_model.zip``,
-``last_model.zip``, ``model.onnx`` (the best model, exported) and ``summary.json``.
+``last_model.zip``, ``model.onnx`` (the best model, exported), ``summary.json`` and ``eval_curve.png``.
 ``--resume`` continues a run from its ``last_model.zip`` and ``config.yaml`` up to ``--timesteps`` in
 total (with ``--set`` or ``--config`` it is an error: the saved config is kept as it is). Two optional
 warm starts: ``init_from: runs/x/best_model.zip`` (weights of another run, any size of the same
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from sb3_contrib import MaskablePPO
 
     import envs
+    from policies.curves import plot_validation_curve
     from policies.export import export_net
     from policies.pointer import PointerPolicy, net_kwargs_for
     from policies.training import (EnvMetricsCallback, ProgressCallback, ValidationCallback, dump_config,
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                extra={"commands": config["commands"], "seed": seed, "timesteps": summary["timesteps"],
                       "checkpoint": best_path.name, "policy": config.get("policy", {})})
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if curve:
+        plot_validation_curve(curve, validation.metric, out / "eval_curve.png", f"{args.env}: {out.name}")
     print(f"trained {summary['timesteps']} steps in {summary['wall_s']:.0f} s; best validation "
           f"{validation.metric}: {summary['best_val'][validation.metric] if curve else 'n/a'}; wrote {out}/model.onnx")
     return 0

@@ -133,3 +133,21 @@ def _root():
     import pathlib
 
     return str(pathlib.Path(__file__).resolve().parents[2])
+
+
+def test_validation_curve_picture(tmp_path) -> None:
+    from policies.curves import load_curve, plot_validation_curve
+
+    sidecar = tmp_path / "p.json"
+    sidecar.write_text('{"env_id": "x", "validation_curve": [{"timesteps": 0, "wall_s": 1, "m": 0.5},'
+                       ' {"timesteps": 10, "wall_s": 61, "m": 0.3}]}')
+    curve, env_id = load_curve(sidecar)
+    assert env_id == "x" and [row["m"] for row in curve] == [0.5, 0.3]
+    out = tmp_path / "p.png"
+    plot_validation_curve(curve, "m", out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no 'missing' values"):
+        plot_validation_curve(curve, "missing", out)
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="bad.json is not a readable JSON curve"):
+        load_curve(tmp_path / "bad.json")

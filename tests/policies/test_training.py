@@ -15,7 +15,8 @@ from policies.training import load_config, set_override
 
 
 def test_run_folder(tiny_run):
-    for name in ("config.yaml", "best_model.zip", "last_model.zip", "model.onnx", "eval_curve.json", "summary.json"):
+    for name in ("config.yaml", "best_model.zip", "last_model.zip", "model.onnx", "eval_curve.json", "summary.json",
+                 "eval_curve.png"):
         assert (tiny_run / name).exists(), name
     assert any((tiny_run / "tb").rglob("events.out.tfevents.*"))
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
