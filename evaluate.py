@@ -21,7 +21,7 @@ import gymnasium as gym
 import pandas as pd
 
 import baselines
-import envs  # noqa: F401  (registers the env ids)
+import envs  # registers the env ids
 from baselines.evaluation import evaluate, leaderboard, plot_leaderboard
 from policies.scheduler import is_learned, load_policy
 
@@ -64,8 +64,7 @@ def build_schedulers(policies: str, env_id: str) -> tuple[dict[str, Callable], d
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    env_class = gym.spec(args.env).entry_point
-    env_class = gym.envs.registration.load_env_creator(env_class)
+    env_class = envs.env_class(args.env)
     set_names = [name.strip() for name in args.instances.split(",") if name.strip()]
     if not set_names:
         sys.exit("error: --instances names no instance set")

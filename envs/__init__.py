@@ -5,7 +5,7 @@ Importing ``envs`` registers the ids with Gymnasium, so ``gym.make("schedgym/<Na
 
 from __future__ import annotations
 
-from gymnasium.envs.registration import register, registry
+from gymnasium.envs.registration import load_env_creator, register, registry, spec
 
 ENV_IDS: tuple[str, ...] = (
     # VM rescheduling (VMR2L): size="medium" (280 PMs, about 1,800 VMs), MNL 50, FR granularity 16,
@@ -24,3 +24,8 @@ _ENTRY_POINTS = {
 for _env_id in ENV_IDS:
     if _env_id not in registry:
         register(id=_env_id, entry_point=_ENTRY_POINTS[_env_id])
+
+
+def env_class(env_id: str) -> type:
+    """The env class registered as ``env_id`` (for its class-level data: instance sets, metrics)."""
+    return load_env_creator(spec(env_id).entry_point)

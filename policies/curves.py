@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def load_curve(path: Path) -> tuple[list[dict[str, Any]], str]:
     """The curve rows and the env id (empty if unknown) of a run curve or a policy sidecar."""
@@ -38,8 +40,9 @@ def plot_validation_curve(curve: list[dict[str, Any]], metric: str, path: Path, 
     axis.set_xlabel("timesteps")
     axis.set_ylabel(f"validation {metric}")
     if all("wall_s" in row for row in curve):
+        minutes = [row["wall_s"] / 60 for row in curve]
         top = axis.secondary_xaxis(
-            "top", functions=(lambda x: _interp(x, steps, curve), lambda m: _interp_inv(m, steps, curve))
+            "top", functions=(lambda x: np.interp(x, steps, minutes), lambda m: np.interp(m, minutes, steps))
         )
         top.set_xlabel("wall minutes")
     axis.set_title(title, fontsize=9)
@@ -47,18 +50,6 @@ def plot_validation_curve(curve: list[dict[str, Any]], metric: str, path: Path, 
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-
-
-def _interp(x, steps, curve):
-    import numpy as np
-
-    return np.interp(x, steps, [row["wall_s"] / 60 for row in curve])
-
-
-def _interp_inv(m, steps, curve):
-    import numpy as np
-
-    return np.interp(m, [row["wall_s"] / 60 for row in curve], steps)
 
 
 def main(argv: list[str] | None = None) -> None:

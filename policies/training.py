@@ -23,7 +23,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
-import envs  # noqa: F401  (registers the env ids)
+import envs  # registers the env ids
 from policies.pointer import PointerNet, obs_tensors
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
@@ -60,11 +60,6 @@ def set_override(config: dict[str, Any], override: str) -> None:
             raise KeyError(f"override {override!r}: {part!r} is not a section of the config")
         node = node[part]
     node[parts[-1]] = yaml.safe_load(raw)
-
-
-def env_class(env_id: str) -> type:
-    """The env class registered as ``env_id``."""
-    return gym.envs.registration.load_env_creator(gym.spec(env_id).entry_point)
 
 
 # ----------------------------------------------------------------------------- environments
@@ -165,7 +160,7 @@ def validation_instances(config: dict[str, Any]) -> tuple[dict[str, Any], list[t
     if name:
         if "test" in name:
             raise ValueError(f"refusing to validate on test set {name!r}: use a -val set or seeds")
-        instance_set = env_class(config["env_id"]).load_instance_set(name)
+        instance_set = envs.env_class(config["env_id"]).load_instance_set(name)
         env_kwargs.update(instance_set.env_kwargs)
         return env_kwargs, [(inst, 0) for inst in instance_set.instances]
     seeds = spec.get("seeds") or list(range(10**6, 10**6 + 8))
@@ -297,6 +292,6 @@ def dump_config(config: dict[str, Any], path: Path) -> None:
 
 
 __all__ = [
-    "load_config", "set_override", "config_path", "env_class", "InstancePool", "make_vec_env", "net_action", "validation_instances", "rollout_metrics", "ProgressCallback",
+    "load_config", "set_override", "config_path", "InstancePool", "make_vec_env", "net_action", "validation_instances", "rollout_metrics", "ProgressCallback",
     "EnvMetricsCallback", "ValidationCallback", "dump_config",
 ]
