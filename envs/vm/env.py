@@ -170,6 +170,7 @@ class VMRescheduleEnv(GraphEnv):
             raise ValueError(f"options['instance'] must be a VMInstance, got {type(instance).__name__}")
         self._check_fits(instance)
         self.state = initial_state(instance, self.granularity)
+        self._fragment_rate = self.state.initial_fragment_rate  # kept current: read by info and globals
         self._encode_all()
         return self.observation(), self._info()
 
@@ -185,10 +186,10 @@ class VMRescheduleEnv(GraphEnv):
             self._obs["nodes"][node, _F["selected"]] = 1.0
             self._mask_destinations(state.selected_vm)
         else:
-            vm, before = state.selected_vm, fragment_rate(state.free_cpu, self.granularity)
+            vm, before = state.selected_vm, self._fragment_rate
             src_pm, dst_pm = migrate(state, vm, self._node_destination(node))
-            after = fragment_rate(state.free_cpu, self.granularity)
-            reward = before - after - self.migration_cost
+            self._fragment_rate = fragment_rate(state.free_cpu, self.granularity)
+            reward = before - self._fragment_rate - self.migration_cost
             state.selected_vm = -1
             self._obs["nodes"][self._vm0 + vm, _F["selected"]] = 0.0
             pms = np.unique([src_pm, dst_pm])
@@ -235,8 +236,7 @@ class VMRescheduleEnv(GraphEnv):
 
     def _info(self) -> dict[str, Any]:
         state = self.state
-        current = fragment_rate(state.free_cpu, self.granularity)
-        initial = state.initial_fragment_rate
+        current, initial = self._fragment_rate, state.initial_fragment_rate
         return {
             "fragment_rate": current,
             "initial_fragment_rate": initial,
@@ -348,7 +348,7 @@ class VMRescheduleEnv(GraphEnv):
 
     def _encode_globals(self) -> None:
         state = self.state
-        current = fragment_rate(state.free_cpu, self.granularity)
+        current = self._fragment_rate
         obs = self._obs["globals"]
         obs[:] = (
             float(state.selected_vm >= 0),
