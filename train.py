@@ -1,7 +1,7 @@
 """Train a GNN pointer policy with MaskablePPO on a SchedGym env.
 
 Example:
-    python train.py --env schedgym/VMReschedule-v0 --timesteps 300000 --seed 0 --out runs/vm-small
+    python train.py --env schedgym/VMReschedule-v1 --timesteps 300000 --seed 0 --out runs/vm-small
 
 Hyperparameters come from ``policies/hyperparams/<Name>-vN.yaml``; override any of them with
 ``--set ppo.learning_rate=1e-4 --set policy.conv=gatv2``. The run folder receives
@@ -28,7 +28,7 @@ import yaml
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", required=True, help="registered env id, e.g. schedgym/VMReschedule-v0")
+    parser.add_argument("--env", required=True, help="registered env id, e.g. schedgym/VMReschedule-v1")
     parser.add_argument("--timesteps", type=int, help="total env steps (default: the YAML's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="run folder")

@@ -221,7 +221,7 @@ class PlanReplayer:
     """
 
     name: str
-    env_ids = ("schedgym/VMReschedule-v0",)
+    env_ids = ("schedgym/VMReschedule-v1",)
 
     def __init__(self, time_limit_s: float, workers: int, seed: int, max_rounds: int) -> None:
         if time_limit_s <= 0 or workers < 1 or max_rounds < 1:

@@ -1,4 +1,4 @@
-"""Speed of ``schedgym/VMReschedule-v0``: cost of an env step, observation included.
+"""Speed of ``schedgym/VMReschedule-v1``: cost of an env step, observation included.
 
 Absolute times depend on the (shared, noisy) machine, so the figure that matters is a ratio
 measured side by side in this run: the step against one full fragment-rate recomputation
@@ -62,7 +62,7 @@ def main() -> None:
     generate = _time_call(lambda: env.reset(seed=1), 5)
     step_s, fr_s, copy_s = (statistics.median(x) for x in (step, fr, copy))
     spec = env.spec_graph
-    print(f"VMReschedule-v0 size={args.size}: {instance.num_pms} PMs, {instance.num_vms} VMs, "
+    print(f"VMReschedule-v1 size={args.size}: {instance.num_pms} PMs, {instance.num_vms} VMs, "
           f"N_MAX={spec.n_max}, E_MAX={spec.e_max}")
     print(f"step (observation copy included): {step_s * 1e6:8.1f} us  = {1 / step_s:8.0f} steps/s")
     print(f"  / one full FR recomputation:    {step_s / fr_s:8.1f} x  ({fr_s * 1e6:.1f} us)")

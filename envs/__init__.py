@@ -10,14 +10,14 @@ from gymnasium.envs.registration import load_env_creator, register, registry, sp
 ENV_IDS: tuple[str, ...] = (
     # VM rescheduling (VMR2L): size="medium" (280 PMs, about 1,800 VMs), MNL 50, FR granularity 16,
     # instances from the Google-2011-calibrated generator (trace_dir= for real traces).
-    "schedgym/VMReschedule-v0",
+    "schedgym/VMReschedule-v1",
     # SoC DAG scheduling (DS3/DeepSoCS): 16-PE DS3 SoC, streaming 40 jobs of the 6 DS3 apps at
     # 20 jobs/ms, no noise, 128 task slots, two-step (task, PE) pointer decisions.
     "schedgym/SoCDAG-v0",
 )
 
 _ENTRY_POINTS = {
-    "schedgym/VMReschedule-v0": "envs.vm.env:VMRescheduleEnv",
+    "schedgym/VMReschedule-v1": "envs.vm.env:VMRescheduleEnv",
     "schedgym/SoCDAG-v0": "envs.soc.env:SoCDAGEnv",
 }
 

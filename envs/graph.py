@@ -119,6 +119,10 @@ class GraphEnv(gym.Env):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
     #: ``info`` keys reported by the leaderboard, in display order.
     leaderboard_metrics: ClassVar[tuple[str, ...]] = ()
+    #: Whether an episode is a deterministic function of the instance and the actions, all
+    #: known to the scheduler at reset: then a scheduler may plan by simulating copies of the
+    #: env (e.g. best-of-K rollouts). False where outcomes depend on hidden randomness.
+    known_dynamics: ClassVar[bool] = False
 
     spec_graph: GraphSpec
     _obs: dict[str, np.ndarray]
@@ -136,7 +140,6 @@ class GraphEnv(gym.Env):
     def observation(self) -> dict[str, np.ndarray]:
         """The current observation (a copy, so callers never see later in-place updates)."""
         return {key: value.copy() for key, value in self._obs.items()}
-
 
     def _check_action(self, action: Any) -> int:
         """Returns ``action`` as an int, or raises ``ValueError`` if it is not legal now."""

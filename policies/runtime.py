@@ -116,20 +116,26 @@ class OnnxPolicy:
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True,
             rng: np.random.Generator | None = None) -> int | np.ndarray:
         """The pointer action: the best legal node, or a sample of the masked softmax."""
-        logits = self.logits(obs)
-        legal = np.asarray(obs["action_mask"]).astype(bool) & np.asarray(obs["node_mask"]).astype(bool)
-        logits = np.where(legal, logits, -np.inf)
-        if deterministic:
-            actions = np.argmax(logits, axis=-1)
-        else:
-            rng = rng or np.random.default_rng()
-            z = logits - logits.max(axis=-1, keepdims=True)
-            p = np.exp(z)
-            p /= p.sum(axis=-1, keepdims=True)
-            cdf = np.cumsum(p, axis=-1)
-            u = rng.random(cdf.shape[:-1] + (1,))
-            actions = np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
-        return int(actions) if np.ndim(actions) == 0 else actions
+        return choose(self.logits(obs), obs, deterministic, rng)
+
+
+def choose(logits: np.ndarray, obs: dict[str, np.ndarray], deterministic: bool = True,
+           rng: np.random.Generator | None = None) -> int | np.ndarray:
+    """An action from pointer logits, (N_MAX,) or (B, N_MAX), among the legal real nodes of
+    ``obs``: the argmax, or a sample of the masked softmax drawn with ``rng``."""
+    legal = np.asarray(obs["action_mask"]).astype(bool) & np.asarray(obs["node_mask"]).astype(bool)
+    logits = np.where(legal, logits, -np.inf)
+    if deterministic:
+        actions = np.argmax(logits, axis=-1)
+    else:
+        rng = rng or np.random.default_rng()
+        z = logits - logits.max(axis=-1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=-1, keepdims=True)
+        cdf = np.cumsum(p, axis=-1)
+        u = rng.random(cdf.shape[:-1] + (1,))
+        actions = np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
+    return int(actions) if np.ndim(actions) == 0 else actions
 
 
 def load(path: str | Path, threads: int = 1) -> OnnxPolicy:
@@ -137,4 +143,4 @@ def load(path: str | Path, threads: int = 1) -> OnnxPolicy:
     return OnnxPolicy(path, threads)
 
 
-__all__ = ["OnnxPolicy", "load"]
+__all__ = ["OnnxPolicy", "choose", "load"]

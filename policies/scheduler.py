@@ -11,7 +11,7 @@ A policy is named by a *source*:
 :func:`load_policy` loads a source once; its ``scheduler()`` method makes the fresh,
 lightweight scheduler per episode that ``baselines.evaluation.evaluate`` asks for. Learned
 schedulers read only the env's current observation and act greedily (the most likely legal
-action).
+action); :class:`policies.sampling.BestOfKScheduler` plans by sampled rollouts instead.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from policies.runtime import choose
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 PRETRAINED_PREFIX = "pretrained:"
@@ -49,7 +51,8 @@ def resolve(source: str) -> Path:
 
 
 class LoadedPolicy:
-    """A learned policy loaded once: ``act_fn(obs) -> int`` plus what it was trained for.
+    """A learned policy loaded once: ``logits_fn(obs)`` (pointer logits of one observation or
+    a batch) plus what it was trained for.
 
     Attributes:
         source: The source string it was loaded from (the leaderboard label).
@@ -57,9 +60,14 @@ class LoadedPolicy:
             fits).
     """
 
-    def __init__(self, source: str, act_fn: Callable[[dict[str, np.ndarray]], int], env_id: str | None,
-                 check: Callable[[gym.Env], None]) -> None:
-        self.source, self.act_fn, self.env_id, self._check_fn = source, act_fn, env_id, check
+    def __init__(self, source: str, logits_fn: Callable[[dict[str, np.ndarray]], np.ndarray],
+                 env_id: str | None, check: Callable[[gym.Env], None]) -> None:
+        self.source, self.logits_fn, self.env_id, self._check_fn = source, logits_fn, env_id, check
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True,
+            rng: np.random.Generator | None = None) -> int | np.ndarray:
+        """The most likely legal action, or a sample; batched when ``obs`` is."""
+        return choose(self.logits_fn(obs), obs, deterministic, rng)
 
     def supports(self, env_id: str) -> bool:
         return self.env_id is None or self.env_id == env_id
@@ -89,21 +97,21 @@ class LearnedScheduler:
         self.policy.check(env)
 
     def act(self, env: gym.Env) -> int:
-        return int(self.policy.act_fn(env.unwrapped.observation()))
+        return int(self.policy.act(env.unwrapped.observation()))
 
 
 def _load_onnx(source: str, path: Path) -> LoadedPolicy:
     from policies import runtime
 
     onnx_policy = runtime.load(path)
-    return LoadedPolicy(source, onnx_policy.act, onnx_policy.env_id, onnx_policy.check_env)
+    return LoadedPolicy(source, onnx_policy.logits, onnx_policy.env_id, onnx_policy.check_env)
 
 
 def _load_zip(source: str, path: Path) -> LoadedPolicy:
     import torch
     from sb3_contrib import MaskablePPO
 
-    from policies.training import net_action
+    from policies.pointer import obs_tensors
 
     try:
         model = MaskablePPO.load(str(path), device="cpu")  # unpickles: trusted files only
@@ -125,11 +133,13 @@ def _load_zip(source: str, path: Path) -> LoadedPolicy:
                 raise ValueError(f"{path} was trained on {key} of shape {expected[key].shape}, this env "
                                  f"observes {observed[key].shape} ({env.spec.id if env.spec else env})")
 
-    def act(obs: dict[str, np.ndarray]) -> int:
+    def logits(obs: dict[str, np.ndarray]) -> np.ndarray:
+        tensors, batched = obs_tensors(obs)
         with torch.inference_mode():
-            return net_action(net, obs)
+            out = net.forward_obs(tensors)[0].numpy()
+        return out if batched else out[0]
 
-    return LoadedPolicy(source, act, env_id, check)
+    return LoadedPolicy(source, logits, env_id, check)
 
 
 def load_policy(source: str) -> LoadedPolicy:

@@ -1,4 +1,4 @@
-"""``schedgym/VMReschedule-v0``: VM rescheduling to reduce CPU fragmentation (VMR2L)."""
+"""``schedgym/VMReschedule-v1``: VM rescheduling to reduce CPU fragmentation (VMR2L)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from envs.graph import GraphEnv, GraphSpec, InstanceSet
 from envs.vm import generator
-from envs.vm.sim import fragment_rate, initial_state, leave_fragment_change, migrate
+from envs.vm.sim import BestMoves, fragment_rate, initial_state, leave_fragment_change, migrate
 from envs.vm.types import BOTH_NUMA, VMInstance, VMState
 
 
@@ -41,6 +41,8 @@ NODE_FEATURES = (
     "movable",  # VM has at least one legal destination
     "selected",  # VM chosen by the first half of the current migration
     "leave_gain",  # VM: change of Σ free mod g (÷ g) if it left its place; negative is good
+    "best_move_gain",  # VM: lowest change of Σ free mod g (÷ g) over its legal migrations; 0 if none
+    "move_gain",  # NUMA/PM in phase 1: change of Σ free mod g (÷ g) if the selected VM moved here
 )
 EDGE_FEATURES = ("placement", "numa_of_pm", "reverse")
 GLOBAL_FEATURES = ("phase", "migrations_used", "fragment_rate", "initial_fragment_rate", "cpu_allocation")
@@ -106,10 +108,13 @@ class VMRescheduleEnv(GraphEnv):
     generator_config: Overrides of ``envs.vm.generator.GeneratorConfig`` fields.
 
     ## Version History
-    v0: initial version.
+    v1: VM feature ``best_move_gain`` and destination feature ``move_gain`` (the fragment change
+        of single migrations, which the policy otherwise has to infer from free cores mod g).
+    v0: initial version (removed; policies trained on it do not fit v1's observation).
     """
 
     leaderboard_metrics = ("initial_fragment_rate", "fragment_rate", "fr_reduction", "migrations")
+    known_dynamics = True
 
     def __init__(
         self,
@@ -171,6 +176,7 @@ class VMRescheduleEnv(GraphEnv):
         self._check_fits(instance)
         self.state = initial_state(instance, self.granularity)
         self._fragment_rate = self.state.initial_fragment_rate  # kept current: read by info and globals
+        self._moves = BestMoves(self.state)
         self._encode_all()
         return self.observation(), self._info()
 
@@ -182,9 +188,7 @@ class VMRescheduleEnv(GraphEnv):
         if node == STOP_NODE:
             terminated = True
         elif state.selected_vm < 0:
-            state.selected_vm = node - self._vm0
-            self._obs["nodes"][node, _F["selected"]] = 1.0
-            self._mask_destinations(state.selected_vm)
+            self._select(node - self._vm0)
         else:
             vm, before = state.selected_vm, self._fragment_rate
             src_pm, dst_pm = migrate(state, vm, self._node_destination(node))
@@ -192,7 +196,9 @@ class VMRescheduleEnv(GraphEnv):
             reward = before - self._fragment_rate - self.migration_cost
             state.selected_vm = -1
             self._obs["nodes"][self._vm0 + vm, _F["selected"]] = 0.0
+            self._obs["nodes"][self._destination_nodes(), _F["move_gain"]] = 0.0
             pms = np.unique([src_pm, dst_pm])
+            self._moves.refresh(pms)
             self._encode_hosts(pms)
             self._encode_placement(np.array([vm]))
             # Only VMs on the two PMs see their leave gain change.
@@ -310,6 +316,15 @@ class VMRescheduleEnv(GraphEnv):
         self._encode_globals()
         self._mask_vms()
 
+    def _select(self, vm: int) -> None:
+        """First half of a migration: marks ``vm``, masks and scores its destinations."""
+        self.state.selected_vm = vm
+        self._obs["nodes"][self._vm0 + vm, _F["selected"]] = 1.0
+        self._mask_destinations(vm)
+        change = self._moves.changes_of(vm)
+        gain = np.where(np.isfinite(change), change, 0.0) / self.granularity
+        self._obs["nodes"][self._destination_nodes(), _F["move_gain"]] = gain
+
     def _encode_hosts(self, pms: np.ndarray) -> None:
         """Refreshes the free-capacity features of the given PMs and their NUMA nodes."""
         state, g, nodes = self.state, self.granularity, self._obs["nodes"]
@@ -324,9 +339,13 @@ class VMRescheduleEnv(GraphEnv):
         nodes[pm_rows, _F["fragment"]] = (free_cpu % g).sum(1) / (2 * g)
 
     def _encode_vm_dynamics(self, moved_neighbourhood: np.ndarray) -> None:
-        """Refreshes every VM's ``movable`` flag and the ``leave_gain`` of the given VMs."""
+        """Refreshes every VM's ``movable`` flag and ``best_move_gain``, and the ``leave_gain``
+        of the given VMs."""
         state, nodes = self.state, self._obs["nodes"]
-        nodes[self._vm0 : self._vm0 + state.instance.num_vms, _F["movable"]] = state.num_destinations > 0
+        vms = slice(self._vm0, self._vm0 + state.instance.num_vms)
+        nodes[vms, _F["movable"]] = state.num_destinations > 0
+        best = self._moves.best_change()
+        nodes[vms, _F["best_move_gain"]] = np.where(np.isfinite(best), best, 0.0) / self.granularity
         gain = leave_fragment_change(state, moved_neighbourhood) / self.granularity
         nodes[self._vm0 + moved_neighbourhood, _F["leave_gain"]] = gain
 

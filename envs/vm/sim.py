@@ -203,21 +203,92 @@ def leave_fragment_change(state: VMState, vms: np.ndarray | None = None) -> np.n
     return np.where(numa == BOTH_NUMA, change.sum(axis=1), own)
 
 
+def _mod(x: np.ndarray, g: int) -> np.ndarray:
+    """``x mod g`` (non-negative); a bit mask when g is a power of two, several times faster."""
+    return x & (g - 1) if g & (g - 1) == 0 else x % g
+
+
+def pm_destinations(pms: np.ndarray, num_pms: int) -> np.ndarray:
+    """Destination indices of the given PMs, in the row order of :func:`arrival_fragment_change`:
+    both NUMA nodes of each PM, then the PMs themselves (3 * len(pms),)."""
+    numa = (2 * pms[:, None] + np.arange(2)[None, :]).reshape(-1)
+    return np.concatenate([numa, 2 * num_pms + pms])
+
+
+def arrival_fragment_change(state: VMState, pms: np.ndarray) -> np.ndarray:
+    """Change of Σ (free mod g) on each destination of ``pms`` if each VM arrived there.
+
+    Destination-major, shape (3 * len(pms), V), rows as in :func:`pm_destinations`. A NUMA
+    destination takes the VM's cores on one node, a PM destination half of them on each, so its
+    change is the sum of its two NUMA nodes'. Legality is not checked (see ``state.feasible``).
+    """
+    g = state.granularity
+    free = state.free_cpu[pms].reshape(-1, 1)  # (2k, 1) int32
+    demand = state.instance.cpu_per_numa.astype(np.int32)[None, :]  # (1, V)
+    numa = _mod(free - demand, g) - _mod(free, g)  # (2k, V)
+    return np.concatenate([numa, numa[0::2] + numa[1::2]])
+
+
 def fragment_change(state: VMState) -> np.ndarray:
     """Change of Σ (free mod g) for every migration, shape (V, 3P); +inf where illegal.
 
     A migration leaves total free CPU unchanged, so the fragment rate changes by this divided by
     ``state.free_cpu.sum()``: negative entries are the migrations that reduce fragmentation.
     """
-    inst, g = state.instance, state.granularity
-    free = state.free_cpu.astype(np.int64)
-    frag = free % g
-    per_numa = inst.cpu_per_numa
-    gain_src = leave_fragment_change(state)
-    # Arriving: NUMA destinations for single VMs, PM destinations (both NUMA nodes) for doubles.
-    flat = free.reshape(-1)
-    arrive_numa = (flat[None, :] - per_numa[:, None]) % g - frag.reshape(-1)[None, :]
-    arrive_pm = ((free[None, :, :] - per_numa[:, None, None]) % g - frag[None, :, :]).sum(axis=2)
-    change = np.concatenate([arrive_numa, arrive_pm], axis=1).astype(np.float64) + gain_src[:, None]
+    # Rows of all PMs in pm_destinations order are exactly the destination indices 0..3P-1.
+    arrival = arrival_fragment_change(state, np.arange(state.instance.num_pms))
+    change = arrival.T.astype(np.float64) + leave_fragment_change(state)[:, None]
     change[~state.feasible] = np.inf
     return change
+
+
+class BestMoves:
+    """Every VM's best single migration, kept current across migrations (the incremental form of
+    ``fragment_change(state).min(axis=1)``).
+
+    The arrival part of every legal migration is stored destination-major, shape (3P, V). A
+    migration changes only the destinations of its two PMs, so :meth:`refresh` rewrites those
+    rows, and rescans a VM's whole column only when every destination that attained its minimum
+    was among them and got worse (each VM keeps how many destinations attain its minimum;
+    changes are integers, so equality is exact).
+    """
+
+    def __init__(self, state: VMState) -> None:
+        self.state = state
+        num_pms = state.instance.num_pms
+        # For all PMs the rows of pm_destinations are exactly the destinations 0..3P-1.
+        self._arrival = self._legal_arrival(np.arange(num_pms))  # (3P, V)
+        self._best, self._ties = self._minimum(self._arrival)  # (V,), (V,)
+
+    @staticmethod
+    def _minimum(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        best = rows.min(axis=0)
+        return best, (rows == best[None, :]).sum(axis=0)
+
+    def _legal_arrival(self, pms: np.ndarray) -> np.ndarray:
+        destinations = pm_destinations(pms, self.state.instance.num_pms)
+        change = arrival_fragment_change(self.state, pms).astype(np.float32)
+        return np.where(self.state.feasible[:, destinations].T, change, np.float32(np.inf))
+
+    def refresh(self, pms: np.ndarray) -> None:
+        """Updates after a migration between (or within) ``pms``."""
+        rows = pm_destinations(pms, self.state.instance.num_pms)
+        best = self._best[None, :]
+        old_ties = (self._arrival[rows] == best).sum(axis=0)
+        fresh = self._legal_arrival(pms)
+        self._arrival[rows] = fresh
+        self._ties += (fresh == best).sum(axis=0) - old_ties
+        fresh_best, fresh_ties = self._minimum(fresh)
+        better = fresh_best < self._best
+        self._best[better], self._ties[better] = fresh_best[better], fresh_ties[better]
+        rescan = np.flatnonzero(self._ties == 0)  # (VMs with no legal move keep ties > 0)
+        if len(rescan):
+            self._best[rescan], self._ties[rescan] = self._minimum(self._arrival[:, rescan])
+
+    def best_change(self) -> np.ndarray:
+        """Each VM's lowest Σ (free mod g) change over its legal migrations, (V,); +inf if none."""
+        return self._best + leave_fragment_change(self.state)
+
+    def changes_of(self, vm: int) -> np.ndarray:
+        """Σ (free mod g) change of each migration of ``vm``, (3P,); +inf where illegal."""
+        return self._arrival[:, vm] + leave_fragment_change(self.state, np.array([vm]))[0]

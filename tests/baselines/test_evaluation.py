@@ -15,7 +15,7 @@ from baselines.evaluation import leaderboard, replay
 from envs.graph import InstanceSet
 from envs.vm.env import VMRescheduleEnv
 
-ENV_ID = "schedgym/VMReschedule-v0"
+ENV_ID = "schedgym/VMReschedule-v1"
 
 
 def _small_set(count: int) -> InstanceSet:

@@ -18,7 +18,7 @@ from baselines.vm_ordering import best_prefix, final_fragment_rate, order_moves
 from envs.vm.sim import fragment_change, fragment_rate, initial_state, migrate, placement_violations
 from envs.vm.types import BOTH_NUMA, VMInstance
 
-ENV_ID = "schedgym/VMReschedule-v0"
+ENV_ID = "schedgym/VMReschedule-v1"
 
 # (cpu, mem, double, job, anti_affinity, pm, numa)
 VMSpec = tuple[int, int, bool, int, bool, int, int]

@@ -12,7 +12,7 @@ from baselines.vm_cpsat import CpSatRescheduler
 from baselines.vm_pop import PopRescheduler, partition_pms, split_budget
 from envs.vm.sim import placement_violations
 
-ENV_ID = "schedgym/VMReschedule-v0"
+ENV_ID = "schedgym/VMReschedule-v1"
 SEEDS = [1000, 1001, 1002]
 
 

@@ -10,7 +10,7 @@ def tiny_run(tmp_path_factory):
     """``train.py`` on VM small for a few hundred steps with a tiny network."""
     out = tmp_path_factory.mktemp("runs") / "vm-tiny"
     argv = [
-        "--env", "schedgym/VMReschedule-v0", "--timesteps", "256", "--seed", "3", "--out", str(out),
+        "--env", "schedgym/VMReschedule-v1", "--timesteps", "256", "--seed", "3", "--out", str(out),
         "--set", "n_envs=2", "--set", "ppo.n_steps=64", "--set", "ppo.batch_size=64", "--set", "ppo.n_epochs=1",
         "--set", "policy.width=8", "--set", "policy.depth=1", "--set", "eval.freq=128",
         "--set", "instance_pool.size=4", "--no-progress",

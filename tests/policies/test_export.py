@@ -41,7 +41,7 @@ def _export(env, env_id, path, conv="gine", kwargs=None):
 
 
 def _envs():
-    cases = [("schedgym/VMReschedule-v0", {"size": "small"})]
+    cases = [("schedgym/VMReschedule-v1", {"size": "small"})]
     try:
         gym.make("schedgym/SoCDAG-v0").reset(seed=0)
         cases.append(("schedgym/SoCDAG-v0", {}))
@@ -70,23 +70,23 @@ def test_onnx_matches_torch_on_real_observations(tmp_path, env_id, kwargs, conv)
 
 
 def test_metadata_records_env_and_features(tmp_path):
-    env = gym.make("schedgym/VMReschedule-v0", size="small")
-    _export(env, "schedgym/VMReschedule-v0", tmp_path / "p.onnx", kwargs={"size": "small"})
+    env = gym.make("schedgym/VMReschedule-v1", size="small")
+    _export(env, "schedgym/VMReschedule-v1", tmp_path / "p.onnx", kwargs={"size": "small"})
     meta = runtime.load(tmp_path / "p.onnx").metadata
     spec = env.unwrapped.spec_graph
-    assert meta["env_id"] == "schedgym/VMReschedule-v0" and meta["env_version"] == 0
+    assert meta["env_id"] == "schedgym/VMReschedule-v1" and meta["env_version"] == 1
     assert meta["n_max"] == spec.n_max and meta["e_max"] == spec.e_max
     assert meta["node_features"] == list(spec.node_features)
     assert meta["env_kwargs"] == {"size": "small"}
 
 
 def test_mismatched_observation_is_refused(tmp_path):
-    small = gym.make("schedgym/VMReschedule-v0", size="small")
-    _export(small, "schedgym/VMReschedule-v0", tmp_path / "p.onnx", kwargs={"size": "small"})
+    small = gym.make("schedgym/VMReschedule-v1", size="small")
+    _export(small, "schedgym/VMReschedule-v1", tmp_path / "p.onnx", kwargs={"size": "small"})
     policy = runtime.load(tmp_path / "p.onnx")
-    medium = gym.make("schedgym/VMReschedule-v0", size="medium")
+    medium = gym.make("schedgym/VMReschedule-v1", size="medium")
     obs, _ = medium.reset(seed=0)
-    with pytest.raises(ValueError, match=r"exported for schedgym/VMReschedule-v0.*N_MAX=127"):
+    with pytest.raises(ValueError, match=r"exported for schedgym/VMReschedule-v1.*N_MAX=127"):
         policy.act(obs)
     with pytest.raises(ValueError, match="differs"):
         policy.check_env(medium)
@@ -99,15 +99,15 @@ def test_mismatched_observation_is_refused(tmp_path):
         policy.act(bad)
     if ("schedgym/SoCDAG-v0", {}) in _envs():
         soc = gym.make("schedgym/SoCDAG-v0")
-        with pytest.raises(ValueError, match="exported for schedgym/VMReschedule-v0"):
+        with pytest.raises(ValueError, match="exported for schedgym/VMReschedule-v1"):
             policy.check_env(soc)
         with pytest.raises(ValueError, match="does not match this policy"):
             policy.act(soc.reset(seed=0)[0])
 
 
 def test_runtime_does_not_import_torch(tmp_path):
-    env = gym.make("schedgym/VMReschedule-v0", size="small")
-    _export(env, "schedgym/VMReschedule-v0", tmp_path / "p.onnx")
+    env = gym.make("schedgym/VMReschedule-v1", size="small")
+    _export(env, "schedgym/VMReschedule-v1", tmp_path / "p.onnx")
     obs, _ = env.reset(seed=0)
     np.savez(tmp_path / "obs.npz", **obs)
     code = (

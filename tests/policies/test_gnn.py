@@ -17,7 +17,7 @@ def _batch(observations):
 @pytest.fixture(scope="module")
 def vm_observations():
     """Real VM observations of different sizes (different instances), both phases."""
-    env = gym.make("schedgym/VMReschedule-v0", size="small")
+    env = gym.make("schedgym/VMReschedule-v1", size="small")
     observations = []
     for seed in range(3):
         obs, _ = env.reset(seed=seed)

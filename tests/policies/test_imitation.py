@@ -10,7 +10,7 @@ from policies.pointer import INPUT_NAMES, PointerNet, net_kwargs_for
 
 
 def test_demonstrations_are_legal_with_returns():
-    demos = collect_demonstrations("schedgym/VMReschedule-v0", {"size": "small"}, "greedy", episodes=4, seed=0)
+    demos = collect_demonstrations("schedgym/VMReschedule-v1", {"size": "small"}, "greedy", episodes=4, seed=0)
     n = len(demos["action"])
     assert n >= 4 and all(demos[key].shape[0] == n for key in INPUT_NAMES)
     assert demos["action_mask"][np.arange(n), demos["action"]].all()
@@ -19,8 +19,8 @@ def test_demonstrations_are_legal_with_returns():
 
 
 def test_cloning_reproduces_the_expert_on_its_demonstrations():
-    demos = collect_demonstrations("schedgym/VMReschedule-v0", {"size": "small"}, "greedy", episodes=6, seed=1)
-    env = gym.make("schedgym/VMReschedule-v0", size="small")
+    demos = collect_demonstrations("schedgym/VMReschedule-v1", {"size": "small"}, "greedy", episodes=6, seed=1)
+    env = gym.make("schedgym/VMReschedule-v1", size="small")
     torch.manual_seed(0)
     net = PointerNet(**net_kwargs_for(env.observation_space, env.unwrapped.spec_graph.node_features),
                      width=32, depth=2)

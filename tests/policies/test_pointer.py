@@ -16,7 +16,7 @@ def _model(env, seed=0):
 
 
 def test_masked_actions_are_never_chosen():
-    env = gym.make("schedgym/VMReschedule-v0", size="small")
+    env = gym.make("schedgym/VMReschedule-v1", size="small")
     model = _model(env)
     obs, _ = env.reset(seed=0)
     steps = 0
@@ -34,7 +34,7 @@ def test_masked_actions_are_never_chosen():
 
 
 def test_probability_mass_is_on_legal_actions_only():
-    env = gym.make("schedgym/VMReschedule-v0", size="small")
+    env = gym.make("schedgym/VMReschedule-v1", size="small")
     model = _model(env)
     obs, _ = env.reset(seed=1)
     tensor, _ = model.policy.obs_to_tensor(obs)
@@ -46,7 +46,7 @@ def test_probability_mass_is_on_legal_actions_only():
 
 
 def test_save_load_round_trip(tmp_path):
-    env = gym.make("schedgym/VMReschedule-v0", size="small")
+    env = gym.make("schedgym/VMReschedule-v1", size="small")
     model = _model(env)
     obs, _ = env.reset(seed=2)
     model.save(tmp_path / "m.zip")
@@ -58,7 +58,7 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_instance_pool_reuses_generated_instances():
-    env = InstancePool(gym.make("schedgym/VMReschedule-v0", size="small"), size=2, refresh=0.0, seed=0)
+    env = InstancePool(gym.make("schedgym/VMReschedule-v1", size="small"), size=2, refresh=0.0, seed=0)
     env.reset(seed=0)
     env.reset()
     assert len(env.pool) == 2

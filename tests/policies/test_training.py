@@ -21,7 +21,7 @@ def test_run_folder(tiny_run):
     assert any((tiny_run / "tb").rglob("events.out.tfevents.*"))
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
     assert config["policy"]["width"] == 8 and config["seed"] == 3
-    assert config["commands"][0].startswith("python train.py --env schedgym/VMReschedule-v0")
+    assert config["commands"][0].startswith("python train.py --env schedgym/VMReschedule-v1")
     curve = json.loads((tiny_run / "eval_curve.json").read_text())
     assert len(curve) >= 2 and {"timesteps", "wall_s", "fragment_rate"} <= set(curve[0])
     meta = runtime.load(tiny_run / "model.onnx").metadata
@@ -46,7 +46,7 @@ def test_resume_continues_the_run(tiny_run, tmp_path):
 
     out = tmp_path / "resumed"
     shutil.copytree(tiny_run, out)
-    assert train.main(["--env", "schedgym/VMReschedule-v0", "--timesteps", "384", "--out", str(out),
+    assert train.main(["--env", "schedgym/VMReschedule-v1", "--timesteps", "384", "--out", str(out),
                        "--resume", "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["timesteps"] >= 384
@@ -58,7 +58,7 @@ def test_resume_continues_the_run(tiny_run, tmp_path):
 def test_resume_refuses_set_and_config(tmp_path, capsys, extra):
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
-        train.main(["--env", "schedgym/VMReschedule-v0", "--out", str(out), "--resume", *extra])
+        train.main(["--env", "schedgym/VMReschedule-v1", "--out", str(out), "--resume", *extra])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.split("error:", 1)[1]  # the message, not the usage line
     assert "--resume" in error and "cannot be combined with" in error
@@ -72,9 +72,9 @@ def test_policy_check_before_any_episode(tiny_run, artifact):
     import gymnasium as gym
 
     policy = load_policy(str(tiny_run / artifact))
-    small = gym.make("schedgym/VMReschedule-v0", size="small")
+    small = gym.make("schedgym/VMReschedule-v1", size="small")
     policy.check(small)  # fits: no exception, and no episode needed (the env is not even reset)
-    medium = gym.make("schedgym/VMReschedule-v0", size="medium")
+    medium = gym.make("schedgym/VMReschedule-v1", size="medium")
     with pytest.raises(ValueError, match=artifact):
         policy.check(medium)
 
@@ -84,10 +84,10 @@ def test_learned_policy_on_the_leaderboard(tiny_run, artifact):
     source = str(tiny_run / artifact)
     assert is_learned(source) and not is_learned("greedy")
     policy = load_policy(source)
-    assert policy.supports("schedgym/VMReschedule-v0") and not policy.supports("schedgym/SoCDAG-v0")
+    assert policy.supports("schedgym/VMReschedule-v1") and not policy.supports("schedgym/SoCDAG-v0")
     instance_set = VMRescheduleEnv.load_instance_set("small-val")
     small = type(instance_set)(instance_set.name, instance_set.env_kwargs, instance_set.instances[:2])
-    results = evaluate("schedgym/VMReschedule-v0", small, {source: policy.scheduler}, progress=False)
+    results = evaluate("schedgym/VMReschedule-v1", small, {source: policy.scheduler}, progress=False)
     assert len(results) == 2 and np.all(results["fragment_rate"] <= 1.0)
 
 
@@ -95,7 +95,7 @@ def test_onnx_and_zip_choose_the_same_actions(tiny_run):
     instance_set = VMRescheduleEnv.load_instance_set("small-val")
     small = type(instance_set)(instance_set.name, instance_set.env_kwargs, instance_set.instances[:2])
     sources = {str(tiny_run / s): load_policy(str(tiny_run / s)).scheduler for s in ("model.onnx", "best_model.zip")}
-    results = evaluate("schedgym/VMReschedule-v0", small, sources, progress=False)
+    results = evaluate("schedgym/VMReschedule-v1", small, sources, progress=False)
     by_policy = results.groupby("policy")["actions"].apply(list)
     assert by_policy[str(tiny_run / "model.onnx")] == by_policy[str(tiny_run / "best_model.zip")]
 
@@ -104,7 +104,7 @@ def test_policy_refuses_other_envs(tiny_run):
     import gymnasium as gym
 
     scheduler = load_policy(str(tiny_run / "model.onnx")).scheduler()
-    env = gym.make("schedgym/VMReschedule-v0", size="medium")
+    env = gym.make("schedgym/VMReschedule-v1", size="medium")
     env.reset(seed=0)
     with pytest.raises(ValueError):
         scheduler.reset(env)
@@ -116,7 +116,7 @@ def test_unknown_pretrained_name():
 
 
 def test_config_overrides():
-    config = load_config("schedgym/VMReschedule-v0", ["ppo.n_steps=16", "policy.conv=gatv2", "n_envs=3"])
+    config = load_config("schedgym/VMReschedule-v1", ["ppo.n_steps=16", "policy.conv=gatv2", "n_envs=3"])
     assert config["ppo"]["n_steps"] == 16 and config["policy"]["conv"] == "gatv2" and config["n_envs"] == 3
     with pytest.raises(KeyError):
         set_override(config, "nosuch.section.key=1")
@@ -133,7 +133,7 @@ def test_smoke_every_other_registered_env(tmp_path):
 
     tiny = {"schedgym/SoCDAG-v0": ["--set", "env_kwargs.n_jobs=2", "--set", "eval.seeds=[1000000]"]}
     for env_id in envs.ENV_IDS:
-        if env_id == "schedgym/VMReschedule-v0":
+        if env_id == "schedgym/VMReschedule-v1":
             continue
         try:
             gym.make(env_id).reset(seed=0)
@@ -153,7 +153,7 @@ def test_smoke_every_other_registered_env(tmp_path):
 
 def test_init_from_another_run(tiny_run, tmp_path):
     out = tmp_path / "warm"
-    argv = ["--env", "schedgym/VMReschedule-v0", "--timesteps", "64", "--out", str(out), "--no-progress",
+    argv = ["--env", "schedgym/VMReschedule-v1", "--timesteps", "64", "--out", str(out), "--no-progress",
             "--set", "n_envs=1", "--set", "ppo.n_steps=64", "--set", "ppo.batch_size=64", "--set", "ppo.n_epochs=1",
             "--set", "policy.width=8", "--set", "policy.depth=1", "--set", "ppo.learning_rate=0.0",
             "--set", f"init_from={tiny_run / 'best_model.zip'}", "--set", "imitation=null"]

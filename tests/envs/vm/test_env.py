@@ -8,7 +8,7 @@ import pytest
 
 import envs  # noqa: F401
 from envs.vm.env import NODE_FEATURES, SIZES, VMRescheduleEnv
-from envs.vm.sim import fragment_rate, placement_violations
+from envs.vm.sim import fragment_change, fragment_rate, placement_violations
 from envs.vm.types import BOTH_NUMA
 from tests.envs.vm.helpers import make_instance
 
@@ -95,16 +95,40 @@ def test_incremental_observation_equals_a_fresh_encoding() -> None:
     env = VMRescheduleEnv(size="small")
     env.reset(seed=8)
     rng = np.random.default_rng(2)
-    for _ in range(8):
+    for _ in range(9):  # ends in phase 1
         legal = np.flatnonzero(env.action_masks())
         env.step(int(rng.choice(legal[legal != 0])))
     incremental = env.observation()
     env._encode_all()  # from the current state, from scratch
     if env.state.selected_vm >= 0:  # _encode_all starts a migration afresh
-        env._obs["nodes"][env.vm_node(env.state.selected_vm), F["selected"]] = 1.0
-        env._mask_destinations(env.state.selected_vm)
+        env._select(env.state.selected_vm)
     for key, value in env.observation().items():
         np.testing.assert_allclose(incremental[key], value, err_msg=key)
+
+
+def test_move_gain_features_predict_single_migrations() -> None:
+    """``best_move_gain`` is each VM's best single-migration change of Σ free mod g, and
+    ``move_gain`` (phase 1) that of each destination of the selected VM, whose reward it gives."""
+    env = VMRescheduleEnv(size="small")
+    env.reset(seed=4)
+    rng = np.random.default_rng(5)
+    g = env.granularity
+    for _ in range(6):
+        state, nodes = env.state, env.observation()["nodes"]
+        change = fragment_change(state)
+        movable = np.isfinite(change).any(axis=1)
+        vm_rows = env.vm_node(0) + np.arange(state.instance.num_vms)
+        np.testing.assert_allclose(nodes[vm_rows[movable], F["best_move_gain"]], change[movable].min(1) / g)
+        assert (nodes[vm_rows[~movable], F["best_move_gain"]] == 0).all()
+        vm = int(rng.choice(np.flatnonzero(movable)))
+        nodes = env.step(env.vm_node(vm))[0]["nodes"]
+        legal = np.flatnonzero(state.feasible[vm])
+        rows = [env.destination_node(d) for d in legal]
+        np.testing.assert_allclose(nodes[rows, F["move_gain"]], change[vm, legal] / g)
+        destination = int(rng.choice(legal))
+        obs, reward = env.step(env.destination_node(destination))[:2]
+        assert reward == pytest.approx(-change[vm, destination] / state.free_cpu.sum())
+        assert (obs["nodes"][:, F["move_gain"]] == 0).all()  # cleared between migrations
 
 
 def test_bad_arguments_and_instances_fail_clearly() -> None:
@@ -126,7 +150,7 @@ def test_fixed_instance_sets_load_with_their_size() -> None:
     assert {"small-test", "medium-test"} <= set(VMRescheduleEnv.instance_sets())
     small = VMRescheduleEnv.load_instance_set("small-test")
     assert small.env_kwargs == {"size": "small"} and len(small.instances) == 20
-    env = gym.make("schedgym/VMReschedule-v0", **small.env_kwargs)
+    env = gym.make("schedgym/VMReschedule-v1", **small.env_kwargs)
     _, info = env.reset(options={"instance": small.instances[0]})
     assert 0.0 < info["initial_fragment_rate"] <= 1.0
     with pytest.raises(KeyError, match="available"):

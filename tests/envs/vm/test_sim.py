@@ -7,6 +7,7 @@ import pytest
 
 from envs.vm.generator import GeneratorConfig, sample_instance
 from envs.vm.sim import (
+    BestMoves,
     destination_feasibility,
     fragment_change,
     fragment_rate,
@@ -102,3 +103,18 @@ def test_fragment_change_predicts_every_migration() -> None:
         trial = initial_state(inst)
         migrate(trial, int(vm), int(destination))
         assert (trial.free_cpu % g).sum() - before == change[vm, destination]
+
+
+@pytest.mark.parametrize("granularity", [16, 12])  # a power of two takes the bit-mask path
+def test_best_moves_stay_equal_to_a_full_recomputation(granularity: int) -> None:
+    rng = np.random.default_rng(2)
+    inst = sample_instance(rng, GeneratorConfig(num_pms=30, max_vms=300, anti_affinity_probability=0.3))
+    state = initial_state(inst, granularity)
+    moves = BestMoves(state)
+    for _ in range(40):
+        vm, destination = np.argwhere(state.feasible)[rng.integers(state.feasible.sum())]
+        src_pm, dst_pm = migrate(state, int(vm), int(destination))
+        moves.refresh(np.unique([src_pm, dst_pm]))
+        change = fragment_change(state)
+        np.testing.assert_array_equal(moves.best_change(), change.min(axis=1))
+        np.testing.assert_array_equal(moves.changes_of(int(vm)), change[vm])

@@ -37,7 +37,7 @@ def _write_trace(root: Path, task_lines: list[str] | None = None) -> Path:
 
 def test_env_builds_instances_from_the_trace_snapshot(tmp_path: Path) -> None:
     trace = _write_trace(tmp_path)
-    env = gym.make("schedgym/VMReschedule-v0", size="small", trace_dir=trace, trace_time_s=0.001)
+    env = gym.make("schedgym/VMReschedule-v1", size="small", trace_dir=trace, trace_time_s=0.001)
     _, info = env.reset(seed=0)
     inst = env.unwrapped.state.instance
     # 11 machines alive (12 was removed), 10 drawn; 0.5 CPU = 2 NUMA x 32 cores.
@@ -49,14 +49,14 @@ def test_env_builds_instances_from_the_trace_snapshot(tmp_path: Path) -> None:
     assert (inst.vm_job != 4).all(), "tasks on a removed machine are not in the snapshot"
     assert 0.0 <= info["initial_fragment_rate"] <= 1.0
     # Job 2's second task finished at 800 us: a snapshot at 500 us still runs it (same draw).
-    earlier = gym.make("schedgym/VMReschedule-v0", size="small", trace_dir=trace, trace_time_s=0.0005)
+    earlier = gym.make("schedgym/VMReschedule-v1", size="small", trace_dir=trace, trace_time_s=0.0005)
     earlier.reset(seed=0)
     assert (earlier.unwrapped.state.instance.vm_job == 2).sum() == (inst.vm_job == 2).sum() + 1
 
 
 def test_too_few_machines_for_the_size_is_a_clear_error(tmp_path: Path) -> None:
     trace = _write_trace(tmp_path)
-    env = gym.make("schedgym/VMReschedule-v0", size="medium", trace_dir=trace)
+    env = gym.make("schedgym/VMReschedule-v1", size="medium", trace_dir=trace)
     with pytest.raises(ValueError, match="has 11 machines .* this size needs 280"):
         env.reset(seed=0)
 
@@ -64,6 +64,6 @@ def test_too_few_machines_for_the_size_is_a_clear_error(tmp_path: Path) -> None:
 def test_malformed_trace_fails_at_construction_naming_the_file(tmp_path: Path) -> None:
     trace = _write_trace(tmp_path, task_lines=["100,,1,0,1,1,u,0,9,0.0625"])
     with pytest.raises(TraceFormatError, match=r"part-00000-of-00001\.csv\.gz.*line 1"):
-        gym.make("schedgym/VMReschedule-v0", size="small", trace_dir=trace)
+        gym.make("schedgym/VMReschedule-v1", size="small", trace_dir=trace)
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        gym.make("schedgym/VMReschedule-v0", size="small", trace_dir=tmp_path / "nowhere")
+        gym.make("schedgym/VMReschedule-v1", size="small", trace_dir=tmp_path / "nowhere")
