@@ -196,11 +196,11 @@ def leave_fragment_change(state: VMState, vms: np.ndarray | None = None) -> np.n
     """
     g = state.granularity
     vms = np.arange(state.instance.num_vms) if vms is None else vms
-    free = state.free_cpu[state.vm_pm[vms]].astype(np.int64)  # (k, 2) free cores of their PMs
-    change = (free + state.instance.cpu_per_numa[vms, None]) % g - free % g
+    free = state.free_cpu[state.vm_pm[vms]]  # (k, 2) free cores of their PMs
+    change = _mod(free + state.instance.cpu_per_numa[vms, None], g) - _mod(free, g)
     numa = state.vm_numa[vms]
     own = change[np.arange(len(vms)), np.maximum(numa, 0)]
-    return np.where(numa == BOTH_NUMA, change.sum(axis=1), own)
+    return np.where(numa == BOTH_NUMA, change[:, 0] + change[:, 1], own)
 
 
 def _mod(x: np.ndarray, g: int) -> np.ndarray:
@@ -224,7 +224,7 @@ def arrival_fragment_change(state: VMState, pms: np.ndarray) -> np.ndarray:
     """
     g = state.granularity
     free = state.free_cpu[pms].reshape(-1, 1)  # (2k, 1) int32
-    demand = state.instance.cpu_per_numa.astype(np.int32)[None, :]  # (1, V)
+    demand = state.instance.cpu_per_numa[None, :]  # (1, V)
     numa = _mod(free - demand, g) - _mod(free, g)  # (2k, V)
     return np.concatenate([numa, numa[0::2] + numa[1::2]])
 

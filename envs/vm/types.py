@@ -43,13 +43,14 @@ class VMInstance:
 
     @cached_property
     def cpu_per_numa(self) -> np.ndarray:
-        """Cores each VM takes on every NUMA node it occupies, shape (V,) int64."""
-        return np.where(self.vm_double, self.vm_cpu // 2, self.vm_cpu).astype(np.int64)
+        """Cores each VM takes on every NUMA node it occupies, shape (V,) int32 (the dtype of
+        the free capacities it is compared with)."""
+        return np.where(self.vm_double, self.vm_cpu // 2, self.vm_cpu).astype(np.int32)
 
     @cached_property
     def mem_per_numa(self) -> np.ndarray:
-        """GiB each VM takes on every NUMA node it occupies, shape (V,) int64."""
-        return np.where(self.vm_double, self.vm_mem // 2, self.vm_mem).astype(np.int64)
+        """GiB each VM takes on every NUMA node it occupies, shape (V,) int32."""
+        return np.where(self.vm_double, self.vm_mem // 2, self.vm_mem).astype(np.int32)
 
     @cached_property
     def anti_affinity_vms(self) -> np.ndarray:
