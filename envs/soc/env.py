@@ -19,6 +19,38 @@ WAIT_NODE = 0
 _DEFAULT_TIME_SCALE = {"ds3": 100.0}  # µs; typical task latency, so features stay near [0, 1]
 
 
+def draw_task_noise(rng: np.random.Generator, n_tasks: list[int] | np.ndarray,
+                    sigma: float) -> np.ndarray:
+    """Execution-time noise factors of every task of every job, job by job (one flat array):
+    ``N(1, sigma)`` truncated to positive values by resampling (never clipped), each job's
+    resamples drawn right after its own factors; all ones when ``sigma == 0`` (``rng`` unused).
+    The env and :mod:`envs.soc.fastsim` both draw through this function, so they see the same
+    noise for the same seed.
+
+    Args:
+        rng: The generator (the env's ``np_random`` right after ``reset(seed=...)``).
+        n_tasks: Number of tasks of each job.
+        sigma: Noise standard deviation as a fraction of the mean latency.
+    """
+    total = int(np.sum(n_tasks))
+    if sigma <= 0:
+        return np.ones(total)
+    # Fast path: one draw for all jobs is the same stream as one draw per job, as long as no
+    # factor needs a resample; otherwise rewind and redo job by job.
+    state = rng.bit_generator.state
+    factors = rng.normal(1.0, sigma, total)
+    if (factors > 0).all():
+        return factors
+    rng.bit_generator.state = state
+    parts = []
+    for n in n_tasks:
+        f = rng.normal(1.0, sigma, n)
+        while (bad := f <= 0).any():
+            f[bad] = rng.normal(1.0, sigma, int(bad.sum()))
+        parts.append(f)
+    return np.concatenate(parts)
+
+
 class SoCDAGEnv(GraphEnv):
     """Schedule DAG jobs of typed tasks on a heterogeneous SoC (DS3, Arda et al. 2020;
     DeepSoCS, Sung et al. 2020).
@@ -310,14 +342,9 @@ class SoCDAGEnv(GraphEnv):
         if len(self._arrival) != len(self._jobs) or np.any(np.diff(self._arrival) < 0):
             raise ValueError("instance arrivals must be one non-decreasing time per job")
         # Common random numbers: one noise factor per task of every job, drawn up front.
-        self._noise = []
-        for job in self._jobs:
-            f = np.ones(job.n_tasks)
-            if self.noise > 0:
-                f = self.np_random.normal(1.0, self.noise, job.n_tasks)
-                while (bad := f <= 0).any():
-                    f[bad] = self.np_random.normal(1.0, self.noise, int(bad.sum()))
-            self._noise.append(f)
+        sizes = [job.n_tasks for job in self._jobs]
+        self._noise = np.split(draw_task_noise(self.np_random, sizes, self.noise),
+                               np.cumsum(sizes, dtype=np.int64)[:-1])
         self._job_rank = [None] * len(self._jobs)
         P = plat.n_pe
         self.state = SoCState(
