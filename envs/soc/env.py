@@ -13,7 +13,7 @@ from envs.soc import generator
 from envs.soc.dag import Dag, inverse_bandwidth, mean_inverse_bandwidth, upward_rank
 from envs.soc.platform import ds3_app_names, get_platform
 from envs.soc.types import DONE, NOT_READY, QUEUED, READY, RUNNING, STATUS_NAMES
-from envs.soc.types import Job, SoCInstance, SoCState
+from envs.soc.types import Job, Platform, SoCInstance, SoCState
 
 WAIT_NODE = 0
 _DEFAULT_TIME_SCALE = {"ds3": 100.0}  # µs; typical task latency, so features stay near [0, 1]
@@ -49,6 +49,20 @@ def draw_task_noise(rng: np.random.Generator, n_tasks: list[int] | np.ndarray,
             f[bad] = rng.normal(1.0, sigma, int(bad.sum()))
         parts.append(f)
     return np.concatenate(parts)
+
+
+def check_jobs(jobs: tuple[Job, ...], platform: Platform, window: int, e_dag: int) -> None:
+    """Raises ``ValueError`` naming the first job that does not fit ``window`` task slots and
+    ``e_dag`` DAG edge slots, whose costs do not match the platform's PE kinds, or that has a
+    task no PE kind can run."""
+    for job in jobs:
+        if job.n_tasks > window or len(job.edges) > e_dag:
+            raise ValueError(f"a job of {job.n_tasks} tasks / {len(job.edges)} edges does "
+                             f"not fit window={window} (E_dag={e_dag}); raise window")
+        if job.cost.shape[1] != platform.n_kinds:
+            raise ValueError("job costs do not match the platform's PE kinds")
+        if (~np.isfinite(job.cost)).all(1).any():
+            raise ValueError(f"job {job.name!r} has a task that no PE kind can run")
 
 
 class SoCDAGEnv(GraphEnv):
@@ -329,14 +343,7 @@ class SoCDAGEnv(GraphEnv):
         if inst.platform != plat.name:
             raise ValueError(f"instance {inst.name!r} is for platform {inst.platform!r}, "
                              f"this env simulates {plat.name!r}")
-        for job in inst.jobs:
-            if job.n_tasks > W or len(job.edges) > self._e_dag:
-                raise ValueError(f"a job of {job.n_tasks} tasks / {len(job.edges)} edges does "
-                                 f"not fit window={W} (E_dag={self._e_dag}); raise window")
-            if job.cost.shape[1] != plat.n_kinds:
-                raise ValueError("job costs do not match the platform's PE kinds")
-            if (~np.isfinite(job.cost)).all(1).any():
-                raise ValueError(f"job {job.name!r} has a task that no PE kind can run")
+        check_jobs(inst.jobs, plat, W, self._e_dag)
         self._jobs = inst.jobs
         self._arrival = np.asarray(inst.arrival, np.float64)
         if len(self._arrival) != len(self._jobs) or np.any(np.diff(self._arrival) < 0):

@@ -43,7 +43,7 @@ from numba import njit
 
 from envs.soc import generator
 from envs.soc.dag import Dag, inverse_bandwidth, upward_rank
-from envs.soc.env import draw_task_noise
+from envs.soc.env import check_jobs, draw_task_noise
 from envs.soc.platform import get_platform
 from envs.soc.types import Job, Platform, SoCInstance
 
@@ -177,18 +177,6 @@ def _find_problem(kind_cost, arrival):
     return 0
 
 
-def _check_jobs(jobs: tuple, plat: Platform, window: int, e_dag: int) -> None:
-    """The env's per-job checks and messages (run only when the quick checks find a problem)."""
-    for job in jobs:
-        if job.n_tasks > window or len(job.edges) > e_dag:
-            raise ValueError(f"a job of {job.n_tasks} tasks / {len(job.edges)} edges does "
-                             f"not fit window={window} (E_dag={e_dag}); raise window")
-        if job.cost.shape[1] != plat.n_kinds:
-            raise ValueError("job costs do not match the platform's PE kinds")
-        if (~np.isfinite(job.cost)).all(1).any():
-            raise ValueError(f"job {job.name!r} has a task that no PE kind can run")
-
-
 def flatten(instance: SoCInstance, plat: Platform, window: int, e_dag: int,
             with_rank: bool) -> FlatInstance:
     """Checks ``instance`` as the env does and flattens it into :class:`FlatInstance`.
@@ -206,15 +194,15 @@ def flatten(instance: SoCInstance, plat: Platform, window: int, e_dag: int,
     sizes = np.array([len(c) for c in costs], np.int64)
     n_edges = np.array([len(e) for e in edges], np.int64)
     if (sizes > window).any() or (n_edges > e_dag).any():
-        _check_jobs(jobs, plat, window, e_dag)
+        check_jobs(jobs, plat, window, e_dag)
     if jobs:
         try:
             kind_cost = np.concatenate(costs).astype(np.float64, copy=False)
         except ValueError:  # jobs with different numbers of PE kinds
-            _check_jobs(jobs, plat, window, e_dag)
+            check_jobs(jobs, plat, window, e_dag)
             raise
         if kind_cost.shape[1] != plat.n_kinds:
-            _check_jobs(jobs, plat, window, e_dag)
+            check_jobs(jobs, plat, window, e_dag)
         all_edges = np.concatenate(edges).astype(np.int64, copy=False).reshape(-1, 2)
         volume = np.concatenate([job.volume for job in jobs]).astype(np.float64, copy=False)
     else:
@@ -223,7 +211,7 @@ def flatten(instance: SoCInstance, plat: Platform, window: int, e_dag: int,
     arrival = np.asarray(instance.arrival, np.float64)
     problem = _find_problem(kind_cost, arrival)
     if problem == _INCAPABLE_TASK:
-        _check_jobs(jobs, plat, window, e_dag)
+        check_jobs(jobs, plat, window, e_dag)
     if problem == _BAD_ARRIVALS or len(arrival) != len(jobs):
         raise ValueError("instance arrivals must be one non-decreasing time per job")
     rank = (np.concatenate([_job_rank(job, plat) for job in jobs]) if with_rank and jobs
