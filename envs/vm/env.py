@@ -10,7 +10,7 @@ import numpy as np
 
 from envs.graph import GraphEnv, GraphSpec, InstanceSet
 from envs.vm import generator
-from envs.vm.sim import BestMoves, fragment_rate, initial_state, leave_fragment_change, migrate
+from envs.vm.sim import BestMoves, fragment_rate, initial_state, migrate
 from envs.vm.types import BOTH_NUMA, VMInstance, VMState
 
 
@@ -196,13 +196,12 @@ class VMRescheduleEnv(GraphEnv):
             reward = before - self._fragment_rate - self.migration_cost
             state.selected_vm = -1
             self._obs["nodes"][self._vm0 + vm, _F["selected"]] = 0.0
-            self._obs["nodes"][self._destination_nodes(), _F["move_gain"]] = 0.0
+            self._write_destinations(self._obs["nodes"][:, _F["move_gain"]], 0.0)
             pms = np.unique([src_pm, dst_pm])
             self._moves.refresh(pms)
             self._encode_hosts(pms)
             self._encode_placement(np.array([vm]))
-            # Only VMs on the two PMs see their leave gain change.
-            self._encode_vm_dynamics(np.flatnonzero((state.vm_pm == src_pm) | (state.vm_pm == dst_pm)))
+            self._encode_vm_dynamics()
             terminated = state.migrations >= self.mnl
             self._mask_vms()
         self._encode_globals()
@@ -264,6 +263,15 @@ class VMRescheduleEnv(GraphEnv):
         num_pms = self.state.instance.num_pms
         return np.concatenate([self._numa0 + np.arange(2 * num_pms), self._pm0 + np.arange(num_pms)])
 
+    def _write_destinations(self, column: np.ndarray, values: np.ndarray | float) -> None:
+        """Writes per-destination ``values`` (3P,) or a scalar into a node-indexed ``column``:
+        the NUMA nodes and the PMs are two contiguous node ranges (slices, not fancy indexing,
+        on the hot path)."""
+        num_pms = self.state.instance.num_pms
+        values = np.broadcast_to(values, (3 * num_pms,))
+        column[self._numa0 : self._numa0 + 2 * num_pms] = values[: 2 * num_pms]
+        column[self._pm0 : self._pm0 + num_pms] = values[2 * num_pms :]
+
     def _node_destination(self, node: int) -> int:
         """Inverse of :meth:`_destination_nodes` for a legal destination node."""
         if node >= self._pm0:
@@ -299,7 +307,7 @@ class VMRescheduleEnv(GraphEnv):
         obs["node_mask"][numas] = 1
         obs["node_mask"][pms] = 1
         self._encode_hosts(np.arange(num_pms))
-        self._encode_vm_dynamics(np.arange(num_vms))
+        self._encode_vm_dynamics()
         # NUMA–PM membership edges sit after the 4 placement slots of every VM slot.
         first = 4 * self.preset.max_vms
         pm = np.arange(num_pms)
@@ -323,7 +331,7 @@ class VMRescheduleEnv(GraphEnv):
         self._mask_destinations(vm)
         change = self._moves.changes_of(vm)
         gain = np.where(np.isfinite(change), change, 0.0) / self.granularity
-        self._obs["nodes"][self._destination_nodes(), _F["move_gain"]] = gain
+        self._write_destinations(self._obs["nodes"][:, _F["move_gain"]], gain)
 
     def _encode_hosts(self, pms: np.ndarray) -> None:
         """Refreshes the free-capacity features of the given PMs and their NUMA nodes."""
@@ -338,16 +346,14 @@ class VMRescheduleEnv(GraphEnv):
         nodes[pm_rows, _F["mem"]] = free_mem.sum(1) / (2 * NUMA_MEM_SCALE)
         nodes[pm_rows, _F["fragment"]] = (free_cpu % g).sum(1) / (2 * g)
 
-    def _encode_vm_dynamics(self, moved_neighbourhood: np.ndarray) -> None:
-        """Refreshes every VM's ``movable`` flag and ``best_move_gain``, and the ``leave_gain``
-        of the given VMs."""
-        state, nodes = self.state, self._obs["nodes"]
+    def _encode_vm_dynamics(self) -> None:
+        """Refreshes every VM's ``movable`` flag, ``leave_gain`` and ``best_move_gain``."""
+        state, nodes, g = self.state, self._obs["nodes"], self.granularity
         vms = slice(self._vm0, self._vm0 + state.instance.num_vms)
         nodes[vms, _F["movable"]] = state.num_destinations > 0
+        nodes[vms, _F["leave_gain"]] = self._moves.leave / g
         best = self._moves.best_change()
-        nodes[vms, _F["best_move_gain"]] = np.where(np.isfinite(best), best, 0.0) / self.granularity
-        gain = leave_fragment_change(state, moved_neighbourhood) / self.granularity
-        nodes[self._vm0 + moved_neighbourhood, _F["leave_gain"]] = gain
+        nodes[vms, _F["best_move_gain"]] = np.where(np.isfinite(best), best, 0.0) / g
 
     def _encode_placement(self, vms: np.ndarray) -> None:
         """Rewrites the 4 placement-edge slots of each VM in ``vms`` (a double VM uses all 4)."""
@@ -390,7 +396,7 @@ class VMRescheduleEnv(GraphEnv):
         mask = self._obs["action_mask"]
         mask[:] = 0
         mask[STOP_NODE] = 1
-        mask[self._destination_nodes()[self.state.feasible[vm]]] = 1
+        self._write_destinations(mask, self.state.feasible[vm])
 
 
 __all__ = ["VMRescheduleEnv", "SIZES", "SizePreset", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES"]

@@ -12,6 +12,7 @@ from envs.vm.sim import (
     fragment_change,
     fragment_rate,
     initial_state,
+    leave_fragment_change,
     migrate,
     placement_violations,
 )
@@ -116,5 +117,6 @@ def test_best_moves_stay_equal_to_a_full_recomputation(granularity: int) -> None
         src_pm, dst_pm = migrate(state, int(vm), int(destination))
         moves.refresh(np.unique([src_pm, dst_pm]))
         change = fragment_change(state)
+        np.testing.assert_array_equal(moves.leave, leave_fragment_change(state))
         np.testing.assert_array_equal(moves.best_change(), change.min(axis=1))
         np.testing.assert_array_equal(moves.changes_of(int(vm)), change[vm])
