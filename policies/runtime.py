@@ -133,8 +133,9 @@ def choose(logits: np.ndarray, obs: dict[str, np.ndarray], deterministic: bool =
         p = np.exp(z)
         p /= p.sum(axis=-1, keepdims=True)
         cdf = np.cumsum(p, axis=-1)
+        cdf /= cdf[..., -1:]  # exactly 1 from the last legal node on, so u < 1 never passes it
         u = rng.random(cdf.shape[:-1] + (1,))
-        actions = np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
+        actions = (cdf < u).sum(axis=-1)
     return int(actions) if np.ndim(actions) == 0 else actions
 
 

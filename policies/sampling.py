@@ -5,7 +5,8 @@ Where the env's outcome is a deterministic function of the instance and the acti
 episodes before acting: one greedy rollout and ``k - 1`` rollouts that sample the policy's masked
 softmax, stepped in lockstep so every step is one batched forward pass. The scheduler then
 replays the rollout with the highest return (the greedy one on ties), so it is never worse than
-greedy decoding. Its wall time, counted by the leaderboard, includes all ``k`` rollouts.
+its own greedy rollout (which can differ from single-observation greedy decoding where batched
+logits break a near-tie differently, ~1e-6). Its wall time, counted by the leaderboard, includes all ``k`` rollouts.
 """
 
 from __future__ import annotations

@@ -52,10 +52,12 @@ def draw_task_noise(rng: np.random.Generator, n_tasks: list[int] | np.ndarray,
 
 
 def check_jobs(jobs: tuple[Job, ...], platform: Platform, window: int, e_dag: int) -> None:
-    """Raises ``ValueError`` naming the first job that does not fit ``window`` task slots and
-    ``e_dag`` DAG edge slots, whose costs do not match the platform's PE kinds, or that has a
+    """Raises ``ValueError`` naming the first job that has no tasks, does not fit ``window``
+    task slots and ``e_dag`` DAG edge slots, whose costs do not match the platform's PE kinds, or that has a
     task no PE kind can run."""
     for job in jobs:
+        if job.n_tasks == 0:
+            raise ValueError(f"job {job.name!r} has no tasks")
         if job.n_tasks > window or len(job.edges) > e_dag:
             raise ValueError(f"a job of {job.n_tasks} tasks / {len(job.edges)} edges does "
                              f"not fit window={window} (E_dag={e_dag}); raise window")

@@ -197,9 +197,8 @@ class VMRescheduleEnv(GraphEnv):
             state.selected_vm = -1
             self._obs["nodes"][self._vm0 + vm, _F["selected"]] = 0.0
             self._write_destinations(self._obs["nodes"][:, _F["move_gain"]], 0.0)
-            pms = np.unique([src_pm, dst_pm])
-            self._moves.refresh(pms)
-            self._encode_hosts(pms)
+            self._moves.refresh(src_pm, dst_pm)
+            self._encode_hosts(np.unique([src_pm, dst_pm]))
             self._encode_placement(np.array([vm]))
             self._encode_vm_dynamics()
             terminated = state.migrations >= self.mnl

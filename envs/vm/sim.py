@@ -254,8 +254,9 @@ class BestMoves:
 
     def __init__(self, state: VMState) -> None:
         self.state = state
-        # For all PMs the rows of pm_destinations are exactly the destinations 0..3P-1.
-        self._arrival = self._legal_arrival(np.arange(state.instance.num_pms))  # (3P, V)
+        # For all PMs the rows of arrival_fragment_change are the destinations 0..3P-1 in order.
+        change = arrival_fragment_change(state, np.arange(state.instance.num_pms)).astype(np.float32)
+        self._arrival = np.where(state.feasible.T, change, np.float32(np.inf))  # (3P, V)
         self._best, self._ties = self._minimum(self._arrival)  # (V,), (V,)
         self.leave = leave_fragment_change(state).astype(np.float32)  # (V,)
 
@@ -264,14 +265,11 @@ class BestMoves:
         best = rows.min(axis=0)
         return best, (rows == best[None, :]).sum(axis=0)
 
-    def _legal_arrival(self, pms: np.ndarray) -> np.ndarray:
-        destinations = pm_destinations(pms, self.state.instance.num_pms)
-        change = arrival_fragment_change(self.state, pms).astype(np.float32)
-        return np.where(self.state.feasible[:, destinations].T, change, np.float32(np.inf))
-
-    def refresh(self, pms: np.ndarray) -> None:
-        """Updates after a migration between (or within) ``pms``."""
+    def refresh(self, src_pm: int, dst_pm: int) -> None:
+        """Updates after a migration from ``src_pm`` to ``dst_pm`` (the same PM for a move
+        between its NUMA nodes)."""
         state = self.state
+        pms = np.unique([src_pm, dst_pm])
         _refresh_destinations(self._arrival, self._best, self._ties, state.feasible,
                               pm_destinations(pms, state.instance.num_pms), state.free_cpu,
                               state.instance.cpu_per_numa, state.granularity)
@@ -292,7 +290,9 @@ class BestMoves:
 def _refresh_destinations(arrival: np.ndarray, best: np.ndarray, ties: np.ndarray,
                           feasible: np.ndarray, rows: np.ndarray, free_cpu: np.ndarray,
                           demand: np.ndarray, g: int) -> None:  # pragma: no cover - compiled
-    """:meth:`BestMoves.refresh` for the destinations ``rows``, in one pass over the VMs.
+    """:meth:`BestMoves.refresh` for the destinations ``rows``, in one pass over the VMs. Its
+    arithmetic is :func:`arrival_fragment_change`'s; ``tests/envs/vm/test_sim.py`` keeps the two
+    equal (``test_best_moves_stay_equal_to_a_full_recomputation``).
 
     The numpy form (rewrite the rows, count ties before and after, rescan where needed) took a
     dozen passes over small (6, V) arrays, about 150 µs per migration at medium size.
@@ -338,7 +338,9 @@ def _refresh_feasibility(feasible: np.ndarray, num_destinations: np.ndarray, col
                          job_pm_count: np.ndarray) -> None:  # pragma: no cover - compiled
     """:func:`destination_feasibility` for a few ``columns``, written into ``feasible`` with the
     row sums kept in ``num_destinations``: one pass instead of a dozen (k, V) numpy temporaries.
-    The anti-affinity test needs no branch: unrestricted VMs point at an all-zero job row."""
+    The anti-affinity test needs no branch: unrestricted VMs point at an all-zero job row. Its
+    rules are :func:`destination_feasibility`'s; ``test_incremental_legality_equals_recomputation``
+    keeps the two equal."""
     num_numa = 2 * free_cpu.shape[0]
     for d in columns:
         is_pm = d >= num_numa

@@ -4,6 +4,7 @@ input by name."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import gymnasium as gym
@@ -16,6 +17,7 @@ import envs  # noqa: F401  (registers the ids)
 from baselines.evaluation import run_episode
 from envs.soc import fastsim
 from envs.soc.env import WAIT_NODE, SoCDAGEnv, draw_task_noise
+from envs.soc.types import Job
 
 ENV_ID = "schedgym/SoCDAG-v0"
 
@@ -124,3 +126,18 @@ def test_unknown_rule_raises_with_choices():
 def test_bad_input_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
         fastsim.simulate("topcuoglu-fig2", "fifo", **{"platform": "unrelated-3", **kwargs})
+
+
+def test_a_job_without_tasks_is_refused_by_env_and_core():
+    """A job with no tasks could never complete: both must refuse it rather than run forever."""
+    st = SoCDAGEnv.load_instance_set("stream-light-noise0")
+    inst = st.instances[0]
+    kinds = inst.jobs[0].cost.shape[1]
+    empty = Job(name="empty", cost=np.zeros((0, kinds)), edges=np.zeros((0, 2), np.int64),
+                volume=np.zeros(0), task_type=np.zeros(0, np.int64))
+    bad = dataclasses.replace(inst, jobs=(empty,) + inst.jobs[1:])
+    with pytest.raises(ValueError, match="'empty' has no tasks"):
+        fastsim.simulate(bad, "fifo", seed=0, **st.env_kwargs)
+    env = gym.make("schedgym/SoCDAG-v0", **st.env_kwargs)
+    with pytest.raises(ValueError, match="'empty' has no tasks"):
+        env.reset(seed=0, options={"instance": bad})
