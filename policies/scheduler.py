@@ -16,6 +16,7 @@ action); :class:`policies.sampling.BestOfKScheduler` plans by sampled rollouts i
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from policies import runtime
 from policies.runtime import choose
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -101,17 +103,14 @@ class LearnedScheduler:
 
 
 def _load_onnx(source: str, path: Path) -> LoadedPolicy:
-    from policies import runtime
-
     onnx_policy = runtime.load(path)
     return LoadedPolicy(source, onnx_policy.logits, onnx_policy.env_id, onnx_policy.check_env)
 
 
 def _load_zip(source: str, path: Path) -> LoadedPolicy:
-    import torch
     from sb3_contrib import MaskablePPO
 
-    from policies.pointer import obs_tensors
+    from policies.export import torch_logits
 
     try:
         model = MaskablePPO.load(str(path), device="cpu")  # unpickles: trusted files only
@@ -133,13 +132,7 @@ def _load_zip(source: str, path: Path) -> LoadedPolicy:
                 raise ValueError(f"{path} was trained on {key} of shape {expected[key].shape}, this env "
                                  f"observes {observed[key].shape} ({env.spec.id if env.spec else env})")
 
-    def logits(obs: dict[str, np.ndarray]) -> np.ndarray:
-        tensors, batched = obs_tensors(obs)
-        with torch.inference_mode():
-            out = net.forward_obs(tensors)[0].numpy()
-        return out if batched else out[0]
-
-    return LoadedPolicy(source, logits, env_id, check)
+    return LoadedPolicy(source, functools.partial(torch_logits, net), env_id, check)
 
 
 def load_policy(source: str) -> LoadedPolicy:

@@ -199,7 +199,8 @@ def leave_fragment_change(state: VMState, vms: np.ndarray | None = None) -> np.n
         pm, numa, demand = pm[vms], numa[vms], demand[vms]
     free = state.free_cpu[pm]  # (k, 2) free cores of their PMs
     change = _mod(free + demand[:, None], g) - _mod(free, g)
-    return np.where(numa == BOTH_NUMA, change[:, 0] + change[:, 1], np.where(numa == 1, change[:, 1], change[:, 0]))
+    own = np.where(numa == 1, change[:, 1], change[:, 0])
+    return np.where(numa == BOTH_NUMA, change[:, 0] + change[:, 1], own)
 
 
 def _mod(x: np.ndarray, g: int) -> np.ndarray:
