@@ -3,7 +3,8 @@
 Policies are baseline names, trained policies (``.onnx`` files, or ``.zip`` checkpoints from
 ``train.py``, which are unpickled: load only trusted ones) and ``pretrained:NAME``. With
 ``--best-of K`` every learned policy also runs as ``NAME best-of-K``: K rollouts on copies of the
-env (one greedy, the rest sampled), the best replayed (envs with known dynamics only).
+env (one greedy, the rest sampled, at ``--temperature``), the best replayed (envs with known
+dynamics only).
 
 Example:
     python evaluate.py --env schedgym/VMReschedule-v1 --instances small-test \\
@@ -39,18 +40,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", default="0", help="comma-separated episode seeds")
     parser.add_argument("--best-of", type=int, default=1, metavar="K",
                         help="also run each learned policy as the best of K rollouts (K > 1)")
+    parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                        help="softmax temperature of the sampled best-of-K rollouts")
     parser.add_argument("--out", type=Path, help="write one CSV row per episode here")
     parser.add_argument("--plot", type=Path, help="save a bar chart of the metrics here (.png)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser.parse_args(argv)
 
 
-def build_schedulers(policies: str, env_id: str, best_of: int = 1) -> tuple[dict[str, Callable], dict[str, Any]]:
+def build_schedulers(policies: str, env_id: str, best_of: int = 1,
+                     temperature: float = 1.0) -> tuple[dict[str, Callable], dict[str, Any]]:
     """Scheduler factories by label for a comma-separated list of policies, and the learned
     policies among them (loaded once); exits with a message on any bad name or file. With
-    ``best_of > 1`` each learned policy also gets a best-of-K entry."""
+    ``best_of > 1`` each learned policy also gets a best-of-K entry sampling at ``temperature``."""
     if best_of < 1:
         sys.exit(f"error: --best-of must be at least 1, got {best_of}")
+    if not temperature > 0:
+        sys.exit(f"error: --temperature must be positive, got {temperature}")
     if best_of > 1 and not envs.env_class(env_id).known_dynamics:
         sys.exit(f"error: --best-of needs an env the scheduler can simulate; {env_id} has hidden randomness")
     schedulers, learned = {}, {}
@@ -64,7 +70,8 @@ def build_schedulers(policies: str, env_id: str, best_of: int = 1) -> tuple[dict
                 sys.exit(f"error: policy {name!r} was trained for {policy.env_id}, not {env_id}")
             schedulers[name], learned[name] = policy.scheduler, policy
             if best_of > 1:
-                schedulers[f"{name} best-of-{best_of}"] = functools.partial(BestOfKScheduler, policy, best_of)
+                entry = functools.partial(BestOfKScheduler, policy, best_of, temperature)
+                schedulers[entry().name] = entry
             continue
         if name not in baselines.names():
             sys.exit(f"error: unknown policy {name!r}; baselines: {', '.join(baselines.names())}")
@@ -90,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if name not in env_class.instance_sets():
             sys.exit(f"error: {args.env} has no instance set {name!r}; "
                      f"available: {', '.join(env_class.instance_sets())}")
-    schedulers, learned = build_schedulers(args.policies, args.env, args.best_of)
+    schedulers, learned = build_schedulers(args.policies, args.env, args.best_of, args.temperature)
     instance_sets = [env_class.load_instance_set(name) for name in set_names]
     # A learned policy fits one observation size: refuse before any episode runs.
     for instance_set in instance_sets:

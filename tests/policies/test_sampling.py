@@ -8,7 +8,7 @@ import envs  # noqa: F401
 import evaluate
 from baselines.evaluation import replay, run_episode
 from envs.vm.env import VMRescheduleEnv
-from policies.sampling import BestOfKScheduler, best_of_k_rollouts
+from policies.sampling import BestOfKScheduler, best_of_k_rollouts, rollouts
 from policies.scheduler import load_policy
 
 VM = "schedgym/VMReschedule-v1"
@@ -51,14 +51,27 @@ def test_best_of_k_refuses_envs_with_hidden_randomness(tiny_run):
         scheduler.reset(env)
     with pytest.raises(ValueError, match="k >= 1"):
         BestOfKScheduler(scheduler.policy, 0)
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        BestOfKScheduler(scheduler.policy, 4, temperature=0.0)
+
+
+def test_temperature_controls_how_far_rollouts_stray_from_greedy():
+    """With the shipped policy's peaked logits, a cold softmax only reproduces the greedy plan,
+    a hot one draws many different plans."""
+    policy = load_policy("pretrained:vm")
+    instance = VMRescheduleEnv.load_instance_set("small-val").instances[0]
+    cold, _ = rollouts(policy, _reset(instance), 8, 0, temperature=1e-3)
+    hot, _ = rollouts(policy, _reset(instance), 8, 0, temperature=3.0)
+    assert all(plan == cold[0] for plan in cold)
+    assert len({tuple(plan) for plan in hot}) > 4
 
 
 def test_cli_best_of_adds_a_row_per_learned_policy(tiny_run, capsys):
     source = str(tiny_run / "model.onnx")
     evaluate.main(["--env", VM, "--instances", "small-val", "--policies", f"greedy,{source}",
-                   "--best-of", "4", "--no-progress"])
+                   "--best-of", "4", "--temperature", "1.5", "--no-progress"])
     table = capsys.readouterr().out
-    assert f"{source} best-of-4" in table and "greedy best-of" not in table
+    assert f"{source} best-of-4 t1.5" in table and "greedy best-of" not in table
     with pytest.raises(SystemExit, match="hidden randomness"):
         evaluate.main(["--env", "schedgym/SoCDAG-v0", "--instances", "stream-light-noise0",
                        "--policies", "heft_rt", "--best-of", "4"])
