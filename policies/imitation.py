@@ -1,9 +1,11 @@
 """Warm start by imitation: clone an expert scheduler before PPO fine-tunes the policy.
 
 PPO from scratch spends most of a one-hour CPU budget discovering which migrations help. A
-warm start copies an expert first: any scheduler of ``baselines`` (``cpsat``, ``greedy``, ...)
-plays episodes on freshly *generated training instances* (never the fixed validation or test
-sets), every (observation, expert action, return-to-go) is recorded, and the pointer net is
+warm start copies an expert first: any scheduler of ``baselines`` (``cpsat``, ``greedy``, ...),
+or a learned policy (``.zip``, ``.onnx``, ``pretrained:NAME``) run as best-of-K rollouts with
+``expert_kwargs: {k: 64, temperature: 1.5}`` (expert iteration: the policy imitates its own
+best samples; pair it with ``init_from``), plays episodes on freshly *generated training
+instances* (never the fixed validation or test sets), every (observation, expert action, return-to-go) is recorded, and the pointer net is
 trained to give the expert's action the highest logit (cross-entropy over the legal nodes) and
 its value head to predict the return-to-go. PPO then continues from these weights.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -35,15 +38,14 @@ DEMO_SEED_BASE = 7_000_000
 
 def _collect(args: tuple[str, dict[str, Any], str, dict[str, Any], list[int]]) -> dict[str, np.ndarray]:
     env_id, env_kwargs, expert_name, expert_kwargs, seeds = args
-    import baselines
-
     torch.set_num_threads(1)
+    make_expert = _expert_factory(expert_name, expert_kwargs)
     env = gym.make(env_id, **env_kwargs)
     rows: dict[str, list[np.ndarray]] = {key: [] for key in INPUT_NAMES}
     actions, returns = [], []
     for seed in seeds:
         obs, _ = env.reset(seed=seed)
-        expert = baselines.make(expert_name, **expert_kwargs)
+        expert = make_expert()
         expert.reset(env, seed=seed)
         rewards, done = [], False
         while not done:
@@ -60,6 +62,21 @@ def _collect(args: tuple[str, dict[str, Any], str, dict[str, Any], list[int]]) -
     out["action"] = np.asarray(actions, np.int64)
     out["return"] = np.asarray(returns, np.float32)
     return out
+
+
+def _expert_factory(name: str, kwargs: dict[str, Any]) -> Callable[[], Any]:
+    """A fresh expert per episode: a baseline by name, or a learned policy source run as
+    best-of-K rollouts (``kwargs``: ``k``, ``temperature``), which is expert iteration."""
+    from policies.scheduler import is_learned, load_policy
+
+    if is_learned(name):
+        from policies.sampling import BestOfKScheduler
+
+        policy = load_policy(name)
+        return lambda: BestOfKScheduler(policy, **kwargs)
+    import baselines
+
+    return lambda: baselines.make(name, **kwargs)
 
 
 def collect_demonstrations(env_id: str, env_kwargs: dict[str, Any], expert: str, episodes: int, seed: int,
