@@ -20,11 +20,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from policies.pointer import INPUT_NAMES, PointerNet, obs_tensors
+from policies.pointer import INPUT_NAMES, PointerNet
 from policies.runtime import METADATA_PREFIX
 
 OUTPUT_NAMES = ("logits", "value")
@@ -135,14 +134,6 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, env_id: str,
     extra = {"trained_n_max": int(space["nodes"].shape[0]), "trained_e_max": int(space["edge_attr"].shape[0]),
              **(extra or {})}
     return export_net(model.policy.pointer_net, path, spec.metadata(), env_id, env_kwargs, extra)
-
-
-def torch_logits(net: PointerNet, obs: dict[str, np.ndarray]) -> np.ndarray:
-    """Logits of ``net`` on one or a batch of numpy observations (for parity checks)."""
-    tensors, batched = obs_tensors(obs)
-    with torch.no_grad():
-        logits, _ = net.forward_obs(tensors)
-    return logits.numpy() if batched else logits.numpy()[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,6 +112,14 @@ def obs_tensors(obs: dict[str, Any]) -> tuple[dict[str, torch.Tensor], bool]:
     return tensors, batched
 
 
+def torch_logits(net: "PointerNet", obs: dict[str, Any]) -> np.ndarray:
+    """Pointer logits of ``net`` on one numpy observation, (N_MAX,), or a batch, (B, N_MAX)."""
+    tensors, batched = obs_tensors(obs)
+    with torch.no_grad():
+        logits, _ = net.forward_obs(tensors)
+    return logits.numpy() if batched else logits.numpy()[0]
+
+
 def net_kwargs_for(observation_space: gym.spaces.Dict, node_features: tuple[str, ...] | None = None,
                    selected_feature: str | None = "selected") -> dict[str, int | None]:
     """Input sizes of :class:`PointerNet` for an env's observation space (and the selected
@@ -198,4 +206,4 @@ class PointerPolicy(MaskableActorCriticPolicy):
 
 
 __all__ = ["MASKED_LOGIT", "INPUT_NAMES", "PointerNet", "PointerFeatures", "PointerPolicy", "net_kwargs_for",
-           "obs_tensors"]
+           "obs_tensors", "torch_logits"]

@@ -110,7 +110,7 @@ def _load_onnx(source: str, path: Path) -> LoadedPolicy:
 def _load_zip(source: str, path: Path) -> LoadedPolicy:
     from sb3_contrib import MaskablePPO
 
-    from policies.export import torch_logits
+    from policies.pointer import torch_logits
 
     try:
         model = MaskablePPO.load(str(path), device="cpu")  # unpickles: trusted files only

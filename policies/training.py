@@ -24,7 +24,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
 import envs  # registers the env ids
-from policies.pointer import PointerNet, obs_tensors
+from policies.pointer import PointerNet, torch_logits
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 
@@ -141,10 +141,7 @@ def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
 
 def net_action(net: PointerNet, obs: dict[str, np.ndarray]) -> int:
     """The greedy (deterministic) action of ``net`` on one observation."""
-    tensors, _ = obs_tensors(obs)
-    with torch.no_grad():
-        logits, _ = net.forward_obs(tensors)
-    return int(torch.argmax(logits[0]))
+    return int(np.argmax(torch_logits(net, obs)))
 
 
 def validation_instances(config: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[Any, int]]]:

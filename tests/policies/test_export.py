@@ -1,6 +1,5 @@
 """ONNX export and the torch-free runtime: parity with torch, metadata, mismatch refusal."""
 
-import json
 import subprocess
 import sys
 
@@ -11,7 +10,8 @@ import torch
 
 import envs  # noqa: F401
 from policies import runtime
-from policies.export import export_net, torch_logits
+from policies.export import export_net
+from policies.pointer import torch_logits
 from policies.gnn import CONVS
 from policies.pointer import PointerNet, net_kwargs_for
 

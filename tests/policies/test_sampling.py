@@ -1,7 +1,6 @@
 """Best-of-K rollouts of a learned policy (policies.sampling)."""
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 import envs  # noqa: F401
