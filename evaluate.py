@@ -23,11 +23,11 @@ from typing import Any
 import gymnasium as gym
 import pandas as pd
 
-import baselines
-import envs  # registers the env ids
-from baselines.evaluation import evaluate, leaderboard, plot_leaderboard
-from policies.sampling import BestOfKScheduler
-from policies.scheduler import is_learned, load_policy
+from schedgym import baselines
+from schedgym import envs  # registers the env ids
+from schedgym.baselines.evaluation import evaluate, leaderboard, plot_leaderboard
+from schedgym.policies.sampling import BestOfKScheduler
+from schedgym.policies.scheduler import is_learned, load_policy
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -53,11 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from sb3_contrib import MaskablePPO
 
-    import envs
-    from policies.curves import plot_validation_curve
-    from policies.export import export_net
-    from policies.pointer import PointerPolicy, net_kwargs_for
-    from policies.training import (EnvMetricsCallback, ProgressCallback, ValidationCallback, dump_config,
+    from schedgym import envs
+    from schedgym.policies.curves import plot_validation_curve
+    from schedgym.policies.export import export_net
+    from schedgym.policies.pointer import PointerPolicy, net_kwargs_for
+    from schedgym.policies.training import (EnvMetricsCallback, ProgressCallback, ValidationCallback, dump_config,
                                    load_config, make_vec_env)
 
     if args.env not in envs.ENV_IDS:
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"initialised from {config['init_from']}")
     imitation = None
     if config.get("imitation") and not resume:
-        from policies.imitation import warm_start
+        from schedgym.policies.imitation import warm_start
 
         print(f"warm start: imitating {config['imitation']['expert']} ...", flush=True)
         imitation = warm_start(model.policy.pointer_net, config, seed)

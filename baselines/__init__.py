@@ -9,21 +9,21 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from baselines.base import Scheduler, SolverReport
+from schedgym.baselines.base import Scheduler, SolverReport
 
 # name -> "module:Class"; imported lazily so that listing baselines stays cheap.
 _REGISTRY: dict[str, str] = {
-    "random": "baselines.random_policy:RandomScheduler",
-    "greedy": "baselines.vm_greedy:GreedyMigration",
-    "cpsat": "baselines.vm_cpsat:CpSatRescheduler",
-    "pop": "baselines.vm_pop:PopRescheduler",
+    "random": "schedgym.baselines.random_policy:RandomScheduler",
+    "greedy": "schedgym.baselines.vm_greedy:GreedyMigration",
+    "cpsat": "schedgym.baselines.vm_cpsat:CpSatRescheduler",
+    "pop": "schedgym.baselines.vm_pop:PopRescheduler",
     # SoC DAG scheduling (schedgym/SoCDAG-v0)
-    "heft": "baselines.soc_heft:HEFTScheduler",
-    "heft_rt": "baselines.soc_heft_rt:HEFTRTScheduler",
-    "cpop": "baselines.soc_cpop:CPOPScheduler",
-    "etf": "baselines.soc_etf:ETFScheduler",
-    "met": "baselines.soc_met:METScheduler",
-    "fifo": "baselines.soc_fifo:FIFOScheduler",
+    "heft": "schedgym.baselines.soc_heft:HEFTScheduler",
+    "heft_rt": "schedgym.baselines.soc_heft_rt:HEFTRTScheduler",
+    "cpop": "schedgym.baselines.soc_cpop:CPOPScheduler",
+    "etf": "schedgym.baselines.soc_etf:ETFScheduler",
+    "met": "schedgym.baselines.soc_met:METScheduler",
+    "fifo": "schedgym.baselines.soc_fifo:FIFOScheduler",
 }
 
 

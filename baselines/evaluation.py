@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-import envs  # noqa: F401  (registers the env ids)
-from baselines.base import Scheduler
-from envs.graph import InstanceSet
+from schedgym import envs  # noqa: F401  (registers the env ids)
+from schedgym.baselines.base import Scheduler
+from schedgym.envs.graph import InstanceSet
 
 
 @dataclass

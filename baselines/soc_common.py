@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from envs.soc.types import QUEUED, READY, RUNNING
-from envs.soc.dag import Dag, downward_rank, upward_rank
+from schedgym.envs.soc.types import QUEUED, READY, RUNNING
+from schedgym.envs.soc.dag import Dag, downward_rank, upward_rank
 
 SOC_ENV_IDS = ("schedgym/SoCDAG-v0",)
 

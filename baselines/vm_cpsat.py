@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.base import SolverReport
-from baselines.vm_models import Move
-from baselines.vm_plan import PlanReplayer, fr_report, plan_part, plan_sequence, sequence_cells
-from envs.vm.types import VMState
+from schedgym.baselines.base import SolverReport
+from schedgym.baselines.vm_models import Move
+from schedgym.baselines.vm_plan import PlanReplayer, fr_report, plan_part, plan_sequence, sequence_cells
+from schedgym.envs.vm.types import VMState
 
 #: Largest time-indexed model used: Σ (static destinations of the VMs that can move) × (MNL + 1).
 #: The small clusters (10 PMs, ~75 VMs, MNL 10) have about 16,000.

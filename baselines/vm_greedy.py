@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from envs.vm.sim import fragment_change
+from schedgym.envs.vm.sim import fragment_change
 
 STOP = 0
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from envs.vm.sim import destination_of
-from envs.vm.types import VMState
+from schedgym.envs.vm.sim import destination_of
+from schedgym.envs.vm.types import VMState
 
 Move = tuple[int, int]  # (vm, destination)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.vm_models import Move, dest_pm, footprint, static_destinations
-from envs.vm.sim import destination_of, fragment_rate
-from envs.vm.types import VMState
+from schedgym.baselines.vm_models import Move, dest_pm, footprint, static_destinations
+from schedgym.envs.vm.sim import destination_of, fragment_rate
+from schedgym.envs.vm.types import VMState
 
 #: Search nodes the move-ordering backtracking may expand before it gives up on a move set.
 ORDER_EXPANSIONS = 5_000

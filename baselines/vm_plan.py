@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
-from baselines.base import SolverReport
-from baselines.vm_models import Move, PlacementModel, SequenceModel, static_destinations
-from baselines.vm_ordering import (
+from schedgym.baselines.base import SolverReport
+from schedgym.baselines.vm_models import Move, PlacementModel, SequenceModel, static_destinations
+from schedgym.baselines.vm_ordering import (
     Ledger,
     applied,
     best_prefix,
@@ -20,8 +20,8 @@ from baselines.vm_ordering import (
     order_moves,
     order_with_detours,
 )
-from envs.vm.sim import destination_of, fragment_rate
-from envs.vm.types import VMState
+from schedgym.envs.vm.sim import destination_of, fragment_rate
+from schedgym.envs.vm.types import VMState
 
 # -------------------------------------------------------------------- solve, order, cut loop
 

@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
-from baselines.base import SolverReport
-from baselines.vm_models import Move
-from baselines.vm_plan import PlanReplayer, fr_report, plan_part, residual_to_fr
-from envs.vm.types import VMState
+from schedgym.baselines.base import SolverReport
+from schedgym.baselines.vm_models import Move
+from schedgym.baselines.vm_plan import PlanReplayer, fr_report, plan_part, residual_to_fr
+from schedgym.envs.vm.types import VMState
 
 #: PMs per part when ``parts`` is not given.
 PMS_PER_PART = 20

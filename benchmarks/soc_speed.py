@@ -14,11 +14,11 @@ import time
 
 import gymnasium as gym
 
-import baselines
-import envs  # noqa: F401
-from envs.soc import fastsim
-from envs.soc.env import SoCDAGEnv
-from envs.soc.generator import test_set_names
+from schedgym import baselines
+from schedgym import envs  # noqa: F401
+from schedgym.envs.soc import fastsim
+from schedgym.envs.soc.env import SoCDAGEnv
+from schedgym.envs.soc.generator import test_set_names
 
 ENV_SETS = ("stream-light-noise0.2", "stream-heavy-noise0.2", "static-apps")
 ENV_POLICIES = ("random", "fifo", "heft_rt", "heft")

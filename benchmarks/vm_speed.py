@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from envs.vm.env import VMRescheduleEnv
-from envs.vm.sim import fragment_rate
+from schedgym.envs.vm.env import VMRescheduleEnv
+from schedgym.envs.vm.sim import fragment_rate
 
 
 def _time_steps(env: VMRescheduleEnv, rng: np.random.Generator, count: int, instance) -> float:

@@ -17,8 +17,8 @@ ENV_IDS: tuple[str, ...] = (
 )
 
 _ENTRY_POINTS = {
-    "schedgym/VMReschedule-v1": "envs.vm.env:VMRescheduleEnv",
-    "schedgym/SoCDAG-v0": "envs.soc.env:SoCDAGEnv",
+    "schedgym/VMReschedule-v1": "schedgym.envs.vm.env:VMRescheduleEnv",
+    "schedgym/SoCDAG-v0": "schedgym.envs.soc.env:SoCDAGEnv",
 }
 
 for _env_id in ENV_IDS:

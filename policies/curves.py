@@ -1,7 +1,7 @@
 """Validation curves as pictures: ``eval_curve.json`` of a run, or the ``validation_curve`` of a
 shipped policy's sidecar, plotted against timesteps and wall time.
 
-    python -m policies.curves policies/pretrained/vm.json --metric fragment_rate   # writes vm.png
+    python -m schedgym.policies.curves policies/pretrained/vm.json --metric fragment_rate   # writes vm.png
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ against them.
 
 Usage::
 
-    python -m policies.export runs/vm/best_model.zip runs/vm/model.onnx --env schedgym/VMReschedule-v1 --env-kwargs '{"size": "small"}'
+    python -m schedgym.policies.export runs/vm/best_model.zip runs/vm/model.onnx --env schedgym/VMReschedule-v1 --env-kwargs '{"size": "small"}'
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from policies.pointer import INPUT_NAMES, PointerNet
-from policies.runtime import METADATA_PREFIX
+from schedgym.policies.pointer import INPUT_NAMES, PointerNet
+from schedgym.policies.runtime import METADATA_PREFIX
 
 OUTPUT_NAMES = ("logits", "value")
 OPSET = 18
@@ -117,7 +117,7 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, env_id: str,
     import gymnasium as gym
     from sb3_contrib import MaskablePPO
 
-    import envs  # noqa: F401  (registers the env ids)
+    from schedgym import envs  # noqa: F401  (registers the env ids)
 
     model = MaskablePPO.load(str(checkpoint), device="cpu")
     env = gym.make(env_id, **(env_kwargs or {}))

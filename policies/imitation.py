@@ -29,8 +29,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-import envs  # noqa: F401  (registers the env ids)
-from policies.pointer import INPUT_NAMES, PointerNet
+from schedgym import envs  # noqa: F401  (registers the env ids)
+from schedgym.policies.pointer import INPUT_NAMES, PointerNet
 
 #: Demonstration instances are generated from seeds ``DEMO_SEED_BASE + train seed * 100_000 + i``.
 DEMO_SEED_BASE = 7_000_000
@@ -67,14 +67,14 @@ def _collect(args: tuple[str, dict[str, Any], str, dict[str, Any], list[int]]) -
 def _expert_factory(name: str, kwargs: dict[str, Any]) -> Callable[[], Any]:
     """A fresh expert per episode: a baseline by name, or a learned policy source run as
     best-of-K rollouts (``kwargs``: ``k``, ``temperature``), which is expert iteration."""
-    from policies.scheduler import is_learned, load_policy
+    from schedgym.policies.scheduler import is_learned, load_policy
 
     if is_learned(name):
-        from policies.sampling import BestOfKScheduler
+        from schedgym.policies.sampling import BestOfKScheduler
 
         policy = load_policy(name)
         return lambda: BestOfKScheduler(policy, **kwargs)
-    import baselines
+    from schedgym import baselines
 
     return lambda: baselines.make(name, **kwargs)
 

@@ -26,7 +26,7 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from policies.gnn import GraphEncoder
+from schedgym.policies.gnn import GraphEncoder
 
 MASKED_LOGIT = -1e9
 #: Observation keys in the order :meth:`PointerNet.forward` (and the ONNX graph) takes them.

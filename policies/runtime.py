@@ -2,7 +2,7 @@
 
 Example::
 
-    from policies import runtime
+    from schedgym.policies import runtime
     policy = runtime.load("runs/vm/model.onnx")
     action = policy.act(obs)          # obs: the env's observation dict
 

@@ -17,8 +17,8 @@ from collections import deque
 import gymnasium as gym
 import numpy as np
 
-from policies.runtime import choose
-from policies.scheduler import LoadedPolicy
+from schedgym.policies.runtime import choose
+from schedgym.policies.scheduler import LoadedPolicy
 
 
 def rollouts(policy: LoadedPolicy, env: gym.Env, k: int, seed: int | None,

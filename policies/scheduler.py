@@ -25,8 +25,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from policies import runtime
-from policies.runtime import choose
+from schedgym.policies import runtime
+from schedgym.policies.runtime import choose
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 PRETRAINED_PREFIX = "pretrained:"
@@ -110,7 +110,7 @@ def _load_onnx(source: str, path: Path) -> LoadedPolicy:
 def _load_zip(source: str, path: Path) -> LoadedPolicy:
     from sb3_contrib import MaskablePPO
 
-    from policies.pointer import torch_logits
+    from schedgym.policies.pointer import torch_logits
 
     try:
         model = MaskablePPO.load(str(path), device="cpu")  # unpickles: trusted files only

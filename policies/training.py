@@ -23,8 +23,8 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
-import envs  # registers the env ids
-from policies.pointer import PointerNet, torch_logits
+from schedgym import envs  # registers the env ids
+from schedgym.policies.pointer import PointerNet, torch_logits
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 

@@ -1,9 +1,9 @@
 """Heterogeneous SoC DAG scheduling (DS3 / DeepSoCS): ``schedgym/SoCDAG-v0``."""
 
-from envs.soc.env import SoCDAGEnv
-from envs.soc.generator import RandomDagParams, random_dag
-from envs.soc.platform import ds3_app, ds3_app_names, get_platform, topcuoglu_instance
-from envs.soc.types import Job, Platform, SoCInstance, SoCState
+from schedgym.envs.soc.env import SoCDAGEnv
+from schedgym.envs.soc.generator import RandomDagParams, random_dag
+from schedgym.envs.soc.platform import ds3_app, ds3_app_names, get_platform, topcuoglu_instance
+from schedgym.envs.soc.types import Job, Platform, SoCInstance, SoCState
 
 __all__ = [
     "SoCDAGEnv", "RandomDagParams", "random_dag", "ds3_app", "ds3_app_names", "get_platform",

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from envs.graph import GraphEnv, GraphSpec, InstanceSet
-from envs.soc import generator
-from envs.soc.dag import Dag, inverse_bandwidth, mean_inverse_bandwidth, upward_rank
-from envs.soc.platform import ds3_app_names, get_platform
-from envs.soc.types import DONE, NOT_READY, QUEUED, READY, RUNNING, STATUS_NAMES
-from envs.soc.types import Job, Platform, SoCInstance, SoCState
+from schedgym.envs.graph import GraphEnv, GraphSpec, InstanceSet
+from schedgym.envs.soc import generator
+from schedgym.envs.soc.dag import Dag, inverse_bandwidth, mean_inverse_bandwidth, upward_rank
+from schedgym.envs.soc.platform import ds3_app_names, get_platform
+from schedgym.envs.soc.types import DONE, NOT_READY, QUEUED, READY, RUNNING, STATUS_NAMES
+from schedgym.envs.soc.types import Job, Platform, SoCInstance, SoCState
 
 WAIT_NODE = 0
 _DEFAULT_TIME_SCALE = {"ds3": 100.0}  # µs; typical task latency, so features stay near [0, 1]

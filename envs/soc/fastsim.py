@@ -24,8 +24,8 @@ disk, so later processes load it in well under a second. :func:`warm_up` trigger
 
 Example::
 
-    from envs.soc.env import SoCDAGEnv
-    from envs.soc.fastsim import simulate
+    from schedgym.envs.soc.env import SoCDAGEnv
+    from schedgym.envs.soc.fastsim import simulate
 
     st = SoCDAGEnv.load_instance_set("stream-heavy-noise0.2")
     metrics = simulate(st.instances[0], "heft_rt", seed=0, **st.env_kwargs)
@@ -41,11 +41,11 @@ import numpy as np
 from gymnasium.utils import seeding
 from numba import njit
 
-from envs.soc import generator
-from envs.soc.dag import Dag, inverse_bandwidth, upward_rank
-from envs.soc.env import check_jobs, draw_task_noise
-from envs.soc.platform import get_platform
-from envs.soc.types import Job, Platform, SoCInstance
+from schedgym.envs.soc import generator
+from schedgym.envs.soc.dag import Dag, inverse_bandwidth, upward_rank
+from schedgym.envs.soc.env import check_jobs, draw_task_noise
+from schedgym.envs.soc.platform import get_platform
+from schedgym.envs.soc.types import Job, Platform, SoCInstance
 
 RULES: tuple[str, ...] = ("fifo", "heft_rt", "etf", "met")
 _FIFO, _HEFT_RT, _ETF, _MET = range(4)

@@ -1,7 +1,7 @@
 """Seeded workloads for the SoC DAG environment: Topcuoglu-style random DAGs, Poisson job
 streams over the DS3 applications, and the fixed test sets the leaderboard reports on.
 
-Regenerate the test sets with ``python -m envs.soc.generator --write-test-sets``. Each is drawn
+Regenerate the test sets with ``python -m schedgym.envs.soc.generator --write-test-sets``. Each is drawn
 from ``np.random.default_rng((TEST_SEED_NAMESPACE, sum(map(ord, key)), len(key)))``, where
 ``key`` is the set's name without its ``-noise<σ>`` suffix (so both noise levels of a load share
 their workloads); training draws from the env's ``np_random`` (seeded by
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from envs.soc.dag import mean_inverse_bandwidth
-from envs.soc.platform import DATA_DIR, NAMED_INSTANCES, ds3_app, ds3_app_names, ds3_task_types
-from envs.soc.platform import ds3_type_costs, get_platform
-from envs.soc.types import Job, SoCInstance
+from schedgym.envs.soc.dag import mean_inverse_bandwidth
+from schedgym.envs.soc.platform import DATA_DIR, NAMED_INSTANCES, ds3_app, ds3_app_names, ds3_task_types
+from schedgym.envs.soc.platform import ds3_type_costs, get_platform
+from schedgym.envs.soc.types import Job, SoCInstance
 
 TEST_SEED_NAMESPACE = 0x50C_7E57  # "SoC test": never used by training code.
 
@@ -216,7 +216,7 @@ def load_test_set(name: str, directory: Path = DATA_DIR) -> tuple[dict[str, Any]
     path = directory / f"{name}.npz"
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} is missing; run `python -m envs.soc.generator --write-test-sets`"
+            f"{path} is missing; run `python -m schedgym.envs.soc.generator --write-test-sets`"
         )
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.soc.types import Job, Platform, SoCInstance
+from schedgym.envs.soc.types import Job, Platform, SoCInstance
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "soc"
 DS3_FILE = DATA_DIR / "ds3.json"

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from envs.graph import GraphEnv, GraphSpec, InstanceSet
-from envs.vm import generator
-from envs.vm.sim import BestMoves, fragment_rate, initial_state, migrate
-from envs.vm.types import BOTH_NUMA, VMInstance, VMState
+from schedgym.envs.graph import GraphEnv, GraphSpec, InstanceSet
+from schedgym.envs.vm import generator
+from schedgym.envs.vm.sim import BestMoves, fragment_rate, initial_state, migrate
+from schedgym.envs.vm.types import BOTH_NUMA, VMInstance, VMState
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from envs.vm.types import BOTH_NUMA, VMInstance
+from schedgym.envs.vm.types import BOTH_NUMA, VMInstance
 
 if TYPE_CHECKING:
-    from data.google_cluster import ClusterSnapshot
+    from schedgym.data.google_cluster import ClusterSnapshot
 
 CORES_PER_UNIT = 128  # cores of a machine with normalised CPU 1.0 (assumption, documented above)
 GIB_PER_UNIT = 512  # GiB of a machine with normalised memory 1.0 (assumption)
@@ -286,7 +286,7 @@ def sample_instance(rng: np.random.Generator, config: GeneratorConfig, name: str
 
 def load_trace_snapshot(trace_dir: Path, time_s: float | None) -> "ClusterSnapshot":
     """The Google 2011 trace's machines and running tasks at ``time_s`` (trace seconds)."""
-    from data.google_cluster import load_snapshot  # pandas-heavy; only trace users pay for it
+    from schedgym.data.google_cluster import load_snapshot  # pandas-heavy; only trace users pay for it
 
     return load_snapshot(trace_dir, None if time_s is None else int(round(time_s * 1e6)))
 
@@ -434,7 +434,7 @@ INSTANCE_SETS: dict[str, tuple[str, int, int]] = {
 
 def write_instance_sets(directory: Path = DATA_DIR) -> list[Path]:
     """(Re)generates every fixed instance set into ``directory``; returns the files written."""
-    from envs.vm.env import SIZES  # the env imports this module; import late to avoid a cycle
+    from schedgym.envs.vm.env import SIZES  # the env imports this module; import late to avoid a cycle
 
     directory.mkdir(parents=True, exist_ok=True)
     written = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from envs.vm.types import BOTH_NUMA, VMInstance, VMState
+from schedgym.envs.vm.types import BOTH_NUMA, VMInstance, VMState
 
 
 def fragment_rate(free_cpu: np.ndarray, granularity: int = 16) -> float:

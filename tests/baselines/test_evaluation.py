@@ -8,12 +8,12 @@ import gymnasium as gym
 import pandas as pd
 import pytest
 
-import baselines
+from schedgym import baselines
 import evaluate
-from baselines.evaluation import evaluate as run_leaderboard
-from baselines.evaluation import leaderboard, replay
-from envs.graph import InstanceSet
-from envs.vm.env import VMRescheduleEnv
+from schedgym.baselines.evaluation import evaluate as run_leaderboard
+from schedgym.baselines.evaluation import leaderboard, replay
+from schedgym.envs.graph import InstanceSet
+from schedgym.envs.vm.env import VMRescheduleEnv
 
 ENV_ID = "schedgym/VMReschedule-v1"
 

@@ -8,12 +8,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import baselines
-import envs  # noqa: F401
-from baselines.soc_common import Dag, Timeline, cpop, heft
-from envs.soc.dag import downward_rank, upward_rank
-from envs.soc.platform import TOPCUOGLU_COST, TOPCUOGLU_EDGES
-from envs.soc.types import Job, SoCInstance
+from schedgym import baselines
+from schedgym import envs  # noqa: F401
+from schedgym.baselines.soc_common import Dag, Timeline, cpop, heft
+from schedgym.envs.soc.dag import downward_rank, upward_rank
+from schedgym.envs.soc.platform import TOPCUOGLU_COST, TOPCUOGLU_EDGES
+from schedgym.envs.soc.types import Job, SoCInstance
 
 ENV_ID = "schedgym/SoCDAG-v0"
 SOC_BASELINES = ("heft", "heft_rt", "cpop", "etf", "met", "fifo")

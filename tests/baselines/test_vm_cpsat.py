@@ -11,12 +11,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers the env ids)
-from baselines.vm_cpsat import CpSatRescheduler
-from baselines.vm_models import PlacementModel, SequenceModel
-from baselines.vm_ordering import best_prefix, final_fragment_rate, order_moves
-from envs.vm.sim import fragment_change, fragment_rate, initial_state, migrate, placement_violations
-from envs.vm.types import BOTH_NUMA, VMInstance
+from schedgym import envs  # noqa: F401  (registers the env ids)
+from schedgym.baselines.vm_cpsat import CpSatRescheduler
+from schedgym.baselines.vm_models import PlacementModel, SequenceModel
+from schedgym.baselines.vm_ordering import best_prefix, final_fragment_rate, order_moves
+from schedgym.envs.vm.sim import fragment_change, fragment_rate, initial_state, migrate, placement_violations
+from schedgym.envs.vm.types import BOTH_NUMA, VMInstance
 
 ENV_ID = "schedgym/VMReschedule-v1"
 

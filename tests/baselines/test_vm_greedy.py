@@ -7,9 +7,9 @@ import copy
 import numpy as np
 import pytest
 
-import baselines
-from baselines.evaluation import run_episode
-from envs.vm.env import VMRescheduleEnv
+from schedgym import baselines
+from schedgym.baselines.evaluation import run_episode
+from schedgym.envs.vm.env import VMRescheduleEnv
 from tests.envs.vm.helpers import make_instance
 
 

@@ -7,10 +7,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers the env ids)
-from baselines.vm_cpsat import CpSatRescheduler
-from baselines.vm_pop import PopRescheduler, partition_pms, split_budget
-from envs.vm.sim import placement_violations
+from schedgym import envs  # noqa: F401  (registers the env ids)
+from schedgym.baselines.vm_cpsat import CpSatRescheduler
+from schedgym.baselines.vm_pop import PopRescheduler, partition_pms, split_budget
+from schedgym.envs.vm.sim import placement_violations
 
 ENV_ID = "schedgym/VMReschedule-v1"
 SEEDS = [1000, 1001, 1002]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 
-import baselines
-from baselines.evaluation import evaluate
-from envs.vm.env import VMRescheduleEnv
+from schedgym import baselines
+from schedgym.baselines.evaluation import evaluate
+from schedgym.envs.vm.env import VMRescheduleEnv
 
 
 def test_cpsat_beats_greedy_beats_random_on_small_test() -> None:

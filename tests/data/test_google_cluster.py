@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data.google_cluster import SKIP_REASONS, ClusterSnapshot, TraceFormatError, load_snapshot
+from schedgym.data.google_cluster import SKIP_REASONS, ClusterSnapshot, TraceFormatError, load_snapshot
 
 MACHINE_PART = "part-00000-of-00001.csv.gz"
 TASK_PARTS = ("part-00000-of-00002.csv.gz", "part-00001-of-00002.csv")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from envs.graph import OBS_KEYS
+from schedgym import envs
+from schedgym.envs.graph import OBS_KEYS
 
 ENV_IDS = envs.ENV_IDS
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401  (registers the ids)
-from envs.soc import generator
-from envs.soc.env import WAIT_NODE, SoCDAGEnv
-from envs.soc.platform import ds3_app, ds3_app_names, get_platform, topcuoglu_instance
-from envs.soc.types import DONE, READY, Job, SoCInstance
+from schedgym import envs  # noqa: F401  (registers the ids)
+from schedgym.envs.soc import generator
+from schedgym.envs.soc.env import WAIT_NODE, SoCDAGEnv
+from schedgym.envs.soc.platform import ds3_app, ds3_app_names, get_platform, topcuoglu_instance
+from schedgym.envs.soc.types import DONE, READY, Job, SoCInstance
 
 ENV_ID = "schedgym/SoCDAG-v0"
 
@@ -277,7 +277,7 @@ def test_valid_apps_accepted():
 
 
 def test_named_instances_come_from_one_registry():
-    from envs.soc.platform import NAMED_INSTANCES
+    from schedgym.envs.soc.platform import NAMED_INSTANCES
 
     for name in NAMED_INSTANCES:
         assert generator.named_instance(name).name == name

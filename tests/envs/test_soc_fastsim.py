@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from gymnasium.utils import seeding
 
-import baselines
-import envs  # noqa: F401  (registers the ids)
-from baselines.evaluation import run_episode
-from envs.soc import fastsim
-from envs.soc.env import WAIT_NODE, SoCDAGEnv, draw_task_noise
-from envs.soc.types import Job
+from schedgym import baselines
+from schedgym import envs  # noqa: F401  (registers the ids)
+from schedgym.baselines.evaluation import run_episode
+from schedgym.envs.soc import fastsim
+from schedgym.envs.soc.env import WAIT_NODE, SoCDAGEnv, draw_task_noise
+from schedgym.envs.soc.types import Job
 
 ENV_ID = "schedgym/SoCDAG-v0"
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-import envs  # noqa: F401
-from policies import runtime
-from policies.export import export_net
-from policies.pointer import torch_logits
-from policies.gnn import CONVS
-from policies.pointer import PointerNet, net_kwargs_for
+from schedgym import envs  # noqa: F401
+from schedgym.policies import runtime
+from schedgym.policies.export import export_net
+from schedgym.policies.pointer import torch_logits
+from schedgym.policies.gnn import CONVS
+from schedgym.policies.pointer import PointerNet, net_kwargs_for
 
 
 def _observations(env, seeds, steps=12):
@@ -136,7 +136,7 @@ def _root():
 
 
 def test_validation_curve_picture(tmp_path) -> None:
-    from policies.curves import load_curve, plot_validation_curve
+    from schedgym.policies.curves import load_curve, plot_validation_curve
 
     sidecar = tmp_path / "p.json"
     sidecar.write_text('{"env_id": "x", "validation_curve": [{"timesteps": 0, "wall_s": 1, "m": 0.5},'

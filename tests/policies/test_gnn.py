@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-import envs  # noqa: F401
-from policies.gnn import CONVS, GraphEncoder, flatten_batch, to_pyg
-from policies.pointer import MASKED_LOGIT, PointerNet, net_kwargs_for
+from schedgym import envs  # noqa: F401
+from schedgym.policies.gnn import CONVS, GraphEncoder, flatten_batch, to_pyg
+from schedgym.policies.pointer import MASKED_LOGIT, PointerNet, net_kwargs_for
 
 
 def _batch(observations):

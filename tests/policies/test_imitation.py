@@ -4,9 +4,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-import envs  # noqa: F401
-from policies.imitation import behaviour_clone, collect_demonstrations
-from policies.pointer import INPUT_NAMES, PointerNet, net_kwargs_for
+from schedgym import envs  # noqa: F401
+from schedgym.policies.imitation import behaviour_clone, collect_demonstrations
+from schedgym.policies.pointer import INPUT_NAMES, PointerNet, net_kwargs_for
 
 
 def test_demonstrations_are_legal_with_returns():
@@ -35,8 +35,8 @@ def test_cloning_reproduces_the_expert_on_its_demonstrations():
 def test_a_learned_policy_demonstrates_its_best_of_k_rollouts():
     """Expert iteration: a policy source as expert plays its best-of-K plans, which are never
     worse than its own greedy rollout (the first-step return-to-go is the episode return)."""
-    from baselines.evaluation import run_episode
-    from policies.scheduler import load_policy
+    from schedgym.baselines.evaluation import run_episode
+    from schedgym.policies.scheduler import load_policy
 
     kwargs = {"k": 8, "temperature": 1.5}
     demos = collect_demonstrations("schedgym/VMReschedule-v1", {"size": "small"}, "pretrained:vm", episodes=3,

@@ -5,9 +5,9 @@ import numpy as np
 import torch
 from sb3_contrib import MaskablePPO
 
-import envs  # noqa: F401
-from policies.pointer import PointerPolicy
-from policies.training import InstancePool
+from schedgym import envs  # noqa: F401
+from schedgym.policies.pointer import PointerPolicy
+from schedgym.policies.training import InstancePool
 
 
 def _model(env, seed=0):

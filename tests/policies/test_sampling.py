@@ -3,12 +3,12 @@
 import gymnasium as gym
 import pytest
 
-import envs  # noqa: F401
+from schedgym import envs  # noqa: F401
 import evaluate
-from baselines.evaluation import replay, run_episode
-from envs.vm.env import VMRescheduleEnv
-from policies.sampling import BestOfKScheduler, best_of_k_rollouts, rollouts
-from policies.scheduler import load_policy
+from schedgym.baselines.evaluation import replay, run_episode
+from schedgym.envs.vm.env import VMRescheduleEnv
+from schedgym.policies.sampling import BestOfKScheduler, best_of_k_rollouts, rollouts
+from schedgym.policies.scheduler import load_policy
 
 VM = "schedgym/VMReschedule-v1"
 

@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 import train
-from baselines.evaluation import evaluate
-from envs.vm.env import VMRescheduleEnv
-from policies import runtime
-from policies.scheduler import is_learned, load_policy, resolve
-from policies.training import load_config, set_override
+from schedgym.baselines.evaluation import evaluate
+from schedgym.envs.vm.env import VMRescheduleEnv
+from schedgym.policies import runtime
+from schedgym.policies.scheduler import is_learned, load_policy, resolve
+from schedgym.policies.training import load_config, set_override
 
 
 def test_run_folder(tiny_run):
@@ -129,7 +129,7 @@ def test_smoke_every_other_registered_env(tmp_path):
     is importable; small workloads keep it quick."""
     import gymnasium as gym
 
-    import envs
+    from schedgym import envs
 
     tiny = {"schedgym/SoCDAG-v0": ["--set", "env_kwargs.n_jobs=2", "--set", "eval.seeds=[1000000]"]}
     for env_id in envs.ENV_IDS:
@@ -171,7 +171,7 @@ def test_shipped_pretrained_policies_run():
     generated instance of the configuration it was exported for, legally to the end."""
     import gymnasium as gym
 
-    from policies.scheduler import pretrained
+    from schedgym.policies.scheduler import pretrained
 
     for name, record in pretrained().items():
         assert record.get("commands") and "validation_curve" in record, name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.vm.types import BOTH_NUMA, VMInstance
+from schedgym.envs.vm.types import BOTH_NUMA, VMInstance
 
 
 def make_instance(

@@ -6,10 +6,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401
-from envs.vm.env import NODE_FEATURES, SIZES, VMRescheduleEnv
-from envs.vm.sim import fragment_change, fragment_rate, placement_violations
-from envs.vm.types import BOTH_NUMA
+from schedgym import envs  # noqa: F401
+from schedgym.envs.vm.env import NODE_FEATURES, SIZES, VMRescheduleEnv
+from schedgym.envs.vm.sim import fragment_change, fragment_rate, placement_violations
+from schedgym.envs.vm.types import BOTH_NUMA
 from tests.envs.vm.helpers import make_instance
 
 F = {name: i for i, name in enumerate(NODE_FEATURES)}

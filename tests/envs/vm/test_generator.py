@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.vm.env import SIZES
-from envs.vm.generator import (
+from schedgym.envs.vm.env import SIZES
+from schedgym.envs.vm.generator import (
     CORES_PER_UNIT,
     CPU_REQUEST_QUANTILES,
     MACHINE_CONFIGS,
@@ -19,7 +19,7 @@ from envs.vm.generator import (
     sample_requests,
     save_instances,
 )
-from envs.vm.sim import initial_state
+from schedgym.envs.vm.sim import initial_state
 
 
 def test_requests_match_the_published_quantiles_and_correlation() -> None:

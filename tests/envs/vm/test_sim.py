@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.vm.generator import GeneratorConfig, sample_instance
-from envs.vm.sim import (
+from schedgym.envs.vm.generator import GeneratorConfig, sample_instance
+from schedgym.envs.vm.sim import (
     BestMoves,
     destination_feasibility,
     fragment_change,
@@ -16,7 +16,7 @@ from envs.vm.sim import (
     migrate,
     placement_violations,
 )
-from envs.vm.types import BOTH_NUMA
+from schedgym.envs.vm.types import BOTH_NUMA
 from tests.envs.vm.helpers import make_instance
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 
-import envs  # noqa: F401
-from data.google_cluster import TraceFormatError
-from envs.vm.sim import placement_violations
+from schedgym import envs  # noqa: F401
+from schedgym.data.google_cluster import TraceFormatError
+from schedgym.envs.vm.sim import placement_violations
 
 
 def _write_trace(root: Path, task_lines: list[str] | None = None) -> Path:
