@@ -1,7 +1,10 @@
-"""Baselines by name: heuristics and exact solvers that follow :class:`baselines.base.Scheduler`.
+"""Baselines of every env: heuristics and exact solvers that follow
+:class:`schedgym.baselines.base.Scheduler`.
 
-``make(name, **kwargs)`` builds one; ``supports(name, env_id)`` and ``available(env_id)`` say
-which envs they schedule.
+Each env's baselines live in ``baselines/<env key>/``, one module per algorithm whose file name is
+its registry name; ``random`` serves every env. The registry is keyed by (env, name), so
+``fifo`` means the FIFO of the env at hand. Listing names imports nothing: modules are imported
+only when a baseline is made.
 """
 
 from __future__ import annotations
@@ -10,49 +13,46 @@ import importlib
 from typing import Any
 
 from schedgym.baselines.base import Scheduler, SolverReport
+from schedgym.envs import env_key
 
-# name -> "module:Class"; imported lazily so that listing baselines stays cheap.
-_REGISTRY: dict[str, str] = {
-    "random": "schedgym.baselines.random_policy:RandomScheduler",
-    "greedy": "schedgym.baselines.vm_greedy:GreedyMigration",
-    "cpsat": "schedgym.baselines.vm_cpsat:CpSatRescheduler",
-    "pop": "schedgym.baselines.vm_pop:PopRescheduler",
-    # SoC DAG scheduling (schedgym/SoCDAG-v0)
-    "heft": "schedgym.baselines.soc_heft:HEFTScheduler",
-    "heft_rt": "schedgym.baselines.soc_heft_rt:HEFTRTScheduler",
-    "cpop": "schedgym.baselines.soc_cpop:CPOPScheduler",
-    "etf": "schedgym.baselines.soc_etf:ETFScheduler",
-    "met": "schedgym.baselines.soc_met:METScheduler",
-    "fifo": "schedgym.baselines.soc_fifo:FIFOScheduler",
+_RANDOM = "schedgym.baselines.random:RandomScheduler"
+
+# env key -> name -> "module:Class", in the order the leaderboard lists them.
+_REGISTRY: dict[str, dict[str, str]] = {
+    "vm": {
+        "random": _RANDOM,
+        "greedy": "schedgym.baselines.vm.greedy:GreedyMigration",
+        "cpsat": "schedgym.baselines.vm.cpsat:CpSatRescheduler",
+        "pop": "schedgym.baselines.vm.pop:PopRescheduler",
+    },
+    "soc": {
+        "random": _RANDOM,
+        "heft": "schedgym.baselines.soc.heft:HEFTScheduler",
+        "heft_rt": "schedgym.baselines.soc.heft_rt:HEFTRTScheduler",
+        "cpop": "schedgym.baselines.soc.cpop:CPOPScheduler",
+        "etf": "schedgym.baselines.soc.etf:ETFScheduler",
+        "met": "schedgym.baselines.soc.met:METScheduler",
+        "fifo": "schedgym.baselines.soc.fifo:FIFOScheduler",
+    },
 }
 
 
-def names() -> tuple[str, ...]:
-    """All registered baseline names."""
-    return tuple(_REGISTRY)
+def names(env_id: str) -> tuple[str, ...]:
+    """Names of the baselines of ``env_id`` (imports none of them)."""
+    return tuple(_REGISTRY.get(env_key(env_id), ()))
 
 
-def _load(name: str) -> type:
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown baseline {name!r}; known: {', '.join(_REGISTRY)}")
-    module_name, class_name = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+def make(env_id: str, name: str, **kwargs: Any) -> Scheduler:
+    """Builds the baseline ``name`` of ``env_id``.
+
+    Raises:
+        KeyError: If ``env_id`` has no baseline ``name``; the message lists the ones it has.
+    """
+    table = _REGISTRY.get(env_key(env_id), {})
+    if name not in table:
+        raise KeyError(f"{env_id} has no baseline {name!r}; its baselines: {', '.join(table) or 'none'}")
+    module_name, class_name = table[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)(**kwargs)
 
 
-def make(name: str, **kwargs: Any) -> Scheduler:
-    """Builds the baseline registered as ``name``."""
-    return _load(name)(**kwargs)
-
-
-def supports(name: str, env_id: str) -> bool:
-    """Whether the baseline ``name`` can schedule ``env_id``."""
-    env_ids = _load(name).env_ids
-    return "*" in env_ids or env_id in env_ids
-
-
-def available(env_id: str) -> tuple[str, ...]:
-    """Names of the baselines that support ``env_id``."""
-    return tuple(name for name in _REGISTRY if supports(name, env_id))
-
-
-__all__ = ["Scheduler", "SolverReport", "make", "names", "supports", "available"]
+__all__ = ["Scheduler", "SolverReport", "make", "names"]

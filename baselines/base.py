@@ -1,5 +1,5 @@
 """The protocol every scheduler follows, so evaluation treats heuristics, solvers and learned
-policies alike: a name, the env ids it supports, ``reset(env)`` once per episode and
+policies alike: a name, ``reset(env)`` once per episode and
 ``act(env) -> int`` once per step (a pointer action, legal under ``env.action_masks()``)."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ class Scheduler(Protocol):
     last observation."""
 
     name: str
-    env_ids: tuple[str, ...]
 
     def reset(self, env: gym.Env, seed: int | None = None) -> None:
         """Prepares for a new episode; planners compute their plan here."""

@@ -18,7 +18,6 @@ from schedgym import baselines
 from schedgym import envs  # noqa: F401
 from schedgym.envs.soc import fastsim
 from schedgym.envs.soc.env import SoCDAGEnv
-from schedgym.envs.soc.generator import test_set_names
 
 ENV_SETS = ("stream-light-noise0.2", "stream-heavy-noise0.2", "static-apps")
 ENV_POLICIES = ("random", "fifo", "heft_rt", "heft")
@@ -28,7 +27,7 @@ MIN_FAST_WALL_S = 0.3  # repeat the headless episodes until timings are this lon
 def measure(env_kwargs: dict, instances, policy_name: str, seeds: range) -> dict[str, float]:
     """Env + baseline: every (instance, seed) episode once, reset and scheduling included."""
     env = gym.make("schedgym/SoCDAG-v0", **env_kwargs)
-    policy = baselines.make(policy_name)
+    policy = baselines.make("schedgym/SoCDAG-v0", policy_name)
     steps = decisions = 0
     sim_us = wall = 0.0
     for inst in instances:
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--instances", type=int, default=2, help="instances per test set")
     args = parser.parse_args(argv)
     seeds = range(args.episodes)
-    sets = {name: SoCDAGEnv.load_instance_set(name) for name in test_set_names()}
+    sets = {name: SoCDAGEnv.load_instance_set(name) for name in SoCDAGEnv.instance_sets()}
 
     env_rows: dict[tuple[str, str], dict[str, float]] = {}
 

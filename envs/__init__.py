@@ -1,31 +1,75 @@
-"""SchedGym's environment registry: every env id, one comment each with its default configuration.
+"""SchedGym's environment registry: one table of env ids, one comment each with its default
+configuration.
 
-Importing ``envs`` registers the ids with Gymnasium, so ``gym.make("schedgym/<Name>-v0")`` works.
+Importing ``schedgym.envs`` (or ``schedgym``) registers the ids with Gymnasium, so
+``gym.make("schedgym/<Name>-vN")`` works. Every env has a key (``vm``, ``soc``, ...) that names
+its folder in every layer: ``envs/<key>/``, ``baselines/<key>/``, ``data/<key>/``.
 """
 
 from __future__ import annotations
 
-from gymnasium.envs.registration import load_env_creator, register, registry, spec
+from dataclasses import dataclass
 
-ENV_IDS: tuple[str, ...] = (
+from gymnasium.envs.registration import load_env_creator, register, registry
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered env.
+
+    Attributes:
+        key: The env's folder name in every layer (``envs/<key>/``, ``baselines/<key>/``, ...).
+        entry_point: ``"module:Class"`` of the env, imported only when the env is made.
+        instance_type: ``"module:Class"`` of its instances (``arrays()`` / ``from_arrays()``).
+        instance_sets: ``"module:attribute"``, the recipes of its fixed instance sets.
+    """
+
+    key: str
+    entry_point: str
+    instance_type: str
+    instance_sets: str
+
+
+ENVS: dict[str, EnvEntry] = {
     # VM rescheduling (VMR2L): size="medium" (280 PMs, about 1,800 VMs), MNL 50, FR granularity 16,
     # instances from the Google-2011-calibrated generator (trace_dir= for real traces).
-    "schedgym/VMReschedule-v1",
+    "schedgym/VMReschedule-v1": EnvEntry(
+        "vm", "schedgym.envs.vm.env:VMRescheduleEnv", "schedgym.envs.vm.types:VMInstance",
+        "schedgym.envs.vm.generator:INSTANCE_SETS"),
     # SoC DAG scheduling (DS3/DeepSoCS): 16-PE DS3 SoC, streaming 40 jobs of the 6 DS3 apps at
     # 20 jobs/ms, no noise, 128 task slots, two-step (task, PE) pointer decisions.
-    "schedgym/SoCDAG-v0",
-)
-
-_ENTRY_POINTS = {
-    "schedgym/VMReschedule-v1": "schedgym.envs.vm.env:VMRescheduleEnv",
-    "schedgym/SoCDAG-v0": "schedgym.envs.soc.env:SoCDAGEnv",
+    "schedgym/SoCDAG-v0": EnvEntry(
+        "soc", "schedgym.envs.soc.env:SoCDAGEnv", "schedgym.envs.soc.types:SoCInstance",
+        "schedgym.envs.soc.generator:INSTANCE_SETS"),
 }
+ENV_IDS: tuple[str, ...] = tuple(ENVS)
 
-for _env_id in ENV_IDS:
+for _env_id, _entry in ENVS.items():
     if _env_id not in registry:
-        register(id=_env_id, entry_point=_ENTRY_POINTS[_env_id])
+        register(id=_env_id, entry_point=_entry.entry_point)
+
+
+def entry(env_id: str) -> EnvEntry:
+    """The table entry of ``env_id``; ``KeyError`` names the known ids."""
+    if env_id not in ENVS:
+        raise KeyError(f"unknown env {env_id!r}; SchedGym registers {', '.join(ENV_IDS)}")
+    return ENVS[env_id]
+
+
+def env_key(env_id: str) -> str:
+    """The key (``vm``, ``soc``, ...) of ``env_id``."""
+    return entry(env_id).key
+
+
+def key_of(env_class: type) -> str:
+    """The key of a registered env class."""
+    reference = f"{env_class.__module__}:{env_class.__qualname__}"
+    for item in ENVS.values():
+        if item.entry_point == reference:
+            return item.key
+    raise KeyError(f"{reference} is not a registered SchedGym env")
 
 
 def env_class(env_id: str) -> type:
     """The env class registered as ``env_id`` (for its class-level data: instance sets, metrics)."""
-    return load_env_creator(spec(env_id).entry_point)
+    return load_env_creator(entry(env_id).entry_point)

@@ -22,11 +22,14 @@ envs share: the spaces, the observation buffers, ``action_masks()`` and the ille
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+if TYPE_CHECKING:
+    from schedgym.data.instance_sets import InstanceSet
 
 OBS_KEYS = ("nodes", "edge_index", "edge_attr", "node_mask", "edge_mask", "globals", "action_mask")
 
@@ -160,25 +163,16 @@ class GraphEnv(gym.Env):
 
     @classmethod
     def instance_sets(cls) -> tuple[str, ...]:
-        """Names of the fixed test instance sets shipped for this env."""
-        return ()
+        """Names of the fixed instance sets shipped for this env (``data/<key>/``)."""
+        from schedgym.data.instance_sets import set_names
+        from schedgym.envs import key_of
+
+        return set_names(key_of(cls))
 
     @classmethod
     def load_instance_set(cls, name: str) -> "InstanceSet":
         """Loads a fixed instance set by name (see :meth:`instance_sets`)."""
-        raise KeyError(f"{cls.__name__} ships no instance set named {name!r}")
+        from schedgym.data.instance_sets import load_named
+        from schedgym.envs import key_of
 
-
-@dataclass(frozen=True)
-class InstanceSet:
-    """A fixed, seeded set of instances and the env arguments they need.
-
-    Attributes:
-        name: Set name, e.g. ``"small-test"``.
-        env_kwargs: Keyword arguments for ``gym.make`` that match the instances (size, ...).
-        instances: The instances, each passed as ``env.reset(options={"instance": inst})``.
-    """
-
-    name: str
-    env_kwargs: dict[str, Any]
-    instances: tuple[Any, ...]
+        return load_named(key_of(cls), name)

@@ -28,6 +28,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from schedgym import envs  # noqa: F401  (registers the env ids)
 from schedgym.policies.pointer import INPUT_NAMES, PointerNet
@@ -39,7 +40,7 @@ DEMO_SEED_BASE = 7_000_000
 def _collect(args: tuple[str, dict[str, Any], str, dict[str, Any], list[int]]) -> dict[str, np.ndarray]:
     env_id, env_kwargs, expert_name, expert_kwargs, seeds = args
     torch.set_num_threads(1)
-    make_expert = _expert_factory(expert_name, expert_kwargs)
+    make_expert = _expert_factory(env_id, expert_name, expert_kwargs)
     env = gym.make(env_id, **env_kwargs)
     rows: dict[str, list[np.ndarray]] = {key: [] for key in INPUT_NAMES}
     actions, returns = [], []
@@ -64,7 +65,7 @@ def _collect(args: tuple[str, dict[str, Any], str, dict[str, Any], list[int]]) -
     return out
 
 
-def _expert_factory(name: str, kwargs: dict[str, Any]) -> Callable[[], Any]:
+def _expert_factory(env_id: str, name: str, kwargs: dict[str, Any]) -> Callable[[], Any]:
     """A fresh expert per episode: a baseline by name, or a learned policy source run as
     best-of-K rollouts (``kwargs``: ``k``, ``temperature``), which is expert iteration."""
     from schedgym.policies.scheduler import is_learned, load_policy
@@ -76,20 +77,33 @@ def _expert_factory(name: str, kwargs: dict[str, Any]) -> Callable[[], Any]:
         return lambda: BestOfKScheduler(policy, **kwargs)
     from schedgym import baselines
 
-    return lambda: baselines.make(name, **kwargs)
+    return lambda: baselines.make(env_id, name, **kwargs)
 
 
 def collect_demonstrations(env_id: str, env_kwargs: dict[str, Any], expert: str, episodes: int, seed: int,
-                           expert_kwargs: dict[str, Any] | None = None, workers: int = 1) -> dict[str, np.ndarray]:
-    """The expert's (observation, action, return-to-go) on ``episodes`` generated instances."""
+                           expert_kwargs: dict[str, Any] | None = None, workers: int = 1,
+                           progress: bool = True) -> dict[str, np.ndarray]:
+    """The expert's (observation, action, return-to-go) on ``episodes`` generated instances,
+    with a progress bar per episode (a CP-SAT expert takes many minutes on 2 cores)."""
     seeds = [DEMO_SEED_BASE + seed * 100_000 + i for i in range(int(episodes))]
     workers = max(1, min(int(workers), len(seeds)))
-    chunks = [(env_id, env_kwargs, expert, expert_kwargs or {}, seeds[i::workers]) for i in range(workers)]
-    if workers == 1:
-        parts = [_collect(chunks[0])]
-    else:
-        with mp.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_collect, chunks)
+    # Samples are concatenated as worker i's share seeds[i::workers] always was, so the demos
+    # (and the cloning that shuffles them with a fixed seed) do not depend on the progress bar.
+    order = [s for i in range(workers) for s in seeds[i::workers]]
+    tasks = [(env_id, env_kwargs, expert, expert_kwargs or {}, [s]) for s in order]
+    bar = tqdm(total=len(tasks), desc=f"demonstrations by {expert}", unit="episode", disable=not progress)
+    with bar:
+        if workers == 1:
+            parts = []
+            for task in tasks:
+                parts.append(_collect(task))
+                bar.update()
+        else:
+            with mp.get_context("fork").Pool(workers) as pool:
+                parts = []
+                for part in pool.imap(_collect, tasks):
+                    parts.append(part)
+                    bar.update()
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
@@ -120,13 +134,13 @@ def behaviour_clone(net: PointerNet, demos: dict[str, np.ndarray], epochs: int =
     return losses
 
 
-def warm_start(net: PointerNet, config: dict[str, Any], seed: int) -> dict[str, Any]:
+def warm_start(net: PointerNet, config: dict[str, Any], seed: int, progress: bool = True) -> dict[str, Any]:
     """Runs the ``imitation`` section of ``config`` on ``net``; returns a record for the summary."""
     spec = dict(config["imitation"])
     start = time.perf_counter()
     demos = collect_demonstrations(
         config["env_id"], config.get("env_kwargs", {}), spec["expert"], spec.get("episodes", 100), seed,
-        spec.get("expert_kwargs"), spec.get("workers", 1),
+        spec.get("expert_kwargs"), spec.get("workers", 1), progress,
     )
     collected = time.perf_counter() - start
     losses = behaviour_clone(net, demos, spec.get("epochs", 8), spec.get("batch_size", 128),

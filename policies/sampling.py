@@ -83,7 +83,6 @@ class BestOfKScheduler:
             raise ValueError(f"the sampling temperature must be positive, got {temperature}")
         self.policy, self.k, self.temperature = policy, k, temperature
         self.name = f"{policy.source} best-of-{k}" + (f" t{temperature:g}" if temperature != 1 else "")
-        self.env_ids = (policy.env_id,) if policy.env_id else ("*",)
         self._plan: deque[int] = deque()
 
     def reset(self, env: gym.Env, seed: int | None = None) -> None:

@@ -9,7 +9,7 @@ A policy is named by a *source*:
 - ``pretrained:NAME``: ``policies/pretrained/NAME.onnx``, shipped with the package.
 
 :func:`load_policy` loads a source once; its ``scheduler()`` method makes the fresh,
-lightweight scheduler per episode that ``baselines.evaluation.evaluate`` asks for. Learned
+lightweight scheduler per episode that ``policies.evaluation.evaluate`` asks for. Learned
 schedulers read only the env's current observation and act greedily (the most likely legal
 action); :class:`policies.sampling.BestOfKScheduler` plans by sampled rollouts instead.
 """
@@ -35,6 +35,16 @@ PRETRAINED_PREFIX = "pretrained:"
 def is_learned(source: str) -> bool:
     """Whether ``source`` names a learned policy (rather than a baseline)."""
     return source.startswith(PRETRAINED_PREFIX) or source.endswith((".onnx", ".zip"))
+
+
+def pretrained_names(env_id: str) -> tuple[str, ...]:
+    """Names of the shipped policies for ``env_id`` (from the record beside each ONNX file)."""
+    names = []
+    for path in sorted(PRETRAINED_DIR.glob("*.onnx")):
+        record = path.with_suffix(".json")
+        if record.exists() and json.loads(record.read_text()).get("env_id") == env_id:
+            names.append(path.stem)
+    return tuple(names)
 
 
 def resolve(source: str) -> Path:
@@ -93,7 +103,6 @@ class LearnedScheduler:
     def __init__(self, policy: LoadedPolicy) -> None:
         self.policy = policy
         self.name = policy.source
-        self.env_ids = (policy.env_id,) if policy.env_id else ("*",)
 
     def reset(self, env: gym.Env, seed: int | None = None) -> None:
         self.policy.check(env)

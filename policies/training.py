@@ -1,6 +1,6 @@
-"""Training helpers behind ``train.py``: configuration, vector envs, callbacks, validation.
-
-Kept in the package (not in ``train.py``) so that tests and notebooks reuse them.
+"""Training: :func:`train` runs the whole pipeline behind ``train.py`` (model, warm starts,
+callbacks, export, curve, summary); configuration, vector envs, callbacks and validation are its
+parts. Kept in the package (not in ``train.py``) so that tests, notebooks and sweeps reuse them.
 """
 
 from __future__ import annotations
@@ -288,7 +288,110 @@ def dump_config(config: dict[str, Any], path: Path) -> None:
     path.write_text(yaml.safe_dump(copy.deepcopy(config), sort_keys=False))
 
 
+# ------------------------------------------------------------------------------- the pipeline
+
+
+def _build_model(config: dict[str, Any], vec_env: VecEnv, node_features: Sequence[str], seed: int,
+                 tb_dir: Path) -> Any:
+    """A fresh MaskablePPO with the pointer policy configured by ``config["policy"]``."""
+    from sb3_contrib import MaskablePPO
+
+    from schedgym.policies.pointer import PointerPolicy, net_kwargs_for
+
+    net = dict(config.get("policy", {}))
+    selected = net.pop("selected_feature", "selected")
+    net.update({k: v for k, v in net_kwargs_for(vec_env.observation_space, node_features, selected).items()
+                if k == "selected_index"})
+    return MaskablePPO(
+        PointerPolicy, vec_env, seed=seed, device="cpu", tensorboard_log=str(tb_dir), verbose=0,
+        policy_kwargs={"features_extractor_kwargs": net}, **config.get("ppo", {}),
+    )
+
+
+def train(config: dict[str, Any], out: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Trains a policy as ``config`` says into the run folder ``out``; returns the run summary.
+
+    The folder receives ``config.yaml``, ``tb/``, ``eval_curve.json`` and ``eval_curve.png``,
+    ``best_model.zip``, ``last_model.zip``, ``model.onnx`` (the best model, exported) and
+    ``summary.json``.
+
+    Args:
+        config: The full config (``load_config``), with ``env_id``, ``seed`` and ``timesteps``.
+        out: The run folder.
+        resume: Continue from ``out/last_model.zip`` up to ``config["timesteps"]`` in total
+            (warm starts are not repeated; the summary adds the earlier wall time).
+        progress: Show progress bars (demonstrations, PPO steps).
+    """
+    from sb3_contrib import MaskablePPO
+
+    from schedgym.policies.curves import plot_validation_curve
+    from schedgym.policies.export import export_net
+
+    env_id = config["env_id"]
+    out.mkdir(parents=True, exist_ok=True)
+    dump_config(config, out / "config.yaml")
+    torch.set_num_threads(int(config.get("torch_threads", 1)))
+    seed = int(config["seed"])
+    probe = gym.make(env_id, **config.get("env_kwargs", {}))
+    graph = probe.unwrapped.spec_graph
+    metrics = probe.unwrapped.leaderboard_metrics
+    probe.close()
+    vec_env = make_vec_env(config, seed)
+    start = time.perf_counter()
+    if resume:
+        model = MaskablePPO.load(out / "last_model.zip", env=vec_env, device="cpu", tensorboard_log=str(out / "tb"))
+    else:
+        model = _build_model(config, vec_env, graph.node_features, seed, out / "tb")
+    if config.get("init_from") and not resume:
+        # Warm start from another run's weights: the pointer net does not depend on N_MAX/E_MAX,
+        # so e.g. a VM small policy initialises a VM medium run. (Unpickles: trusted files only.)
+        source = MaskablePPO.load(config["init_from"], device="cpu")
+        model.policy.pointer_net.load_state_dict(source.policy.pointer_net.state_dict())
+        print(f"initialised from {config['init_from']}")
+    imitation = None
+    if config.get("imitation") and not resume:
+        from schedgym.policies.imitation import warm_start
+
+        print(f"warm start: imitating {config['imitation']['expert']} ...", flush=True)
+        imitation = warm_start(model.policy.pointer_net, config, seed, progress)
+        print(f"  {imitation['samples']} samples in {imitation['collect_s']:.0f} s, cloned in "
+              f"{imitation['clone_s']:.0f} s, loss {imitation['losses'][0]:.3f} -> {imitation['losses'][-1]:.3f}")
+    total = int(config["timesteps"])
+    validation = ValidationCallback(config, out, int(config.get("eval", {}).get("freq", 10_000)))
+    validation.verbose = 1
+    callbacks = [EnvMetricsCallback(metrics), validation]
+    if progress:
+        callbacks.insert(0, ProgressCallback(total))
+    remaining = max(0, total - model.num_timesteps)
+    model.learn(total_timesteps=remaining, callback=callbacks, reset_num_timesteps=not resume, tb_log_name="ppo")
+    wall = time.perf_counter() - start
+    vec_env.close()
+    model.save(out / "last_model.zip")
+
+    best_path = out / "best_model.zip" if (out / "best_model.zip").exists() else out / "last_model.zip"
+    best = MaskablePPO.load(best_path, device="cpu")
+    curve = json.loads((out / "eval_curve.json").read_text()) if (out / "eval_curve.json").exists() else []
+    previous = json.loads((out / "summary.json").read_text()) if resume and (out / "summary.json").exists() else {}
+    summary = {
+        "env_id": env_id, "env_kwargs": config.get("env_kwargs", {}), "seed": seed,
+        "timesteps": int(model.num_timesteps), "wall_s": previous.get("wall_s", 0.0) + wall,
+        "commands": config.get("commands", []), "best_checkpoint": best_path.name,
+        "imitation": imitation or previous.get("imitation"),
+        "best_val": min(curve, key=validation.score) if curve else None,
+    }
+    export_net(best.policy.pointer_net, out / "model.onnx", graph.metadata(), env_id, config.get("env_kwargs", {}),
+               extra={"commands": summary["commands"], "seed": seed, "timesteps": summary["timesteps"],
+                      "checkpoint": best_path.name, "policy": config.get("policy", {})})
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if curve:
+        plot_validation_curve(curve, validation.metric, out / "eval_curve.png", f"{env_id}: {out.name}")
+    best_value = summary["best_val"][validation.metric] if curve else "n/a"
+    print(f"trained {summary['timesteps']} steps in {summary['wall_s']:.0f} s; best validation "
+          f"{validation.metric}: {best_value}; wrote {out}/model.onnx")
+    return summary
+
+
 __all__ = [
     "load_config", "set_override", "config_path", "InstancePool", "make_vec_env", "net_action", "validation_instances", "rollout_metrics", "ProgressCallback",
-    "EnvMetricsCallback", "ValidationCallback", "dump_config",
+    "EnvMetricsCallback", "ValidationCallback", "dump_config", "train",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from schedgym.envs.graph import GraphEnv, GraphSpec, InstanceSet
+from schedgym.envs.graph import GraphEnv, GraphSpec
 from schedgym.envs.soc import generator
 from schedgym.envs.soc.dag import Dag, inverse_bandwidth, mean_inverse_bandwidth, upward_rank
 from schedgym.envs.soc.platform import ds3_app_names, get_platform
@@ -323,20 +323,6 @@ class SoCDAGEnv(GraphEnv):
         truncated = not terminated and self._decisions >= self._max_steps
         return (self.observation(), float(reward * self.reward_scale), terminated, truncated,
                 self._info())
-
-    # ---------------------------------------------------------------------------- instance sets
-
-    @classmethod
-    def instance_sets(cls) -> tuple[str, ...]:
-        return generator.test_set_names()
-
-    @classmethod
-    def load_instance_set(cls, name: str) -> InstanceSet:
-        if name not in generator.test_set_names():
-            raise KeyError(f"SoCDAGEnv ships no instance set {name!r}; known: "
-                           f"{', '.join(generator.test_set_names())}")
-        kwargs, instances = generator.load_test_set(name)
-        return InstanceSet(name=name, env_kwargs=kwargs, instances=instances)
 
     # ----------------------------------------------------------------------------- simulation
 

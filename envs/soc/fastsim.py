@@ -508,7 +508,7 @@ def simulate(instance: SoCInstance | str, rule: str, *, seed: int | None = 0,
              max_steps: int | None = None, **env_kwargs: Any) -> dict[str, float]:
     """Runs one episode of ``rule`` on ``instance`` and returns the env's final metrics.
 
-    Equivalent to ``baselines.evaluation.run_episode(gym.make("schedgym/SoCDAG-v0",
+    Equivalent to ``policies.evaluation.run_episode(gym.make("schedgym/SoCDAG-v0",
     **env_kwargs), baselines.make(rule), instance, seed)``, without the env.
 
     Args:

@@ -1,29 +1,24 @@
 """Seeded workloads for the SoC DAG environment: Topcuoglu-style random DAGs, Poisson job
-streams over the DS3 applications, and the fixed test sets the leaderboard reports on.
-
-Regenerate the test sets with ``python -m schedgym.envs.soc.generator --write-test-sets``. Each is drawn
-from ``np.random.default_rng((TEST_SEED_NAMESPACE, sum(map(ord, key)), len(key)))``, where
-``key`` is the set's name without its ``-noise<σ>`` suffix (so both noise levels of a load share
-their workloads); training draws from the env's ``np_random`` (seeded by
-``reset(seed=...)``), a different stream, so it never samples them.
+streams over the DS3 applications, and the recipes of the fixed instance sets the leaderboard
+reports on (written and checked by :mod:`schedgym.data.instance_sets`). A set's seed key is the
+characters of its name without the ``-noise<σ>`` suffix, so both noise levels of a load share
+their workloads; training draws from the env's ``np_random`` (seeded by ``reset(seed=...)``), a
+different stream, so it never samples them.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from schedgym.data.instance_sets import Recipe
 from schedgym.envs.soc.dag import mean_inverse_bandwidth
-from schedgym.envs.soc.platform import DATA_DIR, NAMED_INSTANCES, ds3_app, ds3_app_names, ds3_task_types
+from schedgym.envs.soc.platform import NAMED_INSTANCES, ds3_app, ds3_app_names, ds3_task_types
 from schedgym.envs.soc.platform import ds3_type_costs, get_platform
 from schedgym.envs.soc.types import Job, SoCInstance
 
-TEST_SEED_NAMESPACE = 0x50C_7E57  # "SoC test": never used by training code.
 
 
 @dataclass(frozen=True)
@@ -140,7 +135,7 @@ STREAM_JOBS = 50
 STREAM_INSTANCES = 3
 
 
-def test_set_names() -> tuple[str, ...]:
+def _set_names() -> tuple[str, ...]:
     names = ["static-random", "static-apps"]
     for load in LOADS:
         for noise in NOISES:
@@ -148,7 +143,7 @@ def test_set_names() -> tuple[str, ...]:
     return tuple(names)
 
 
-def _test_set_env_kwargs(name: str) -> dict[str, Any]:
+def _set_env_kwargs(name: str) -> dict[str, Any]:
     if name == "static-random":
         return {"platform": "unrelated-4", "mode": "static", "window": 64}
     if name == "static-apps":
@@ -158,14 +153,9 @@ def _test_set_env_kwargs(name: str) -> dict[str, Any]:
             "noise": float(noise.removeprefix("noise")), "window": 128}
 
 
-def generate_test_set(name: str) -> tuple[dict[str, Any], tuple[SoCInstance, ...]]:
-    """Builds test set ``name`` deterministically from its own seed in the test namespace."""
-    if name not in test_set_names():
-        raise KeyError(f"unknown SoC test set {name!r}; known: {', '.join(test_set_names())}")
-    kwargs = _test_set_env_kwargs(name)
-    # Both noise levels of one load share the same arrivals: they differ only in noise.
-    key = name.rsplit("-noise", 1)[0]
-    rng = np.random.default_rng((TEST_SEED_NAMESPACE, sum(map(ord, key)), len(key)))
+def _draw_set(recipe: Recipe) -> list[SoCInstance]:
+    """Every instance of a set comes from one generator, ``recipe.rng()``, in order."""
+    name, rng = recipe.name, recipe.rng()
     instances: list[SoCInstance] = []
     if name == "static-random":
         for k in range(12):
@@ -185,50 +175,18 @@ def generate_test_set(name: str) -> tuple[dict[str, Any], tuple[SoCInstance, ...
     else:
         for k in range(STREAM_INSTANCES):
             jobs = tuple(sample_app_job(rng, ds3_app_names()) for _ in range(STREAM_JOBS))
-            arrival = poisson_arrivals(rng, STREAM_JOBS, kwargs["injection_rate"])
+            arrival = poisson_arrivals(rng, STREAM_JOBS, recipe.env_kwargs["injection_rate"])
             instances.append(SoCInstance(f"{name}-{k:02d}", "ds3", jobs, arrival))
-    return kwargs, tuple(instances)
+    return instances
 
 
-def _to_npz_dict(kwargs: dict[str, Any], instances: tuple[SoCInstance, ...]) -> dict:
-    meta = {"env_kwargs": kwargs, "instances": []}
-    arrays: dict[str, np.ndarray] = {}
-    for i, inst in enumerate(instances):
-        meta["instances"].append({"name": inst.name, "platform": inst.platform,
-                                  "jobs": [j.name for j in inst.jobs]})
-        arrays[f"i{i}_arrival"] = inst.arrival
-        for j, job in enumerate(inst.jobs):
-            for field in ("cost", "edges", "volume", "task_type"):
-                arrays[f"i{i}_j{j}_{field}"] = getattr(job, field)
-    arrays["meta"] = np.array(json.dumps(meta))
-    return arrays
+def _recipe(name: str) -> Recipe:
+    # Both noise levels of one load share the seed, hence the workloads: they differ only in noise.
+    key = name.rsplit("-noise", 1)[0]
+    return Recipe("soc", name, "test", _set_env_kwargs(name), (sum(map(ord, key)), len(key)), _draw_set)
 
 
-def save_test_set(name: str, directory: Path = DATA_DIR) -> Path:
-    kwargs, instances = generate_test_set(name)
-    path = directory / f"{name}.npz"
-    np.savez_compressed(path, **_to_npz_dict(kwargs, instances))
-    return path
-
-
-def load_test_set(name: str, directory: Path = DATA_DIR) -> tuple[dict[str, Any], tuple[SoCInstance, ...]]:
-    """Reads a stored test set (``data/soc/<name>.npz``)."""
-    path = directory / f"{name}.npz"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing; run `python -m schedgym.envs.soc.generator --write-test-sets`"
-        )
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
-        instances = []
-        for i, im in enumerate(meta["instances"]):
-            jobs = tuple(
-                Job(jname, z[f"i{i}_j{j}_cost"], z[f"i{i}_j{j}_edges"], z[f"i{i}_j{j}_volume"],
-                    z[f"i{i}_j{j}_task_type"])
-                for j, jname in enumerate(im["jobs"])
-            )
-            instances.append(SoCInstance(im["name"], im["platform"], jobs, z[f"i{i}_arrival"]))
-    return meta["env_kwargs"], tuple(instances)
+INSTANCE_SETS: tuple[Recipe, ...] = tuple(_recipe(name) for name in _set_names())
 
 
 def named_instance(name: str) -> SoCInstance:
@@ -237,19 +195,3 @@ def named_instance(name: str) -> SoCInstance:
     if name not in NAMED_INSTANCES:
         raise KeyError(f"unknown named instance {name!r}; known: {', '.join(NAMED_INSTANCES)}")
     return NAMED_INSTANCES[name]()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write-test-sets", action="store_true",
-                        help=f"regenerate every SoC test set under {DATA_DIR}")
-    args = parser.parse_args(argv)
-    if args.write_test_sets:
-        for name in test_set_names():
-            print(save_test_set(name))
-    else:
-        parser.print_help()
-
-
-if __name__ == "__main__":
-    main()

@@ -75,6 +75,33 @@ class SoCInstance:
     jobs: tuple[Job, ...]
     arrival: np.ndarray
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The instance as named arrays (for ``np.savez``; strings as 0-d/1-d unicode arrays)."""
+        arrays = {"platform": np.array(self.platform), "arrival": self.arrival,
+                  "job_names": np.array([job.name for job in self.jobs])}
+        for j, job in enumerate(self.jobs):
+            arrays.update({f"job{j}/{field}": getattr(job, field) for field in _JOB_ARRAYS})
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], name: str = "") -> "SoCInstance":
+        """Inverse of :meth:`arrays`.
+
+        Raises:
+            ValueError: If an array is missing; the message names it.
+        """
+        def get(key: str) -> np.ndarray:
+            if key not in arrays:
+                raise ValueError(f"SoC instance {name!r} lacks the array {key!r}")
+            return arrays[key]
+
+        jobs = tuple(Job(str(job_name), *(get(f"job{j}/{field}") for field in _JOB_ARRAYS))
+                     for j, job_name in enumerate(get("job_names").reshape(-1)))
+        return cls(name, str(get("platform")), jobs, get("arrival"))
+
+
+_JOB_ARRAYS = ("cost", "edges", "volume", "task_type")  # Job's array fields, in constructor order
+
 
 # Task status codes, also the order of the status one-hot in the observation.
 NOT_READY, READY, QUEUED, RUNNING, DONE = range(5)

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from schedgym.envs.graph import GraphEnv, GraphSpec, InstanceSet
-from schedgym.envs.vm import generator
+from schedgym.envs.graph import GraphEnv, GraphSpec
+from schedgym.envs.vm import generator, trace
+from schedgym.envs.vm.generator import SIZES, SizePreset
 from schedgym.envs.vm.sim import BestMoves, fragment_rate, initial_state, migrate
 from schedgym.envs.vm.types import BOTH_NUMA, VMInstance, VMState
 
-
-@dataclass(frozen=True)
-class SizePreset:
-    """Scale of a cluster: PMs, the VM padding bound and the default migration number limit."""
-
-    num_pms: int
-    max_vms: int
-    mnl: int
-
-
-# Medium and large follow VMR2L's PM counts; VM counts follow from the Google request mix at the
-# calibrated allocation (about 6.4 VMs per PM: ~64 at small, ~1,800 at medium, ~7,300 at large).
-SIZES: dict[str, SizePreset] = {
-    "small": SizePreset(num_pms=10, max_vms=96, mnl=10),
-    "medium": SizePreset(num_pms=280, max_vms=2048, mnl=50),
-    "large": SizePreset(num_pms=1200, max_vms=8704, mnl=50),
-}
 
 NODE_FEATURES = (
     "is_stop", "is_vm", "is_numa", "is_pm",
@@ -145,7 +129,7 @@ class VMRescheduleEnv(GraphEnv):
         self.trace_time_s = trace_time_s
         self._snapshot = None
         if self.trace_dir is not None:
-            self._snapshot = generator.load_trace_snapshot(self.trace_dir, trace_time_s)
+            self._snapshot = trace.load_trace_snapshot(self.trace_dir, trace_time_s)
 
         max_vms, num_pms = self.preset.max_vms, self.preset.num_pms
         self._vm0 = 1  # node of VM 0
@@ -206,25 +190,11 @@ class VMRescheduleEnv(GraphEnv):
         self._encode_globals()
         return self.observation(), float(reward), terminated, False, self._info()
 
-    # ------------------------------------------------------------------------ instance sets
-
-    @classmethod
-    def instance_sets(cls) -> tuple[str, ...]:
-        return tuple(sorted(path.stem for path in generator.DATA_DIR.glob("*.npz")))
-
-    @classmethod
-    def load_instance_set(cls, name: str) -> InstanceSet:
-        path = generator.DATA_DIR / f"{name}.npz"
-        if not path.exists():
-            raise KeyError(f"no VM instance set {name!r}; available: {', '.join(cls.instance_sets())}")
-        instances, meta = generator.load_instances(path)
-        return InstanceSet(name=name, env_kwargs={"size": meta["size"]}, instances=tuple(instances))
-
     # ------------------------------------------------------------------------------ helpers
 
     def _sample_instance(self) -> VMInstance:
         if self._snapshot is not None:
-            return generator.instance_from_snapshot(
+            return trace.instance_from_snapshot(
                 self._snapshot, self.np_random, self.preset.num_pms, self.preset.max_vms,
                 self.generator_config.double_numa_min_cpu,
             )

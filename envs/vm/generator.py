@@ -1,5 +1,5 @@
-"""VM rescheduling instances: a generator calibrated on Google cluster-data 2011, the loader of
-real traces, and the fixed test sets.
+"""VM rescheduling instances: cluster sizes, a generator calibrated on Google cluster-data 2011,
+and the recipes of the fixed instance sets (real traces: :mod:`schedgym.envs.vm.trace`).
 
 Sources of every figure:
 
@@ -21,17 +21,13 @@ what a live cluster shows (VMR2L reports about 0.55 at Medium), not that of a ra
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from functools import partial
 
 import numpy as np
 
+from schedgym.data.instance_sets import Recipe
 from schedgym.envs.vm.types import BOTH_NUMA, VMInstance
-
-if TYPE_CHECKING:
-    from schedgym.data.google_cluster import ClusterSnapshot
 
 CORES_PER_UNIT = 128  # cores of a machine with normalised CPU 1.0 (assumption, documented above)
 GIB_PER_UNIT = 512  # GiB of a machine with normalised memory 1.0 (assumption)
@@ -94,8 +90,24 @@ MEMORY_REQUEST_QUANTILES = np.array(
 # samples so that the Pearson correlation of the requests is about the published 0.49.
 COPULA_CORRELATION = 0.55
 
-TEST_SET_ENTROPY = 0x5C4ED7E5  # seed namespace of fixed test sets; training seeds never use it
-VALIDATION_SET_ENTROPY = 0x5C4EDA11  # seed namespace of validation sets (model selection)
+
+
+@dataclass(frozen=True)
+class SizePreset:
+    """Scale of a cluster: PMs, the VM padding bound and the default migration number limit."""
+
+    num_pms: int
+    max_vms: int
+    mnl: int
+
+
+# Medium and large follow VMR2L's PM counts; VM counts follow from the Google request mix at the
+# calibrated allocation (about 6.4 VMs per PM: ~64 at small, ~1,800 at medium, ~7,300 at large).
+SIZES: dict[str, SizePreset] = {
+    "small": SizePreset(num_pms=10, max_vms=96, mnl=10),
+    "medium": SizePreset(num_pms=280, max_vms=2048, mnl=50),
+    "large": SizePreset(num_pms=1200, max_vms=8704, mnl=50),
+}
 
 
 @dataclass(frozen=True)
@@ -281,182 +293,26 @@ def sample_instance(rng: np.random.Generator, config: GeneratorConfig, name: str
 
 
 # ---------------------------------------------------------------------------------------------
-# Real traces
+# Fixed instance sets (schedgym.data.instance_sets)
 
 
-def load_trace_snapshot(trace_dir: Path, time_s: float | None) -> "ClusterSnapshot":
-    """The Google 2011 trace's machines and running tasks at ``time_s`` (trace seconds)."""
-    from schedgym.data.google_cluster import load_snapshot  # pandas-heavy; only trace users pay for it
-
-    return load_snapshot(trace_dir, None if time_s is None else int(round(time_s * 1e6)))
-
-
-def instance_from_snapshot(
-    snapshot: "ClusterSnapshot",
-    rng: np.random.Generator,
-    num_pms: int,
-    max_vms: int,
-    double_numa_min_cpu: int,
-) -> VMInstance:
-    """An instance of ``num_pms`` machines drawn from a trace snapshot, with their tasks as VMs.
-
-    The trace says which machine runs a task but not which NUMA node: tasks are assigned to NUMA
-    nodes by best fit, largest first. Tasks that do not fit after rounding to whole cores and GiB
-    (the trace allows overcommitment) or that would break their job's anti-affinity are dropped,
-    with a warning that counts them.
-
-    Raises:
-        ValueError: If the snapshot has fewer than ``num_pms`` machines or the drawn machines run
-            more than ``max_vms`` tasks.
-    """
-    machines, tasks = snapshot.machines, snapshot.tasks
-    if len(machines) < num_pms:
-        raise ValueError(
-            f"the trace snapshot at t={snapshot.time_us} us has {len(machines)} machines with known "
-            f"capacity; this size needs {num_pms}: choose a smaller size or another time"
-        )
-    chosen = np.sort(rng.choice(len(machines), size=num_pms, replace=False))
-    picked = machines.iloc[chosen]
-    numa_cpu = np.maximum(1, np.round(picked["cpu"].to_numpy() * CORES_PER_UNIT / 2)).astype(np.int32)
-    numa_mem = np.maximum(1, np.round(picked["memory"].to_numpy() * GIB_PER_UNIT / 2)).astype(np.int32)
-    numa_cpu, numa_mem = np.repeat(numa_cpu[:, None], 2, 1), np.repeat(numa_mem[:, None], 2, 1)
-    pm_of_machine = dict(zip(picked["machine_id"].to_numpy().tolist(), range(num_pms)))
-    running = tasks[tasks["machine_id"].isin(pm_of_machine)]
-    cpu, mem, double = requests_to_vm_sizes(
-        running["cpu_request"].to_numpy(), running["memory_request"].to_numpy(), double_numa_min_cpu
-    )
-    pms = running["machine_id"].map(pm_of_machine).to_numpy()
-    jobs = running["job_id"].to_numpy(np.int64)
-    anti = running["different_machines"].to_numpy(bool)
-    free_cpu, free_mem = numa_cpu.astype(np.int64), numa_mem.astype(np.int64)
-    kept, numa_of, seen = [], [], set()
-    for i in np.lexsort((-cpu, pms)):  # per machine, largest first
-        pm = pms[i]
-        if anti[i] and (jobs[i], pm) in seen:
-            continue
-        if double[i]:
-            fits = free_cpu[pm].min() >= cpu[i] // 2 and free_mem[pm].min() >= mem[i] // 2
-            numa = BOTH_NUMA
-        else:
-            options = (free_cpu[pm] >= cpu[i]) & (free_mem[pm] >= mem[i])
-            fits = bool(options.any())
-            numa = int(np.argmin(np.where(options, free_cpu[pm] - cpu[i], np.inf)))
-        if not fits:
-            continue
-        if numa == BOTH_NUMA:
-            free_cpu[pm] -= cpu[i] // 2
-            free_mem[pm] -= mem[i] // 2
-        else:
-            free_cpu[pm, numa] -= cpu[i]
-            free_mem[pm, numa] -= mem[i]
-        seen.add((jobs[i], pm))
-        kept.append(i)
-        numa_of.append(numa)
-    if len(kept) < len(running):
-        warnings.warn(
-            f"trace snapshot: dropped {len(running) - len(kept)} of {len(running)} tasks that do not "
-            "fit their machine after rounding to whole cores and GiB (or repeat an anti-affinity job)",
-            stacklevel=2,
-        )
-    if len(kept) > max_vms:
-        raise ValueError(
-            f"the {num_pms} machines drawn from the trace run {len(kept)} tasks, more than this "
-            f"size's {max_vms} VM slots: choose a larger size"
-        )
-    kept_index = np.array(kept, dtype=np.intp)
-    return VMInstance(
-        numa_cpu=numa_cpu,
-        numa_mem=numa_mem,
-        vm_cpu=cpu[kept_index],
-        vm_mem=mem[kept_index],
-        vm_double=double[kept_index],
-        vm_job=jobs[kept_index],
-        vm_anti_affinity=anti[kept_index],
-        vm_pm=pms[kept_index].astype(np.int32),
-        vm_numa=np.array(numa_of, dtype=np.int8),
-        name=f"trace@{snapshot.time_us}us",
-    )
+def _draw_set(recipe: Recipe, count: int) -> list[VMInstance]:
+    """Instance ``i`` of a set comes from its own generator, ``recipe.rng(i)``."""
+    preset = SIZES[recipe.env_kwargs["size"]]
+    config = GeneratorConfig(num_pms=preset.num_pms, max_vms=preset.max_vms)
+    return [sample_instance(recipe.rng(index), config, f"{recipe.name}/{index}") for index in range(count)]
 
 
-# ---------------------------------------------------------------------------------------------
-# Fixed instance sets (data/vm/*.npz)
-
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "vm"
-
-
-def save_instances(path: Path, instances: list[VMInstance], meta: dict[str, str]) -> None:
-    """Writes instances to one ``.npz`` (keys ``<index>/<field>``) with string metadata."""
-    arrays: dict[str, np.ndarray] = {f"meta/{k}": np.array(v) for k, v in meta.items()}
-    for index, instance in enumerate(instances):
-        arrays[f"{index}/name"] = np.array(instance.name)
-        arrays.update({f"{index}/{key}": value for key, value in instance.arrays().items()})
-    np.savez_compressed(path, **arrays)
+def _recipe(name: str, purpose: str, size: str, count: int) -> Recipe:
+    # seed_key: the size's index in sorted(SIZES), so a size's test and validation sets and the
+    # sets of different sizes all draw from different streams.
+    return Recipe("vm", name, purpose, {"size": size}, (sorted(SIZES).index(size),),
+                  partial(_draw_set, count=count))
 
 
-def load_instances(path: Path) -> tuple[list[VMInstance], dict[str, str]]:
-    """Reads a file written by :func:`save_instances`.
-
-    Raises:
-        FileNotFoundError: If ``path`` does not exist.
-        ValueError: If the file is not a VM instance set.
-    """
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path} is not a VM instance set (.npz): {error}") from None
-    with archive:
-        meta = {key[5:]: str(archive[key]) for key in archive.files if key.startswith("meta/")}
-        grouped: dict[int, dict[str, np.ndarray]] = {}
-        for key in archive.files:
-            head, _, field = key.partition("/")
-            if head.isdigit():
-                grouped.setdefault(int(head), {})[field] = archive[key]
-    instances = [
-        VMInstance.from_arrays(fields, name=str(fields.get("name", f"{path.stem}/{index}")))
-        for index, fields in sorted(grouped.items())
-    ]
-    if not instances:
-        raise ValueError(f"{path} holds no VM instances")
-    return instances, meta
-
-
-# Fixed sets: name -> (size, instances). Seeds come from their own namespaces, never training's.
-INSTANCE_SETS: dict[str, tuple[str, int, int]] = {
-    # name: (size, count, seed namespace)
-    "small-test": ("small", 20, TEST_SET_ENTROPY),
-    "medium-test": ("medium", 10, TEST_SET_ENTROPY),
-    "small-val": ("small", 20, VALIDATION_SET_ENTROPY),
-    "medium-val": ("medium", 5, VALIDATION_SET_ENTROPY),
-}
-
-
-def write_instance_sets(directory: Path = DATA_DIR) -> list[Path]:
-    """(Re)generates every fixed instance set into ``directory``; returns the files written."""
-    from schedgym.envs.vm.env import SIZES  # the env imports this module; import late to avoid a cycle
-
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, (size, count, namespace) in INSTANCE_SETS.items():
-        preset = SIZES[size]
-        config = GeneratorConfig(num_pms=preset.num_pms, max_vms=preset.max_vms)
-        size_key = sorted(SIZES).index(size)
-        instances = [
-            sample_instance(np.random.default_rng([namespace, size_key, index]), config, f"{name}/{index}")
-            for index in range(count)
-        ]
-        path = directory / f"{name}.npz"
-        save_instances(path, instances, {"size": size, "generator": repr(config)})
-        written.append(path)
-    return written
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write-instance-sets", action="store_true", help="regenerate data/vm/*.npz")
-    if parser.parse_args().write_instance_sets:
-        for written_path in write_instance_sets():
-            print(f"wrote {written_path}")
+INSTANCE_SETS: tuple[Recipe, ...] = (
+    _recipe("small-test", "test", "small", 20),
+    _recipe("medium-test", "test", "medium", 10),
+    _recipe("small-val", "val", "small", 20),
+    _recipe("medium-val", "val", "medium", 5),
+)

@@ -14,7 +14,7 @@ from gymnasium.utils import seeding
 
 from schedgym import baselines
 from schedgym import envs  # noqa: F401  (registers the ids)
-from schedgym.baselines.evaluation import run_episode
+from schedgym.policies.evaluation import run_episode
 from schedgym.envs.soc import fastsim
 from schedgym.envs.soc.env import WAIT_NODE, SoCDAGEnv, draw_task_noise
 from schedgym.envs.soc.types import Job
@@ -39,7 +39,7 @@ def _env_episode(set_name: str, index: int, seed: int, rule: str, extra: dict):
     st = SoCDAGEnv.load_instance_set(set_name)
     kwargs = {**st.env_kwargs, **extra}
     env = gym.make(ENV_ID, **kwargs)
-    result = run_episode(env, baselines.make(rule), st.instances[index], seed)
+    result = run_episode(env, baselines.make(ENV_ID, rule), st.instances[index], seed)
     return st.instances[index], kwargs, result, env.unwrapped
 
 
@@ -65,7 +65,7 @@ def test_truncation_matches_env():
     st = SoCDAGEnv.load_instance_set("stream-light-noise0.2")
     kwargs = {**st.env_kwargs, "max_steps": 301}  # odd: truncates between task and PE step
     env = gym.make(ENV_ID, **kwargs)
-    result = run_episode(env, baselines.make("heft_rt"), st.instances[0], 0)
+    result = run_episode(env, baselines.make(ENV_ID, "heft_rt"), st.instances[0], 0)
     fast = fastsim.simulate(st.instances[0], "heft_rt", seed=0, **kwargs)
     assert fast["steps"] == len(result.actions) == 301
     assert fast["decisions"] == 150
@@ -83,7 +83,7 @@ def test_noise_is_drawn_like_the_env():
     assert noisy[0]["avg_job_duration"] != noisy[1]["avg_job_duration"]
     env = gym.make(ENV_ID, **kwargs)
     for seed, fast in zip((0, 1), noisy):
-        metrics = run_episode(env, baselines.make("etf"), instance, seed).metrics
+        metrics = run_episode(env, baselines.make(ENV_ID, "etf"), instance, seed).metrics
         assert fast["avg_job_duration"] == pytest.approx(metrics["avg_job_duration"], rel=1e-9)
 
 

@@ -35,7 +35,7 @@ def test_cloning_reproduces_the_expert_on_its_demonstrations():
 def test_a_learned_policy_demonstrates_its_best_of_k_rollouts():
     """Expert iteration: a policy source as expert plays its best-of-K plans, which are never
     worse than its own greedy rollout (the first-step return-to-go is the episode return)."""
-    from schedgym.baselines.evaluation import run_episode
+    from schedgym.policies.evaluation import run_episode
     from schedgym.policies.scheduler import load_policy
 
     kwargs = {"k": 8, "temperature": 1.5}

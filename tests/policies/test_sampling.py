@@ -5,7 +5,7 @@ import pytest
 
 from schedgym import envs  # noqa: F401
 import evaluate
-from schedgym.baselines.evaluation import replay, run_episode
+from schedgym.policies.evaluation import replay, run_episode
 from schedgym.envs.vm.env import VMRescheduleEnv
 from schedgym.policies.sampling import BestOfKScheduler, best_of_k_rollouts, rollouts
 from schedgym.policies.scheduler import load_policy

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 import train
-from schedgym.baselines.evaluation import evaluate
+from schedgym.policies.evaluation import evaluate
 from schedgym.envs.vm.env import VMRescheduleEnv
 from schedgym.policies import runtime
 from schedgym.policies.scheduler import is_learned, load_policy, resolve

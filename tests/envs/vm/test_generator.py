@@ -5,19 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schedgym.envs.vm.env import SIZES
 from schedgym.envs.vm.generator import (
+    SIZES,
     CORES_PER_UNIT,
     CPU_REQUEST_QUANTILES,
     MACHINE_CONFIGS,
     MEMORY_REQUEST_QUANTILES,
     GeneratorConfig,
-    load_instances,
     requests_to_vm_sizes,
     sample_instance,
     sample_machines,
     sample_requests,
-    save_instances,
 )
 from schedgym.envs.vm.sim import initial_state
 
@@ -75,19 +73,3 @@ def test_generation_is_seeded() -> None:
     for key, value in a.arrays().items():
         np.testing.assert_array_equal(value, b.arrays()[key])
     assert not np.array_equal(a.vm_cpu, c.vm_cpu) or not np.array_equal(a.vm_pm, c.vm_pm)
-
-
-def test_instance_files_round_trip_and_reject_garbage(tmp_path) -> None:
-    config = GeneratorConfig(num_pms=10, max_vms=96)
-    instances = [sample_instance(np.random.default_rng(i), config, f"x/{i}") for i in range(2)]
-    path = tmp_path / "set.npz"
-    save_instances(path, instances, {"size": "small"})
-    loaded, meta = load_instances(path)
-    assert meta == {"size": "small"} and [i.name for i in loaded] == ["x/0", "x/1"]
-    for original, copy in zip(instances, loaded):
-        for key, value in original.arrays().items():
-            np.testing.assert_array_equal(value, copy.arrays()[key])
-    garbage = tmp_path / "garbage.npz"
-    garbage.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="garbage.npz is not a VM instance set"):
-        load_instances(garbage)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from schedgym.baselines.soc_common import DynamicListScheduler, arrival_keys
+from schedgym.baselines.soc.common import DynamicListScheduler, arrival_keys
 
 
 class FIFOScheduler(DynamicListScheduler):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from schedgym.baselines.soc_common import DynamicListScheduler
+from schedgym.baselines.soc.common import DynamicListScheduler
 
 
 class HEFTRTScheduler(DynamicListScheduler):

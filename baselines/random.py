@@ -18,7 +18,6 @@ class RandomScheduler:
     """
 
     name = "random"
-    env_ids = ("*",)
 
     def __init__(self, seed: int | None = None) -> None:
         self._rng = np.random.default_rng(seed)

@@ -10,7 +10,7 @@ import pytest
 
 from schedgym import baselines
 from schedgym import envs  # noqa: F401
-from schedgym.baselines.soc_common import Dag, Timeline, cpop, heft
+from schedgym.baselines.soc.common import Dag, Timeline, cpop, heft
 from schedgym.envs.soc.dag import downward_rank, upward_rank
 from schedgym.envs.soc.platform import TOPCUOGLU_COST, TOPCUOGLU_EDGES
 from schedgym.envs.soc.types import Job, SoCInstance
@@ -70,7 +70,7 @@ def test_insertion_fills_an_idle_gap():
 @pytest.mark.parametrize("name, makespan", [("heft", 80.0), ("cpop", 86.0)])
 def test_env_replay_of_planners_matches_the_paper(name, makespan):
     env = gym.make(ENV_ID, platform="unrelated-3", mode="static", window=10)
-    info = run(env, baselines.make(name), "topcuoglu-fig2")
+    info = run(env, baselines.make(ENV_ID, name), "topcuoglu-fig2")
     assert info["makespan"] == makespan
     if name == "heft":
         assert env.unwrapped.state.task_pe.tolist() == [2, 0, 2, 1, 2, 1, 2, 0, 1, 1]
@@ -107,12 +107,12 @@ EXAMPLE_MET = [[2, 5], [2, 5], [2, 5]]
 ])
 def test_list_schedulers_on_worked_examples(name, kwargs, cost, makespan):
     env = gym.make(ENV_ID, platform="unrelated-2", mode="static", window=3)
-    info = run(env, baselines.make(name, **kwargs), _independent(cost))
+    info = run(env, baselines.make(ENV_ID, name, **kwargs), _independent(cost))
     assert info["makespan"] == makespan
 
 
 def test_registry_lists_soc_baselines():
-    avail = baselines.available(ENV_ID)
+    avail = baselines.names(ENV_ID)
     assert set(SOC_BASELINES) | {"random"} <= set(avail)
 
 
@@ -120,7 +120,7 @@ def test_registry_lists_soc_baselines():
 @pytest.mark.parametrize("pe_selection", ["pointer", "eft"])
 def test_baselines_finish_streaming_episodes_with_legal_actions(name, pe_selection):
     env = gym.make(ENV_ID, injection_rate=40.0, noise=0.2, n_jobs=12, pe_selection=pe_selection)
-    pol = baselines.make(name)
+    pol = baselines.make(ENV_ID, name)
     env.reset(seed=1)
     pol.reset(env, 1)
     steps = 0
@@ -136,6 +136,6 @@ def test_heft_streaming_beats_random_by_far():
     st = gym.make(ENV_ID).unwrapped.load_instance_set("stream-medium-noise0")
     env = gym.make(ENV_ID, **st.env_kwargs)
     inst = st.instances[0]
-    heft_info = run(env, baselines.make("heft"), inst)
-    rand_info = run(env, baselines.make("random"), inst)
+    heft_info = run(env, baselines.make(ENV_ID, "heft"), inst)
+    rand_info = run(env, baselines.make(ENV_ID, "random"), inst)
     assert heft_info["avg_job_duration"] < 0.2 * rand_info["avg_job_duration"]

@@ -3,8 +3,8 @@
 After Narayanan et al., "Solving Large-Scale Granular Resource Allocation Problems Efficiently
 with POP", SOSP 2021: split the PMs into k random parts, let each part's VMs move only within
 their part, give each part a share of the migration budget in proportion to its VMs, solve every
-part with the final-placement CP-SAT model (:class:`baselines.vm_models.PlacementModel`, via
-:func:`baselines.vm_plan.plan_part`), and combine the plans. The parts share
+part with the final-placement CP-SAT model (:class:`baselines.vm.models.PlacementModel`, via
+:func:`baselines.vm.plan.plan_part`), and combine the plans. The parts share
 no PM, so their moves never interact and the combined sequence is legal.
 """
 
@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from schedgym.baselines.base import SolverReport
-from schedgym.baselines.vm_models import Move
-from schedgym.baselines.vm_plan import PlanReplayer, fr_report, plan_part, residual_to_fr
+from schedgym.baselines.vm.models import Move
+from schedgym.baselines.vm.plan import PlanReplayer, fr_report, plan_part, residual_to_fr
 from schedgym.envs.vm.types import VMState
 
 #: PMs per part when ``parts`` is not given.
@@ -35,7 +35,7 @@ class PopRescheduler(PlanReplayer):
         parts: Number of parts k; default ceil(P / 20).
         time_limit_s: Wall-clock budget of the whole plan; each part gets an equal share of what
             the parts before it left.
-        workers: CP-SAT search workers per part (see :class:`baselines.vm_plan.PlanReplayer`).
+        workers: CP-SAT search workers per part (see :class:`baselines.vm.plan.PlanReplayer`).
         seed: Seed of the partition and of CP-SAT.
         max_rounds: Most solves per part: the first plus re-solves after deadlock cuts.
     """

@@ -1,11 +1,16 @@
-"""The leaderboard: run schedulers on a fixed instance set and summarise the env's metrics.
+"""The leaderboard: run schedulers (baselines and learned policies alike) on fixed instance sets
+and summarise the env's metrics.
 
-Every episode is recorded with its action sequence, so any row can be replayed and checked
-(``replay``): the same instance, seed and actions must give the same metrics.
+:func:`build_schedulers` turns policy names into scheduler factories and :func:`load_instance_sets`
+checks set names; both raise ``ValueError`` with a message for the user, so ``evaluate.py``,
+notebooks and sweeps share them. Every episode is recorded with its action sequence, so any row
+can be replayed and checked (``replay``): the same instance, seed and actions must give the same
+metrics.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +21,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from schedgym import envs  # noqa: F401  (registers the env ids)
+from schedgym import baselines, envs
 from schedgym.baselines.base import Scheduler
-from schedgym.envs.graph import InstanceSet
+from schedgym.data.instance_sets import InstanceSet
 
 
 @dataclass
@@ -36,6 +41,86 @@ class EpisodeResult:
     wall_s: float
     actions: list[int] = field(default_factory=list)
     solver_status: str = ""
+
+
+def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
+                     temperature: float = 1.0) -> tuple[dict[str, Callable[[], Scheduler]], dict[str, Any]]:
+    """Scheduler factories by label, and the learned policies among them (each loaded once).
+
+    Args:
+        env_id: The env the schedulers will run on.
+        policies: Baseline names of ``env_id``, ``.onnx``/``.zip`` policy files or
+            ``pretrained:NAME``.
+        best_of: With ``K > 1``, each learned policy also gets a ``NAME best-of-K`` entry: K
+            rollouts, one greedy and the rest sampled, the best replayed (known dynamics only).
+        temperature: Softmax temperature of the sampled best-of-K rollouts.
+
+    Raises:
+        ValueError: On an unknown name, a missing or corrupt file, a policy trained for another
+            env, or a bad ``best_of``/``temperature``; the message says which.
+    """
+    from schedgym.policies.sampling import BestOfKScheduler
+    from schedgym.policies.scheduler import is_learned, load_policy
+
+    if best_of < 1:
+        raise ValueError(f"--best-of must be at least 1, got {best_of}")
+    if not temperature > 0:
+        raise ValueError(f"--temperature must be positive, got {temperature}")
+    if best_of > 1 and not envs.env_class(env_id).known_dynamics:
+        raise ValueError(f"--best-of needs an env the scheduler can simulate; {env_id} has hidden randomness")
+    if not policies:
+        raise ValueError("no policy given")
+    schedulers: dict[str, Callable[[], Scheduler]] = {}
+    learned: dict[str, Any] = {}
+    for name in policies:
+        if is_learned(name):
+            try:
+                policy = load_policy(name)  # loaded once; a fresh light scheduler per episode
+            except FileNotFoundError as error:
+                raise ValueError(str(error)) from None
+            if not policy.supports(env_id):
+                raise ValueError(f"policy {name!r} was trained for {policy.env_id}, not {env_id}")
+            schedulers[name], learned[name] = policy.scheduler, policy
+            if best_of > 1:
+                entry = functools.partial(BestOfKScheduler, policy, best_of, temperature)
+                schedulers[entry().name] = entry
+        elif name in baselines.names(env_id):
+            schedulers[name] = functools.partial(baselines.make, env_id, name)
+        else:
+            raise ValueError(f"unknown policy {name!r}; the baselines of {env_id}: "
+                             f"{', '.join(baselines.names(env_id))} (or a .onnx/.zip file, pretrained:NAME)")
+    return schedulers, learned
+
+
+def load_instance_sets(env_id: str, names: Sequence[str]) -> list[InstanceSet]:
+    """The fixed instance sets ``names`` of ``env_id``.
+
+    Raises:
+        ValueError: If no name is given or a set does not exist; the message lists the sets.
+    """
+    env_class = envs.env_class(env_id)
+    if not names:
+        raise ValueError("no instance set given")
+    for name in names:
+        if name not in env_class.instance_sets():
+            raise ValueError(f"{env_id} has no instance set {name!r}; available: "
+                             f"{', '.join(env_class.instance_sets())}")
+    return [env_class.load_instance_set(name) for name in names]
+
+
+def check_policies_fit(env_id: str, instance_sets: Sequence[InstanceSet], learned: dict[str, Any]) -> None:
+    """Raises ``ValueError`` unless every learned policy fits every set's observation size (a
+    policy fits one N_MAX): checked before any episode runs."""
+    for instance_set in instance_sets:
+        probe = gym.make(env_id, **instance_set.env_kwargs)
+        try:
+            for label, policy in learned.items():
+                try:
+                    policy.check(probe)
+                except ValueError as error:
+                    raise ValueError(f"{label} cannot run on {instance_set.name}: {error}") from None
+        finally:
+            probe.close()
 
 
 def run_episode(env: gym.Env, scheduler: Scheduler, instance: Any, seed: int) -> EpisodeResult:

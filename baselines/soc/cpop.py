@@ -4,7 +4,7 @@ their earliest-finish processor, with insertion. Planned per job and replayed li
 
 from __future__ import annotations
 
-from schedgym.baselines.soc_common import PlanReplayScheduler, cpop
+from schedgym.baselines.soc.common import PlanReplayScheduler, cpop
 
 
 class CPOPScheduler(PlanReplayScheduler):

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from schedgym import baselines
-import evaluate
-from schedgym.baselines.evaluation import evaluate as run_leaderboard
-from schedgym.baselines.evaluation import leaderboard, replay
-from schedgym.envs.graph import InstanceSet
+from schedgym import evaluate
+from schedgym.policies.evaluation import evaluate as run_leaderboard
+from schedgym.policies.evaluation import leaderboard, replay
+from schedgym.data.instance_sets import InstanceSet
 from schedgym.envs.vm.env import VMRescheduleEnv
 
 ENV_ID = "schedgym/VMReschedule-v1"
@@ -24,7 +24,7 @@ def _small_set(count: int) -> InstanceSet:
 
 
 def test_rows_per_episode_and_replayable_actions() -> None:
-    schedulers = {name: functools.partial(baselines.make, name) for name in ("random", "greedy")}
+    schedulers = {name: functools.partial(baselines.make, ENV_ID, name) for name in ("random", "greedy")}
     results = run_leaderboard(ENV_ID, _small_set(3), schedulers, seeds=[0, 1], progress=False)
     assert len(results) == 3 * 2 * 2
     assert {"env_id", "instance_set", "instance", "policy", "seed", "fragment_rate", "wall_s",

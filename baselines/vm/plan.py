@@ -11,8 +11,8 @@ import gymnasium as gym
 import numpy as np
 
 from schedgym.baselines.base import SolverReport
-from schedgym.baselines.vm_models import Move, PlacementModel, SequenceModel, static_destinations
-from schedgym.baselines.vm_ordering import (
+from schedgym.baselines.vm.models import Move, PlacementModel, SequenceModel, static_destinations
+from schedgym.baselines.vm.ordering import (
     Ledger,
     applied,
     best_prefix,
@@ -221,7 +221,6 @@ class PlanReplayer:
     """
 
     name: str
-    env_ids = ("schedgym/VMReschedule-v1",)
 
     def __init__(self, time_limit_s: float, workers: int, seed: int, max_rounds: int) -> None:
         if time_limit_s <= 0 or workers < 1 or max_rounds < 1:

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from schedgym import baselines
-from schedgym.baselines.evaluation import run_episode
+from schedgym.policies.evaluation import run_episode
 from schedgym.envs.vm.env import VMRescheduleEnv
 from tests.envs.vm.helpers import make_instance
+
+ENV_ID = "schedgym/VMReschedule-v1"
 
 
 def test_greedy_takes_the_best_migration_and_stops_when_none_improves() -> None:
@@ -19,7 +21,7 @@ def test_greedy_takes_the_best_migration_and_stops_when_none_improves() -> None:
     # NUMA0; the tie goes to the lowest VM index. After it no single migration helps: stop.
     inst = make_instance([32, 32], [(24, 0, 0), (4, 0, 1), (8, 1, 0)])
     env = VMRescheduleEnv(size="small")
-    result = run_episode(env, baselines.make("greedy"), inst, seed=0)
+    result = run_episode(env, baselines.make(ENV_ID, "greedy"), inst, seed=0)
     assert result.actions == [env.vm_node(0), env.destination_node(1), 0]
     assert result.metrics["initial_fragment_rate"] == pytest.approx(28 / 92)
     assert result.metrics["fragment_rate"] == pytest.approx(12 / 92)
@@ -28,7 +30,7 @@ def test_greedy_takes_the_best_migration_and_stops_when_none_improves() -> None:
 def test_greedy_first_move_is_the_best_single_migration_by_brute_force() -> None:
     env = VMRescheduleEnv(size="small")
     env.reset(seed=31)
-    greedy = baselines.make("greedy")
+    greedy = baselines.make(ENV_ID, "greedy")
     greedy.reset(env)
     vm_node = greedy.act(env)
     env.step(vm_node)
@@ -50,7 +52,7 @@ def test_greedy_beats_random_on_small_test() -> None:
     final = {name: [] for name in ("greedy", "random")}
     for instance in instance_set.instances:
         for name in final:
-            result = run_episode(env, baselines.make(name), instance, seed=0)
+            result = run_episode(env, baselines.make(ENV_ID, name), instance, seed=0)
             final[name].append(result.metrics["fragment_rate"])
             assert result.metrics["fragment_rate"] <= result.metrics["initial_fragment_rate"] or name == "random"
     assert np.mean(final["greedy"]) < np.mean(final["random"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from schedgym.baselines.soc_common import SoCScheduler
+from schedgym.baselines.soc.common import SoCScheduler
 
 
 class ETFScheduler(SoCScheduler):

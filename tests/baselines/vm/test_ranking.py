@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 
 from schedgym import baselines
-from schedgym.baselines.evaluation import evaluate
+from schedgym.policies.evaluation import evaluate
 from schedgym.envs.vm.env import VMRescheduleEnv
 
 
 def test_cpsat_beats_greedy_beats_random_on_small_test() -> None:
     instance_set = VMRescheduleEnv.load_instance_set("small-test")
-    schedulers = {name: functools.partial(baselines.make, name) for name in ("random", "greedy", "cpsat")}
+    schedulers = {name: functools.partial(baselines.make, "schedgym/VMReschedule-v1", name) for name in ("random", "greedy", "cpsat")}
     results = evaluate("schedgym/VMReschedule-v1", instance_set, schedulers, seeds=[0], progress=False)
     final = results.pivot(index="instance", columns="policy", values="fragment_rate")
     # An optimal plan within MNL moves is never worse than greedy's sequence of at most MNL moves;

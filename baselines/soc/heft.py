@@ -4,7 +4,7 @@ the env's window, against the PEs' committed and planned work, and replays the p
 
 from __future__ import annotations
 
-from schedgym.baselines.soc_common import PlanReplayScheduler, heft
+from schedgym.baselines.soc.common import PlanReplayScheduler, heft
 
 
 class HEFTScheduler(PlanReplayScheduler):

@@ -1,8 +1,8 @@
 """CP-SAT rescheduling for ``schedgym/VMReschedule-v1``: the best migration sequence of at most
 MNL migrations, solved exactly (within a time limit) and replayed as pointer actions.
 
-Two models (:mod:`baselines.vm_plan`). The final-placement model
-(:class:`~baselines.vm_models.PlacementModel`) picks every VM's final NUMA node (or PM, for double
+Two models (:mod:`baselines.vm.plan`). The final-placement model
+(:class:`~baselines.vm.models.PlacementModel`) picks every VM's final NUMA node (or PM, for double
 VMs) under CPU, memory and anti-affinity constraints, moves at most MNL VMs, and minimises
 Σ (free cores mod g), which is the fragment rate times the constant total of free cores, with
 fewer moves as the tie-break. Its moves are then ordered so every intermediate placement is
@@ -10,7 +10,7 @@ legal; a set that cannot be ordered (a swap deadlock) is reached through a tempo
 the budget allows, and cut off with a no-good before re-solving. It relaxes the real problem, so
 its bound is valid and a plan that meets it is optimal.
 
-The time-indexed model (:class:`~baselines.vm_models.SequenceModel`) is the real, sequential
+The time-indexed model (:class:`~baselines.vm.models.SequenceModel`) is the real, sequential
 problem: a legal placement at every step, at most one VM changing place per step, a VM free to
 move more than once. When the final-placement plan is not proven optimal and the model is small
 enough, it is solved next, hinted with that plan and bounded by the relaxation, so that its
@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from schedgym.baselines.base import SolverReport
-from schedgym.baselines.vm_models import Move
-from schedgym.baselines.vm_plan import PlanReplayer, fr_report, plan_part, plan_sequence, sequence_cells
+from schedgym.baselines.vm.models import Move
+from schedgym.baselines.vm.plan import PlanReplayer, fr_report, plan_part, plan_sequence, sequence_cells
 from schedgym.envs.vm.types import VMState
 
 #: Largest time-indexed model used: Σ (static destinations of the VMs that can move) × (MNL + 1).
@@ -44,7 +44,7 @@ class CpSatRescheduler(PlanReplayer):
     Args:
         time_limit_s: Wall-clock budget of all solves of one plan.
         workers: CP-SAT search workers; 1 keeps the search sequential and reproducible (see
-            :class:`baselines.vm_plan.PlanReplayer`).
+            :class:`baselines.vm.plan.PlanReplayer`).
         seed: CP-SAT's random seed.
         max_rounds: Most solves of the final-placement model: the first plus re-solves after
             deadlock cuts.

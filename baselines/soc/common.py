@@ -14,8 +14,6 @@ import numpy as np
 from schedgym.envs.soc.types import QUEUED, READY, RUNNING
 from schedgym.envs.soc.dag import Dag, downward_rank, upward_rank
 
-SOC_ENV_IDS = ("schedgym/SoCDAG-v0",)
-
 
 # --------------------------------------------------------------------------- pure algorithms
 
@@ -181,7 +179,6 @@ class SoCScheduler:
     a PE, or ``None`` to wait); this class turns the choice into the env's pointer steps."""
 
     name = "soc-base"
-    env_ids = SOC_ENV_IDS
 
     def __init__(self) -> None:
         self._pending_pe: int | None = None

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from schedgym import envs  # noqa: F401  (registers the env ids)
-from schedgym.baselines.vm_cpsat import CpSatRescheduler
-from schedgym.baselines.vm_pop import PopRescheduler, partition_pms, split_budget
+from schedgym.baselines.vm.cpsat import CpSatRescheduler
+from schedgym.baselines.vm.pop import PopRescheduler, partition_pms, split_budget
 from schedgym.envs.vm.sim import placement_violations
 
 ENV_ID = "schedgym/VMReschedule-v1"

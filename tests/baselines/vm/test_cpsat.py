@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from schedgym import envs  # noqa: F401  (registers the env ids)
-from schedgym.baselines.vm_cpsat import CpSatRescheduler
-from schedgym.baselines.vm_models import PlacementModel, SequenceModel
-from schedgym.baselines.vm_ordering import best_prefix, final_fragment_rate, order_moves
+from schedgym.baselines.vm.cpsat import CpSatRescheduler
+from schedgym.baselines.vm.models import PlacementModel, SequenceModel
+from schedgym.baselines.vm.ordering import best_prefix, final_fragment_rate, order_moves
 from schedgym.envs.vm.sim import fragment_change, fragment_rate, initial_state, migrate, placement_violations
 from schedgym.envs.vm.types import BOTH_NUMA, VMInstance
 

@@ -20,7 +20,6 @@ class GreedyMigration:
     """
 
     name = "greedy"
-    env_ids = ("schedgym/VMReschedule-v1",)
 
     def __init__(self) -> None:
         self._destination: int | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from schedgym.baselines.vm_models import Move, dest_pm, footprint, static_destinations
+from schedgym.baselines.vm.models import Move, dest_pm, footprint, static_destinations
 from schedgym.envs.vm.sim import destination_of, fragment_rate
 from schedgym.envs.vm.types import VMState
 

@@ -1,0 +1,112 @@
+"""VM rescheduling instances from a real Google cluster-data 2011 trace: the snapshot of machines
+and running tasks at a time, and instances drawn from it (the loader is
+:mod:`schedgym.data.google_cluster`)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from schedgym.envs.vm.generator import CORES_PER_UNIT, GIB_PER_UNIT, requests_to_vm_sizes
+from schedgym.envs.vm.types import BOTH_NUMA, VMInstance
+
+if TYPE_CHECKING:
+    from schedgym.data.google_cluster import ClusterSnapshot
+
+def load_trace_snapshot(trace_dir: Path, time_s: float | None) -> "ClusterSnapshot":
+    """The Google 2011 trace's machines and running tasks at ``time_s`` (trace seconds)."""
+    from schedgym.data.google_cluster import load_snapshot  # pandas-heavy; only trace users pay for it
+
+    return load_snapshot(trace_dir, None if time_s is None else int(round(time_s * 1e6)))
+
+
+def instance_from_snapshot(
+    snapshot: "ClusterSnapshot",
+    rng: np.random.Generator,
+    num_pms: int,
+    max_vms: int,
+    double_numa_min_cpu: int,
+) -> VMInstance:
+    """An instance of ``num_pms`` machines drawn from a trace snapshot, with their tasks as VMs.
+
+    The trace says which machine runs a task but not which NUMA node: tasks are assigned to NUMA
+    nodes by best fit, largest first. Tasks that do not fit after rounding to whole cores and GiB
+    (the trace allows overcommitment) or that would break their job's anti-affinity are dropped,
+    with a warning that counts them.
+
+    Raises:
+        ValueError: If the snapshot has fewer than ``num_pms`` machines or the drawn machines run
+            more than ``max_vms`` tasks.
+    """
+    machines, tasks = snapshot.machines, snapshot.tasks
+    if len(machines) < num_pms:
+        raise ValueError(
+            f"the trace snapshot at t={snapshot.time_us} us has {len(machines)} machines with known "
+            f"capacity; this size needs {num_pms}: choose a smaller size or another time"
+        )
+    chosen = np.sort(rng.choice(len(machines), size=num_pms, replace=False))
+    picked = machines.iloc[chosen]
+    numa_cpu = np.maximum(1, np.round(picked["cpu"].to_numpy() * CORES_PER_UNIT / 2)).astype(np.int32)
+    numa_mem = np.maximum(1, np.round(picked["memory"].to_numpy() * GIB_PER_UNIT / 2)).astype(np.int32)
+    numa_cpu, numa_mem = np.repeat(numa_cpu[:, None], 2, 1), np.repeat(numa_mem[:, None], 2, 1)
+    pm_of_machine = dict(zip(picked["machine_id"].to_numpy().tolist(), range(num_pms)))
+    running = tasks[tasks["machine_id"].isin(pm_of_machine)]
+    cpu, mem, double = requests_to_vm_sizes(
+        running["cpu_request"].to_numpy(), running["memory_request"].to_numpy(), double_numa_min_cpu
+    )
+    pms = running["machine_id"].map(pm_of_machine).to_numpy()
+    jobs = running["job_id"].to_numpy(np.int64)
+    anti = running["different_machines"].to_numpy(bool)
+    free_cpu, free_mem = numa_cpu.astype(np.int64), numa_mem.astype(np.int64)
+    kept, numa_of, seen = [], [], set()
+    for i in np.lexsort((-cpu, pms)):  # per machine, largest first
+        pm = pms[i]
+        if anti[i] and (jobs[i], pm) in seen:
+            continue
+        if double[i]:
+            fits = free_cpu[pm].min() >= cpu[i] // 2 and free_mem[pm].min() >= mem[i] // 2
+            numa = BOTH_NUMA
+        else:
+            options = (free_cpu[pm] >= cpu[i]) & (free_mem[pm] >= mem[i])
+            fits = bool(options.any())
+            numa = int(np.argmin(np.where(options, free_cpu[pm] - cpu[i], np.inf)))
+        if not fits:
+            continue
+        if numa == BOTH_NUMA:
+            free_cpu[pm] -= cpu[i] // 2
+            free_mem[pm] -= mem[i] // 2
+        else:
+            free_cpu[pm, numa] -= cpu[i]
+            free_mem[pm, numa] -= mem[i]
+        seen.add((jobs[i], pm))
+        kept.append(i)
+        numa_of.append(numa)
+    if len(kept) < len(running):
+        warnings.warn(
+            f"trace snapshot: dropped {len(running) - len(kept)} of {len(running)} tasks that do not "
+            "fit their machine after rounding to whole cores and GiB (or repeat an anti-affinity job)",
+            stacklevel=2,
+        )
+    if len(kept) > max_vms:
+        raise ValueError(
+            f"the {num_pms} machines drawn from the trace run {len(kept)} tasks, more than this "
+            f"size's {max_vms} VM slots: choose a larger size"
+        )
+    kept_index = np.array(kept, dtype=np.intp)
+    return VMInstance(
+        numa_cpu=numa_cpu,
+        numa_mem=numa_mem,
+        vm_cpu=cpu[kept_index],
+        vm_mem=mem[kept_index],
+        vm_double=double[kept_index],
+        vm_job=jobs[kept_index],
+        vm_anti_affinity=anti[kept_index],
+        vm_pm=pms[kept_index].astype(np.int32),
+        vm_numa=np.array(numa_of, dtype=np.int8),
+        name=f"trace@{snapshot.time_us}us",
+    )
+
+
