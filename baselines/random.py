@@ -5,13 +5,15 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from schedgym.envs.graph import NOOP_NODE
+
 
 class RandomScheduler:
     """Picks a legal action uniformly at random, from its own seeded generator.
 
-    Node 0 (every env's stop/wait node) is taken only when nothing else is legal, so the random
-    scheduler really acts (VMR2L's random baseline migrates until the limit) instead of ending
-    episodes by chance.
+    The no-op node (``NOOP_NODE``: every env's stop/wait node) is taken only when nothing else is
+    legal, so the random scheduler really acts (VMR2L's random baseline migrates until the limit)
+    instead of ending episodes by chance.
 
     Args:
         seed: Seed of the scheduler's generator; ``reset(env, seed)`` reseeds it.
@@ -28,5 +30,5 @@ class RandomScheduler:
 
     def act(self, env: gym.Env) -> int:
         legal = np.flatnonzero(env.unwrapped.action_masks())
-        acting = legal[legal != 0]
-        return int(self._rng.choice(acting)) if len(acting) else 0
+        acting = legal[legal != NOOP_NODE]
+        return int(self._rng.choice(acting)) if len(acting) else NOOP_NODE

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from schedgym.data.instance_sets import InstanceSet
 
 OBS_KEYS = ("nodes", "edge_index", "edge_attr", "node_mask", "edge_mask", "globals", "action_mask")
+#: The no-op node of every env (VM: stop, SoC: wait), legal in every state.
+NOOP_NODE = 0
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,12 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from schedgym.envs.graph import OBS_KEYS
 from schedgym.policies.gnn import GraphEncoder
 
 MASKED_LOGIT = -1e9
 #: Observation keys in the order :meth:`PointerNet.forward` (and the ONNX graph) takes them.
-INPUT_NAMES = ("nodes", "edge_index", "edge_attr", "node_mask", "edge_mask", "globals", "action_mask")
+INPUT_NAMES = OBS_KEYS  # the network reads every observation array, in the contract's order
 
 
 class PointerNet(nn.Module):

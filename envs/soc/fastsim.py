@@ -8,16 +8,17 @@ and no Python per decision, so a rule scheduler simulates the chip far faster th
 Rules (the baselines of the same names): ``"fifo"``, ``"heft_rt"``, ``"etf"`` (DS3's
 earliest-finish criterion, the ``etf`` baseline's default) and ``"met"``.
 
-It must agree *exactly* with the env driven by the baseline: the same admission of jobs into
-the task window (smallest free slots first, which is also the last tie-break of the rules),
-FIFO PE queues, transfers of ``volume / bandwidth`` (free on one PE), expected times from mean
-latencies against realised ones from the pre-drawn noise (drawn through
-:func:`envs.soc.env.draw_task_noise`, as the env does), the same event order (finishes by
-time then commit order, then arrivals) and the baselines' ``np.lexsort`` tie-breaking. A rule
-baseline never waits: the env only hands it a decision when a task is ready, and it places one.
-``tests/envs/test_soc_fastsim.py`` enforces the agreement (to 1e-9 relative; the results are in
-fact bit-identical) on five of the fixed test sets (static and streaming), with and without noise, with a window small enough
-that jobs queue outside it, with ``pe_selection="eft"`` and under truncation by ``max_steps``.
+It re-implements the dynamics of :class:`envs.soc.sim.SoCSim` and must agree *exactly* with
+the env driven by the baseline: the same admission of jobs into the task window (smallest free
+slots first, which is also the last tie-break of the rules), FIFO PE queues, transfers of
+``volume / bandwidth`` (free on one PE), expected times from mean latencies against realised
+ones from the pre-drawn noise (drawn through :func:`envs.soc.sim.draw_task_noise`, as the sim
+does), the same event order (finishes by time then commit order, then arrivals) and the
+baselines' ``np.lexsort`` tie-breaking. A rule baseline never waits: the env only hands it a
+decision when a task is ready, and it places one. ``tests/envs/soc/test_fastsim.py`` enforces
+the agreement (to 1e-9 relative; the results are in fact bit-identical) on five of the fixed
+test sets (static and streaming), with and without noise, with a window small enough that jobs
+queue outside it, with ``pe_selection="eft"`` and under truncation by ``max_steps``.
 
 The first call in a fresh environment compiles the core (about 10-15 s); numba caches it on
 disk, so later processes load it in well under a second. :func:`warm_up` triggers this.
@@ -42,10 +43,10 @@ from gymnasium.utils import seeding
 from numba import njit
 
 from schedgym.envs.soc import generator
-from schedgym.envs.soc.dag import Dag, inverse_bandwidth, upward_rank
-from schedgym.envs.soc.env import check_jobs, draw_task_noise
+from schedgym.envs.soc.dag import inverse_bandwidth
+from schedgym.envs.soc.sim import BAD_ARRIVALS, check_jobs, check_platform, draw_task_noise, job_rank
 from schedgym.envs.soc.platform import get_platform
-from schedgym.envs.soc.types import Job, Platform, SoCInstance
+from schedgym.envs.soc.types import Platform, SoCInstance
 
 RULES: tuple[str, ...] = ("fifo", "heft_rt", "etf", "met")
 _FIFO, _HEFT_RT, _ETF, _MET = range(4)
@@ -96,30 +97,6 @@ class FlatInstance:
     @property
     def n_tasks(self) -> int:
         return self.kind_cost.shape[0]
-
-
-_RANK_BY_CONTENT: dict[tuple, np.ndarray] = {}
-_RANK_BY_ID: dict[tuple[int, str], tuple[Job, np.ndarray]] = {}
-_RANK_CACHE_SIZE = 4096
-
-
-def _job_rank(job: Job, plat: Platform) -> np.ndarray:
-    """The env's upward rank of ``job`` (the same function on the same inputs, so identical),
-    cached: by object for repeated episodes of one instance, by content because streams
-    repeat the same few applications."""
-    hit = _RANK_BY_ID.get((id(job), plat.name))
-    if hit is not None and hit[0] is job:
-        return hit[1]
-    key = (plat.name, job.cost.shape, job.cost.tobytes(), job.edges.tobytes(), job.volume.tobytes())
-    rank = _RANK_BY_CONTENT.get(key)
-    if rank is None:
-        rank = upward_rank(Dag(job.cost[:, plat.pe_kind], job.edges, job.volume, plat.bandwidth))
-    for cache in (_RANK_BY_CONTENT, _RANK_BY_ID):
-        if len(cache) >= _RANK_CACHE_SIZE:
-            cache.clear()
-    _RANK_BY_CONTENT[key] = rank
-    _RANK_BY_ID[id(job), plat.name] = (job, rank)
-    return rank
 
 
 @njit(cache=True)
@@ -185,9 +162,7 @@ def flatten(instance: SoCInstance, plat: Platform, window: int, e_dag: int,
         ValueError: Wrong platform, a job that does not fit the window, costs that do not
             match the PE kinds, a task no PE can run, or bad arrivals (the env's messages).
     """
-    if instance.platform != plat.name:
-        raise ValueError(f"instance {instance.name!r} is for platform {instance.platform!r}, "
-                         f"this simulator was given {plat.name!r}")
+    check_platform(instance, plat)
     jobs = instance.jobs
     costs = [job.cost for job in jobs]
     edges = [job.edges for job in jobs]
@@ -213,8 +188,8 @@ def flatten(instance: SoCInstance, plat: Platform, window: int, e_dag: int,
     if problem == _INCAPABLE_TASK:
         check_jobs(jobs, plat, window, e_dag)
     if problem == _BAD_ARRIVALS or len(arrival) != len(jobs):
-        raise ValueError("instance arrivals must be one non-decreasing time per job")
-    rank = (np.concatenate([_job_rank(job, plat) for job in jobs]) if with_rank and jobs
+        raise ValueError(BAD_ARRIVALS)
+    rank = (np.concatenate([job_rank(job, plat) for job in jobs]) if with_rank and jobs
             else np.zeros(len(kind_cost)))
     return FlatInstance(kind_cost=kind_cost, pe_kind=plat.pe_kind, edges=all_edges,
                         volume=volume, sizes=sizes, n_edges=n_edges, arrival=arrival, rank=rank,

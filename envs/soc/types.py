@@ -110,29 +110,31 @@ STATUS_NAMES = ("not_ready", "ready", "queued", "running", "done")
 
 @dataclass
 class SoCState:
-    """The simulator state that baselines read. Tasks of admitted jobs live in ``W`` slots.
+    """The simulator state that baselines read (``env.unwrapped.state``), owned and updated by
+    :class:`envs.soc.sim.SoCSim` (the env only sets ``phase`` and ``selected_slot``). Tasks of
+    admitted jobs live in ``W`` slots; P is the number of PEs.
 
     Attributes:
         time: Current simulated time (µs).
         phase: 0 = pick a task (or wait), 1 = pick a PE for ``selected_slot``.
         selected_slot: Task slot chosen in phase 0, -1 otherwise.
-        pe_kind: Kind of each PE.  # (P,) int64
-        inv_bandwidth: 1 / bandwidth, zero on the diagonal.  # (P, P) float64
+        pe_kind: Kind of each PE.
+        inv_bandwidth: 1 / bandwidth, zero on the diagonal.
         pe_free_est: Expected time each PE finishes its queue, from mean costs (the scheduler's
-            view; realised noise is only seen when tasks finish).  # (P,) float64
-        pe_queue_len: Tasks queued or running on each PE.  # (P,) int64
-        task_valid: Slot holds a task of a job in the system.  # (W,) bool
-        task_job: Job index (into the episode's job list) of each slot.  # (W,) int64
-        task_index: Task index within its job.  # (W,) int64
-        task_type: Task type index (-1 untyped).  # (W,) int64
-        task_status: One of NOT_READY, READY, QUEUED, RUNNING, DONE.  # (W,) int64
-        task_cost: Mean execution time on each PE (inf where incapable).  # (W, P) float64
-        task_pe: PE the task is assigned to, -1 before.  # (W,) int64
-        task_arrival: Arrival time of the task's job.  # (W,) float64
-        task_ready_time: Time the task became ready (inputs computed), inf before.  # (W,) float64
-        task_start: Actual start time once running, expected before, inf if unassigned.  # (W,)
-        task_finish: Actual finish once done, expected while assigned, inf otherwise.  # (W,)
-        task_rank: HEFT upward rank of the task within its job (mean costs).  # (W,) float64
+            view; realised noise is only seen when tasks finish).
+        pe_queue_len: Tasks queued or running on each PE.
+        task_valid: Slot holds a task of a job in the system.
+        task_job: Job index (into the episode's job list) of each slot.
+        task_index: Task index within its job.
+        task_type: Task type index (-1 untyped).
+        task_status: One of NOT_READY, READY, QUEUED, RUNNING, DONE.
+        task_cost: Mean execution time on each PE (inf where incapable).
+        task_pe: PE the task is assigned to, -1 before.
+        task_arrival: Arrival time of the task's job.
+        task_ready_time: Time the task became ready (inputs computed), inf before.
+        task_start: Actual start time once running, expected before, inf if unassigned.
+        task_finish: Actual finish once done, expected while assigned, inf otherwise.
+        task_rank: HEFT upward rank of the task within its job (mean costs).
         task_preds: For each slot, its (predecessor slot, data volume) pairs.
         n_done_jobs: Jobs completed so far.
         n_jobs: Jobs in the episode.
@@ -142,23 +144,23 @@ class SoCState:
     time: float
     phase: int
     selected_slot: int
-    pe_kind: np.ndarray
-    inv_bandwidth: np.ndarray
-    pe_free_est: np.ndarray
-    pe_queue_len: np.ndarray
-    task_valid: np.ndarray
-    task_job: np.ndarray
-    task_index: np.ndarray
-    task_type: np.ndarray
-    task_status: np.ndarray
-    task_cost: np.ndarray
-    task_pe: np.ndarray
-    task_arrival: np.ndarray
-    task_ready_time: np.ndarray
-    task_start: np.ndarray
-    task_finish: np.ndarray
-    task_rank: np.ndarray
-    task_preds: list[list[tuple[int, float]]] = field(default_factory=list)
+    pe_kind: np.ndarray  # (P,) int64
+    inv_bandwidth: np.ndarray  # (P, P) float64
+    pe_free_est: np.ndarray  # (P,) float64
+    pe_queue_len: np.ndarray  # (P,) int64
+    task_valid: np.ndarray  # (W,) bool
+    task_job: np.ndarray  # (W,) int64
+    task_index: np.ndarray  # (W,) int64
+    task_type: np.ndarray  # (W,) int64
+    task_status: np.ndarray  # (W,) int64
+    task_cost: np.ndarray  # (W, P) float64
+    task_pe: np.ndarray  # (W,) int64
+    task_arrival: np.ndarray  # (W,) float64
+    task_ready_time: np.ndarray  # (W,) float64
+    task_start: np.ndarray  # (W,) float64
+    task_finish: np.ndarray  # (W,) float64
+    task_rank: np.ndarray  # (W,) float64
+    task_preds: list[list[tuple[int, float]]] = field(default_factory=list)  # W lists
     n_done_jobs: int = 0
     n_jobs: int = 0
     n_outside: int = 0

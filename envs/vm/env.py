@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from schedgym.envs.graph import GraphEnv, GraphSpec
+from schedgym.envs.graph import NOOP_NODE, GraphEnv, GraphSpec
 from schedgym.envs.vm import generator, trace
 from schedgym.envs.vm.generator import SIZES, SizePreset
 from schedgym.envs.vm.sim import BestMoves, fragment_rate, initial_state, migrate
@@ -34,7 +34,7 @@ _F = {name: i for i, name in enumerate(NODE_FEATURES)}
 
 NUMA_CPU_SCALE = generator.CORES_PER_UNIT / 2  # cores of the largest NUMA node
 NUMA_MEM_SCALE = generator.GIB_PER_UNIT / 2
-STOP_NODE = 0
+STOP_NODE = NOOP_NODE
 
 
 class VMRescheduleEnv(GraphEnv):
@@ -95,6 +95,16 @@ class VMRescheduleEnv(GraphEnv):
     v1: VM feature ``best_move_gain`` and destination feature ``move_gain`` (the fragment change
         of single migrations, which the policy otherwise has to infer from free cores mod g).
     v0: initial version (removed; policies trained on it do not fit v1's observation).
+
+    ## What baselines may read
+    - ``state`` (:class:`schedgym.envs.vm.types.VMState`): placement, free capacity, legality,
+      ``migrations`` used and ``granularity``; pass it to the pure functions of
+      :mod:`schedgym.envs.vm.sim` (``fragment_change``, ``destination_of``, ``fragment_rate``).
+    - ``mnl`` (int): the migration limit of the episode.
+    - ``vm_node(vm) -> int`` and ``destination_node(destination) -> int``: the pointer actions
+      of VM ``vm`` and of destination ``destination`` (a NUMA node ``2 * pm + numa``, or
+      ``2 * num_pms + pm`` for a double VM's PM).
+    - ``action_masks() -> np.ndarray`` (bool, (N_MAX,)): the legal actions now.
     """
 
     leaderboard_metrics = ("initial_fragment_rate", "fragment_rate", "fr_reduction", "migrations")

@@ -16,7 +16,8 @@ from schedgym import baselines
 from schedgym import envs  # noqa: F401  (registers the ids)
 from schedgym.policies.evaluation import run_episode
 from schedgym.envs.soc import fastsim
-from schedgym.envs.soc.env import WAIT_NODE, SoCDAGEnv, draw_task_noise
+from schedgym.envs.soc.env import WAIT_NODE, SoCDAGEnv
+from schedgym.envs.soc.sim import draw_task_noise
 from schedgym.envs.soc.types import Job
 
 ENV_ID = "schedgym/SoCDAG-v0"

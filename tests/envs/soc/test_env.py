@@ -149,9 +149,9 @@ def test_noise_is_common_across_policies_and_truncated_positive():
     st = SoCDAGEnv.load_instance_set("stream-light-noise0.2")
     env = gym.make(ENV_ID, **st.env_kwargs)
     env.reset(seed=5, options={"instance": st.instances[0]})
-    first = [f.copy() for f in env.unwrapped._noise]
+    first = [f.copy() for f in env.unwrapped.sim.noise]
     rollout(env, seed=5, options={"instance": st.instances[0]}, policy_seed=9)
-    again = env.unwrapped._noise
+    again = env.unwrapped.sim.noise
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     allf = np.concatenate(first)
     assert (allf > 0).all() and 0.1 < allf.std() < 0.3
@@ -236,7 +236,7 @@ def test_training_sampler_differs_from_test_sets():
     test_arrivals = {tuple(np.round(i.arrival, 6)) for i in st.instances}
     for seed in range(5):
         env.reset(seed=seed)
-        assert tuple(np.round(env.unwrapped._arrival, 6)) not in test_arrivals
+        assert tuple(np.round(env.unwrapped.sim.arrival, 6)) not in test_arrivals
 
 
 def test_all_tasks_done_at_end_and_wrong_platform_rejected():
