@@ -112,7 +112,7 @@ def test_runtime_does_not_import_torch(tmp_path):
     np.savez(tmp_path / "obs.npz", **obs)
     code = (
         "import sys, numpy as np\n"
-        "from policies import runtime\n"
+        "from schedgym.policies import runtime\n"
         f"p = runtime.load({str(tmp_path / 'p.onnx')!r})\n"
         f"obs = dict(np.load({str(tmp_path / 'obs.npz')!r}))\n"
         "a = p.act(obs)\n"
@@ -120,19 +120,13 @@ def test_runtime_does_not_import_torch(tmp_path):
         "assert 'torch' not in sys.modules, 'runtime imported torch'\n"
         "print(a)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=_root())
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
 
 def test_missing_or_foreign_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         runtime.load(tmp_path / "nope.onnx")
-
-
-def _root():
-    import pathlib
-
-    return str(pathlib.Path(__file__).resolve().parents[2])
 
 
 def test_validation_curve_picture(tmp_path) -> None:
