@@ -18,6 +18,7 @@ from schedgym.envs.soc.sim import Elapsed, SoCSim
 from schedgym.envs.soc.types import QUEUED, READY, RUNNING, STATUS_NAMES, Job, SoCInstance, SoCState
 
 WAIT_NODE = NOOP_NODE  # the WAIT pointer
+_ASSIGNED = np.isin(np.arange(len(STATUS_NAMES)), (QUEUED, RUNNING))  # status -> on a PE
 _DEFAULT_TIME_SCALE = {"ds3": 100.0}  # µs; typical task latency, so features stay near [0, 1]
 
 
@@ -79,8 +80,10 @@ class SoCDAGEnv(GraphEnv):
     Terminated when every job has completed; truncated after ``max_steps`` steps (default
     ``100 * tasks in the episode + 1000``, a guard against policies that never place a task).
 
-    ``info`` carries ``avg_job_duration`` (µs, completion − arrival over completed jobs), ``makespan`` (µs, last
-    completion), ``jobs_completed``, ``throughput`` (jobs/ms), ``total_time_in_system`` (µs), ``time``, ``steps``.
+    ``info`` carries ``avg_job_duration`` (µs, completion − arrival over completed jobs),
+    ``makespan`` (µs, last completion), ``jobs_completed``, ``throughput`` (jobs/ms),
+    ``total_time_in_system`` (µs), ``time`` and ``steps`` (the sim's metrics and the env's
+    step count).
 
     ## Arguments
     - ``platform``: ``"ds3"`` (16-PE reference SoC) or ``"unrelated-<P>"`` (Topcuoglu's model).
@@ -210,6 +213,8 @@ class SoCDAGEnv(GraphEnv):
         # Task slots and edge slots of the jobs the observation shows, by job: the encoder
         # writes a job's static columns once, when it first sees it admitted.
         self._encoded_jobs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._seen_jobs = (0, 0)  # (jobs admitted, jobs done) when they were encoded
+        self._shown_pe = np.full(W, -1, np.int64)  # (W,) PE of each shown assignment edge
         self._decisions = 0
         self._max_steps = 0
 
@@ -337,6 +342,8 @@ class SoCDAGEnv(GraphEnv):
     def _clear_tasks(self) -> None:
         """Empties every task row and edge (a new episode)."""
         self._encoded_jobs = {}
+        self._seen_jobs = (0, 0)
+        self._shown_pe[:] = -1
         self._obs["node_mask"][self._task0 :] = 0
         self._obs["nodes"][self._task0 :] = 0.0
         self._obs["edge_mask"][:] = 0
@@ -347,7 +354,12 @@ class SoCDAGEnv(GraphEnv):
         """Brings the static task columns and DAG edges up to the jobs in the window: clears
         those of jobs that left, then writes those of jobs that entered (which may reuse the
         freed slots; a job cannot enter and leave within one step)."""
-        admitted = self.sim.admitted_jobs()
+        sim = self.sim
+        seen = (sim.n_admitted, sim.state.n_done_jobs)
+        if seen == self._seen_jobs:  # no job entered or left: nothing to do
+            return
+        self._seen_jobs = seen
+        admitted = sim.admitted_jobs()
         for j in [j for j in self._encoded_jobs if j not in admitted]:
             slots, eslots = self._encoded_jobs.pop(j)
             self._obs["node_mask"][self._task0 + slots] = 0
@@ -386,15 +398,23 @@ class SoCDAGEnv(GraphEnv):
 
     def _encode_assignments(self) -> None:
         """Task→PE edges of the queued and running tasks, one edge slot per task slot after
-        the DAG edges; the others are padding (pointing at node 0)."""
-        s, W = self.sim.state, self.window
-        busy = (s.task_status == QUEUED) | (s.task_status == RUNNING)
-        e = slice(self._e_dag, self._e_dag + W)
-        self._obs["edge_mask"][e] = busy
-        self._obs["edge_index"][0, e] = np.where(busy, self._task0 + np.arange(W), 0)
-        self._obs["edge_index"][1, e] = np.where(busy, self._pe0 + s.task_pe, 0)
-        self._obs["edge_attr"][e] = 0.0
-        self._obs["edge_attr"][e, 1] = busy
+        the DAG edges; the others are padding (pointing at node 0). Only slots whose PE edge
+        changed since the last encoding are rewritten (usually one or two a step)."""
+        s = self.sim.state
+        pe = np.where(_ASSIGNED[s.task_status], s.task_pe, -1)
+        changed = np.flatnonzero(pe != self._shown_pe)
+        mask, index, attr = self._obs["edge_mask"], self._obs["edge_index"], self._obs["edge_attr"]
+        for slot, p in zip(changed.tolist(), pe[changed].tolist()):  # scalar writes: few slots
+            self._shown_pe[slot] = p
+            e = self._e_dag + slot
+            if p >= 0:
+                index[:, e] = (self._task0 + slot, self._pe0 + p)
+                attr[e] = (0.0, 1.0, 0.0)
+                mask[e] = 1
+            else:
+                mask[e] = 0
+                index[:, e] = 0
+                attr[e] = 0.0
 
     def _encode(self) -> None:
         """Refreshes the observation in place: task rows and edges of jobs that entered or

@@ -44,7 +44,8 @@ from numba import njit
 
 from schedgym.envs.soc import generator
 from schedgym.envs.soc.dag import inverse_bandwidth
-from schedgym.envs.soc.sim import BAD_ARRIVALS, check_jobs, check_platform, draw_task_noise, job_rank
+from schedgym.envs.soc.sim import (BAD_ARRIVALS, check_jobs, check_platform, draw_task_noise,
+                                   job_rank)
 from schedgym.envs.soc.platform import get_platform
 from schedgym.envs.soc.types import Platform, SoCInstance
 

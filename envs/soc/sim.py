@@ -198,6 +198,7 @@ class SoCSim:
         self._job_left: dict[int, int] = {}
         self._outside: deque[int] = deque()
         self._next_arrival = 0
+        self._n_admitted = 0
         self._pe_queue: list[deque[int]] = [deque() for _ in range(P)]
         self._pe_free_act = np.zeros(P)  # (P,) realised time each PE empties its queue
         self._events: list[tuple[float, int, int]] = []  # (finish time, seq, slot)
@@ -219,6 +220,11 @@ class SoCSim:
     def in_system(self) -> int:
         """Jobs arrived and not completed (in the window or waiting outside it)."""
         return self._in_system
+
+    @property
+    def n_admitted(self) -> int:
+        """Jobs admitted into the window so far (completed ones included)."""
+        return self._n_admitted
 
     def has_pending_events(self) -> bool:
         """Whether a task is queued or running or a job will still arrive (advancing moves)."""
@@ -367,6 +373,7 @@ class SoCSim:
             if n > len(self._free_slots) or m > len(self._free_edges):
                 break
             self._outside.popleft()
+            self._n_admitted += 1
             # Smallest free slots first: fastsim does the same, and the slot is the rules'
             # last tie-break.
             slots = np.array(sorted(self._free_slots)[:n], np.int64)
