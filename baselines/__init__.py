@@ -9,11 +9,10 @@ only when a baseline is made.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from schedgym.baselines.base import Scheduler, SolverReport
-from schedgym.envs import env_key
+from schedgym.envs import env_key, load_reference
 
 _RANDOM = "schedgym.baselines.random:RandomScheduler"
 
@@ -51,8 +50,7 @@ def make(env_id: str, name: str, **kwargs: Any) -> Scheduler:
     table = _REGISTRY.get(env_key(env_id), {})
     if name not in table:
         raise KeyError(f"{env_id} has no baseline {name!r}; its baselines: {', '.join(table) or 'none'}")
-    module_name, class_name = table[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)(**kwargs)
+    return load_reference(table[name])(**kwargs)
 
 
 __all__ = ["Scheduler", "SolverReport", "make", "names"]

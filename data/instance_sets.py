@@ -23,7 +23,6 @@ Regenerate or check them::
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import tempfile
@@ -34,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from schedgym.envs import ENVS
+from schedgym.envs import ENVS, load_reference
 
 FORMAT_VERSION = 1
 DATA_DIR = Path(__file__).resolve().parent
@@ -99,11 +98,6 @@ class Recipe:
         return InstanceSet(self.name, dict(self.env_kwargs), tuple(self.draw(self)))
 
 
-def _import(reference: str) -> Any:
-    module_name, attribute = reference.split(":")
-    return getattr(importlib.import_module(module_name), attribute)
-
-
 def _entry(env_key: str):
     for entry in ENVS.values():
         if entry.key == env_key:
@@ -113,7 +107,7 @@ def _entry(env_key: str):
 
 def recipes(env_key: str) -> dict[str, Recipe]:
     """The recipes of an env's sets, by name (imports its generator)."""
-    return {recipe.name: recipe for recipe in _import(_entry(env_key).instance_sets)}
+    return {recipe.name: recipe for recipe in load_reference(_entry(env_key).instance_sets)}
 
 
 def set_path(env_key: str, name: str, directory: Path | None = None) -> Path:
@@ -176,7 +170,7 @@ def load(path: Path, env_key: str) -> InstanceSet:
             raise ValueError(f"{path}: format {meta.get('format')!r}, this SchedGym reads format {FORMAT_VERSION}")
         if meta.get("env_key") != env_key:
             raise ValueError(f"{path} holds {meta.get('env_key')!r} instances, not {env_key!r}")
-        instance_type = _import(_entry(env_key).instance_type)
+        instance_type = load_reference(_entry(env_key).instance_type)
         instances = []
         for index, name in enumerate(meta["instances"]):
             prefix = f"{index}/"

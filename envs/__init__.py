@@ -8,9 +8,11 @@ its folder in every layer: ``envs/<key>/``, ``baselines/<key>/``, ``data/<key>/`
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import Any
 
-from gymnasium.envs.registration import load_env_creator, register, registry
+from gymnasium.envs.registration import register, registry
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,12 @@ def key_of(env_class: type) -> str:
     raise KeyError(f"{reference} is not a registered SchedGym env")
 
 
+def load_reference(reference: str) -> Any:
+    """Imports and returns the object named by ``"module:attribute"`` (the table's references)."""
+    module_name, attribute = reference.split(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
 def env_class(env_id: str) -> type:
     """The env class registered as ``env_id`` (for its class-level data: instance sets, metrics)."""
-    return load_env_creator(entry(env_id).entry_point)
+    return load_reference(entry(env_id).entry_point)
