@@ -27,18 +27,27 @@ class Scheduler(Protocol):
 
 @dataclass
 class SolverReport:
-    """What an exact or time-limited solver reports about its last plan.
+    """What an exact or budgeted solver reports about its last plan.
+
+    Budgets are in deterministic units (CP-SAT's deterministic time, ant tours, ...), never wall
+    time, so a solver's result does not depend on machine load; wall time is reported beside.
 
     Attributes:
         status: ``"optimal"``, ``"feasible"`` or ``"unknown"`` (CP-SAT's vocabulary).
-        time_limit_s: The solver's wall-clock limit.
+        budget: The search budget, in ``budget_unit``.
+        budget_unit: What ``budget`` counts, e.g. ``"CP-SAT deterministic s"``.
+        budget_used: How much of it the last plan used.
+        wall_seconds: Wall-clock time of the last plan's search (reported only).
         objective: The objective value the solver returned, in the env's metric units.
         bound: The proven lower bound on the objective, where the solver reports one.
         extra: Anything solver-specific worth logging.
     """
 
     status: str = "unknown"
-    time_limit_s: float = 0.0
+    budget: float = 0.0
+    budget_unit: str = ""
+    budget_used: float = 0.0
+    wall_seconds: float = 0.0
     objective: float | None = None
     bound: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -11,7 +11,7 @@ its value head to predict the return-to-go. PPO then continues from these weight
 
 Configured by the ``imitation`` section of the hyperparameter YAML (see ``train.py``)::
 
-    imitation: {expert: cpsat, expert_kwargs: {time_limit_s: 5}, episodes: 300, epochs: 8,
+    imitation: {expert: cpsat, expert_kwargs: {work_limit: 2}, episodes: 300, epochs: 8,
                 batch_size: 128, learning_rate: 0.001, workers: 2}
 
 Memory: every step's observation is kept (about 20 kB at VM small), so this suits small

@@ -1,5 +1,5 @@
 """CP-SAT rescheduling for ``schedgym/VMReschedule-v1``: the best migration sequence of at most
-MNL migrations, solved exactly (within a time limit) and replayed as pointer actions.
+MNL migrations, solved exactly (within a deterministic work budget) and replayed as pointer actions.
 
 Two models (:mod:`baselines.vm.plan`). The final-placement model
 (:class:`~baselines.vm.models.PlacementModel`) picks every VM's final NUMA node (or PM, for double
@@ -31,9 +31,12 @@ from schedgym.envs.vm.types import VMState
 #: The small clusters (10 PMs, ~75 VMs, MNL 10) have about 16,000.
 SEQUENCE_MAX_CELLS = 50_000
 
+#: Default budget of one plan, in CP-SAT deterministic seconds.
+WORK_LIMIT = 10.0
+
 
 class CpSatRescheduler(PlanReplayer):
-    """Exact (time-limited) VM rescheduling with OR-Tools CP-SAT over the whole cluster.
+    """Exact (budgeted) VM rescheduling with OR-Tools CP-SAT over the whole cluster.
 
     ``report.status`` is ``"optimal"`` when the plan is proven optimal for the sequential
     problem (fewest Σ free mod g after at most MNL legal migrations, then fewest migrations);
@@ -42,15 +45,17 @@ class CpSatRescheduler(PlanReplayer):
     whether the time-indexed model ran (``"sequence"``) or not (``"final"``).
 
     Args:
-        time_limit_s: Wall-clock budget of all solves of one plan.
-        workers: CP-SAT search workers; 1 keeps the search sequential and reproducible (see
-            :class:`baselines.vm.plan.PlanReplayer`).
+        work_limit: Budget of all solves of one plan, in CP-SAT deterministic seconds (see
+            :class:`baselines.vm.plan.PlanReplayer`). The default proves all of small-test
+            optimal; a deterministic second took 2-4 wall seconds on the 2-core reference
+            machine (``python -m benchmarks.solver_budget`` measures it).
+        workers: CP-SAT search workers (interleaved, so the plan does not depend on load).
         seed: CP-SAT's random seed.
         max_rounds: Most solves of the final-placement model: the first plus re-solves after
             deadlock cuts.
         sequence_max_cells: Largest time-indexed model to build (see ``SEQUENCE_MAX_CELLS``);
             0 disables it.
-        sequence_share: Share of the time limit kept for the time-indexed model (only the first
+        sequence_share: Share of ``work_limit`` kept for the time-indexed model (only the first
             final-placement solve may eat into it).
     """
 
@@ -58,14 +63,14 @@ class CpSatRescheduler(PlanReplayer):
 
     def __init__(
         self,
-        time_limit_s: float = 10.0,
+        work_limit: float = WORK_LIMIT,
         workers: int = 1,
         seed: int = 0,
         max_rounds: int = 5,
         sequence_max_cells: int = SEQUENCE_MAX_CELLS,
         sequence_share: float = 0.25,
     ) -> None:
-        super().__init__(time_limit_s, workers, seed, max_rounds)
+        super().__init__(work_limit, workers, seed, max_rounds)
         if sequence_max_cells < 0 or not 0.0 <= sequence_share < 1.0:
             raise ValueError("sequence_max_cells must be ≥ 0 and sequence_share in [0, 1)")
         self.sequence_max_cells = int(sequence_max_cells)
@@ -74,15 +79,14 @@ class CpSatRescheduler(PlanReplayer):
     def _plan(self, state: VMState, budget: int, seed: int) -> tuple[list[Move], SolverReport]:
         cells = sequence_cells(state, budget) if budget > 0 else 0
         if 0 < cells <= self.sequence_max_cells:
-            part = plan_sequence(state, budget, self.time_limit_s, self.workers, seed,
+            part = plan_sequence(state, budget, self.work_limit, self.workers, seed,
                                  self.max_rounds, self.sequence_share)
         else:
-            part = plan_part(state, np.arange(state.instance.num_pms), budget, self.time_limit_s,
+            part = plan_part(state, np.arange(state.instance.num_pms), budget, self.work_limit,
                              self.workers, seed, self.max_rounds)
         report = fr_report(
-            state, part.moves, part.status, self.time_limit_s, part.residual_bound,
+            state, part.moves, part.status, self.work_limit, [part], part.residual_bound,
             model=part.model, rounds=part.rounds, detours=part.detours,
             sequence_status=part.sequence_status, sequence_cells=cells,
-            solve_seconds=part.seconds,
         )
         return part.moves, report

@@ -28,13 +28,15 @@ class Solution:
         status: ``"optimal"``, ``"feasible"`` or ``"unknown"`` (no placement found in time).
         moves: The moves to the solver's placement (unordered), or None without one.
         residual_bound: Proven lower bound on Σ (free mod g) over the model's NUMA nodes.
-        seconds: Solver wall time.
+        work: CP-SAT deterministic time the solve used (see :func:`_solve`).
+        seconds: Solver wall time (reported only; no decision depends on it).
         objective_bound: Proven lower bound on the whole objective, (budget + 1)·Σ r + moves.
     """
 
     status: str
     moves: list[Move] | None
     residual_bound: int | None
+    work: float
     seconds: float
     objective_bound: int | None = None
 
@@ -133,9 +135,10 @@ class PlacementModel:
         """No-good cut: the solver may no longer make all of ``moves`` together."""
         self.model.add(sum(self.x[v][d] for v, d in moves) <= len(moves) - 1)
 
-    def solve(self, time_limit_s: float, workers: int, seed: int) -> Solution:
-        """Solves the model as it stands (cuts included)."""
-        solver, status = _solve(self.model, time_limit_s, workers, seed)
+    def solve(self, work_limit: float, workers: int, seed: int) -> Solution:
+        """Solves the model as it stands (cuts included) within ``work_limit`` deterministic
+        seconds."""
+        solver, status = _solve(self.model, work_limit, workers, seed)
         found = status != "unknown"
         moves = None
         if found:
@@ -144,7 +147,7 @@ class PlacementModel:
         # objective = weight·Σr + moves with moves < weight, so Σr ≥ floor(bound / weight).
         objective_bound = int(np.ceil(solver.best_objective_bound - 1e-9)) if found else None
         bound = objective_bound // self.weight if found else None
-        return Solution(status, moves, bound, solver.wall_time, objective_bound)
+        return Solution(status, moves, bound, solver.deterministic_time, solver.wall_time, objective_bound)
 
 
 def _numa_nodes(pms: np.ndarray) -> list[int]:
@@ -392,7 +395,7 @@ class SequenceModel:
                 for d, var in self.x[v][t].items():
                     self.model.add_hint(var, d == where[v])
 
-    def reach(self, moves: list[Move], time_limit_s: float, workers: int, seed: int) -> "SequenceSolution":
+    def reach(self, moves: list[Move], work_limit: float, workers: int, seed: int) -> "SequenceSolution":
         """The fewest-migration legal sequence to the placement that ``moves`` lead to, detours
         allowed (e.g. a temporary place that breaks a swap cycle), if one exists within the
         budget; solved under assumptions, so the model is left as it was."""
@@ -400,7 +403,7 @@ class SequenceModel:
         final.update(dict(moves))
         self.model.add_assumptions([self.x[v][self.steps][final[v]] for v in self.movable])
         try:
-            return self.solve(time_limit_s, workers, seed)
+            return self.solve(work_limit, workers, seed)
         finally:
             self.model.clear_assumptions()
 
@@ -408,8 +411,9 @@ class SequenceModel:
         """Adds a proven lower bound on the objective (e.g. from the final-placement model)."""
         self.model.add(self.objective >= int(objective_bound))
 
-    def solve(self, time_limit_s: float, workers: int, seed: int) -> "SequenceSolution":
-        solver, status = _solve(self.model, time_limit_s, workers, seed)
+    def solve(self, work_limit: float, workers: int, seed: int) -> "SequenceSolution":
+        """Solves the model within ``work_limit`` deterministic seconds."""
+        solver, status = _solve(self.model, work_limit, workers, seed)
         found = status != "unknown"
         moves = None
         if found:
@@ -420,17 +424,19 @@ class SequenceModel:
                         dest = next(d for d, var in self.x[v][t].items() if solver.boolean_value(var))
                         moves.append((v, dest))
         bound = int(np.ceil(solver.best_objective_bound - 1e-9)) if found else None
-        return SequenceSolution(status, moves, bound, solver.wall_time)
+        return SequenceSolution(status, moves, bound, solver.deterministic_time, solver.wall_time)
 
 
 @dataclass
 class SequenceSolution:
     """One solve of a :class:`SequenceModel`: ``moves`` is the ordered plan (None without one)
-    and ``objective_bound`` the proven bound on (budget + 1)·Σ r + migrations."""
+    and ``objective_bound`` the proven bound on (budget + 1)·Σ r + migrations; ``work`` and
+    ``seconds`` as in :class:`Solution`."""
 
     status: str
     moves: list[Move] | None
     objective_bound: int | None
+    work: float
     seconds: float
 
 
@@ -438,11 +444,18 @@ def _weighted(terms: list[tuple[cp_model.IntVar, int]]) -> cp_model.LinearExpr:
     return cp_model.LinearExpr.weighted_sum([t[0] for t in terms], [t[1] for t in terms])
 
 
-def _solve(model: cp_model.CpModel, time_limit_s: float, workers: int, seed: int) -> tuple[cp_model.CpSolver, str]:
-    """Runs CP-SAT on ``model``; returns the solver and ``"optimal"``, ``"feasible"`` or ``"unknown"``."""
+def _solve(model: cp_model.CpModel, work_limit: float, workers: int, seed: int) -> tuple[cp_model.CpSolver, str]:
+    """Runs CP-SAT on ``model``; returns the solver and ``"optimal"``, ``"feasible"`` or ``"unknown"``.
+
+    The solve stops on CP-SAT's *deterministic* time (a count of the work done, calibrated to be
+    roughly seconds on a quiet machine), never on the clock, so its result is a function of the
+    model, ``seed``, ``workers`` and ``work_limit`` alone, whatever the machine's load. Several
+    workers search interleaved (CP-SAT's deterministic parallel mode) for the same reason.
+    """
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(time_limit_s, 1e-3)
+    solver.parameters.max_deterministic_time = max(work_limit, 1e-3)
     solver.parameters.num_workers = workers
+    solver.parameters.interleave_search = workers > 1
     solver.parameters.random_seed = seed
     code = solver.solve(model)
     return solver, {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible"}.get(code, "unknown")

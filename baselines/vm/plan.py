@@ -4,7 +4,6 @@ plan as pointer actions; shared by the CP-SAT and POP baselines.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -23,6 +22,9 @@ from schedgym.baselines.vm.ordering import (
 from schedgym.envs.vm.sim import destination_of, fragment_rate
 from schedgym.envs.vm.types import VMState
 
+#: The unit of the planners' budgets (:attr:`SolverReport.budget_unit`).
+WORK_UNIT = "CP-SAT deterministic s"
+
 # -------------------------------------------------------------------- solve, order, cut loop
 
 
@@ -38,7 +40,8 @@ class PartPlan:
         residual_bound: Lower bound on Σ (free mod g) over the subproblem's NUMA nodes, from the
             first solve (later solves carry heuristic cuts, so their bounds are not valid).
         rounds: Solves of the final-placement model (1 + the deadlock cuts).
-        seconds: Total solver wall time.
+        work: Total CP-SAT deterministic time of all solves (the budget's unit).
+        seconds: Total solver wall time (reported only).
         objective_bound: The first solve's bound on (budget + 1)·Σ r + migrations.
         detours: Extra migrations of the plan through temporary places.
         model: ``"final"`` or ``"sequence"`` (the time-indexed model produced or proved the plan).
@@ -49,6 +52,7 @@ class PartPlan:
     status: str = "unknown"
     residual_bound: int | None = None
     rounds: int = 0
+    work: float = 0.0
     seconds: float = 0.0
     objective_bound: int | None = None
     detours: int = 0
@@ -60,18 +64,18 @@ def plan_part(
     state: VMState,
     pms: np.ndarray,
     budget: int,
-    time_limit_s: float,
+    work_limit: float,
     workers: int,
     seed: int,
     max_rounds: int,
-    reserve_s: float = 0.0,
+    reserve: float = 0.0,
 ) -> PartPlan:
     """Solves the placement of the VMs on ``pms`` and turns it into a legal migration sequence.
 
     If the solver's moves cannot all be ordered, the placement is reached with detours (a VM
     parked on a temporary place, :func:`order_with_detours`) when the budget allows, and the
     moves left over are cut off with a no-good and the model re-solved, up to ``max_rounds``
-    solves within ``time_limit_s``; the best legal plan of all rounds is kept (a legal prefix at
+    solves within ``work_limit`` deterministic seconds in all; the best legal plan of all rounds is kept (a legal prefix at
     worst), so a plan never raises fragmentation.
 
     The first solve is a relaxation of the sequential problem (a sequence reaching a placement
@@ -79,7 +83,7 @@ def plan_part(
     bound is optimal, whichever round found it.
 
     Args:
-        reserve_s: Time kept back for the caller: only the first solve may use it.
+        reserve: Deterministic time kept back for the caller: only the first solve may use it.
     """
     plan = PartPlan()
     if budget <= 0 or len(pms) == 0:  # nothing may move: staying put is optimal
@@ -87,8 +91,7 @@ def plan_part(
         plan.residual_bound = int((state.free_cpu[pms] % state.granularity).sum())
         plan.objective_bound = (budget + 1) * plan.residual_bound
         return plan
-    start = time.monotonic()
-    deadline, cutoff = start + time_limit_s, start + time_limit_s - reserve_s
+    cutoff = work_limit - reserve
     model = PlacementModel(state, pms, budget)
     outside = Ledger(state).residual() - int((state.free_cpu[pms] % state.granularity).sum())
     weight = budget + 1
@@ -97,10 +100,11 @@ def plan_part(
         return weight * (applied(state, moves).residual() - outside) + len(moves)
 
     best, found = objective([]), False
-    while plan.rounds < max_rounds and (plan.rounds == 0 or time.monotonic() < cutoff):
-        limit = (deadline if plan.rounds == 0 else cutoff) - time.monotonic()
+    while plan.rounds < max_rounds and (plan.rounds == 0 or plan.work < cutoff):
+        limit = (work_limit if plan.rounds == 0 else cutoff) - plan.work
         solution = model.solve(limit, workers, seed)
         plan.rounds += 1
+        plan.work += solution.work
         plan.seconds += solution.seconds
         if plan.rounds == 1:
             plan.residual_bound = solution.residual_bound
@@ -135,7 +139,7 @@ def plan_part(
 def plan_sequence(
     state: VMState,
     budget: int,
-    time_limit_s: float,
+    work_limit: float,
     workers: int,
     seed: int,
     max_rounds: int,
@@ -144,21 +148,21 @@ def plan_sequence(
     """The whole cluster's plan: :func:`plan_part`, then the time-indexed :class:`SequenceModel`
     if that plan is not proven optimal.
 
-    The sequence model gets at least ``sequence_share`` of the time limit (later cut rounds give
+    The sequence model gets at least ``sequence_share`` of ``work_limit`` (later cut rounds give
     way to it; the first solve may take all). It is hinted with the best plan so far and bounded
     by the first solve's relaxation bound, so its optimality proof, or a plan meeting that bound,
     makes the plan optimal for the sequential problem.
     """
-    start = time.monotonic()
     pms = np.arange(state.instance.num_pms)
-    plan = plan_part(state, pms, budget, time_limit_s, workers, seed, max_rounds,
-                     reserve_s=sequence_share * time_limit_s)
-    left = start + time_limit_s - time.monotonic()
+    plan = plan_part(state, pms, budget, work_limit, workers, seed, max_rounds,
+                     reserve=sequence_share * work_limit)
+    left = work_limit - plan.work
     if plan.status == "optimal" or plan.objective_bound is None or left <= 0.05:
         return plan
     model = SequenceModel(state, budget, plan.objective_bound)
     model.hint(plan.moves)
-    solution = model.solve(start + time_limit_s - time.monotonic(), workers, seed)
+    solution = model.solve(left, workers, seed)
+    plan.work += solution.work
     plan.seconds += solution.seconds
     plan.sequence_status, plan.model = solution.status, "sequence"
     if solution.objective_bound is not None:
@@ -211,25 +215,31 @@ class PlanReplayer:
     the stop node 0. Every action is checked against the env's mask before it is returned; an
     illegal one is replaced by stop, and the reason recorded in ``report.extra["fallback"]``.
 
+    The budget is CP-SAT's deterministic time, summed over all solves of a plan, so a plan is a
+    function of the state, ``work_limit``, ``workers`` and the seed alone, not of machine load;
+    wall time is reported beside it (``report.wall_seconds``).
+
     Args:
-        time_limit_s: Wall-clock budget of the whole plan (all solves).
-        workers: CP-SAT search workers. With 1 (the default) the search is sequential and, given
-            the seed, reproducible whenever it ends before the time limit (e.g. proven optimal);
-            a solve cut short by the limit depends on machine speed.
+        work_limit: Budget of the whole plan (all solves), in CP-SAT deterministic seconds.
+        workers: CP-SAT search workers (interleaved, so any number is reproducible; 1 is
+            sequential).
         seed: CP-SAT's random seed (and POP's partition seed); ``reset(env, seed)`` overrides it.
         max_rounds: Most solves per (sub)problem: the first plus re-solves after deadlock cuts.
     """
 
     name: str
 
-    def __init__(self, time_limit_s: float, workers: int, seed: int, max_rounds: int) -> None:
-        if time_limit_s <= 0 or workers < 1 or max_rounds < 1:
-            raise ValueError("time_limit_s must be positive, workers and max_rounds at least 1")
-        self.time_limit_s = float(time_limit_s)
+    def __init__(self, work_limit: float, workers: int, seed: int, max_rounds: int) -> None:
+        if not work_limit > 0 or workers < 1 or max_rounds < 1:
+            raise ValueError(
+                f"work_limit must be positive, workers and max_rounds at least 1; got "
+                f"work_limit={work_limit}, workers={workers}, max_rounds={max_rounds}"
+            )
+        self.work_limit = float(work_limit)
         self.workers = int(workers)
         self.seed = int(seed)
         self.max_rounds = int(max_rounds)
-        self.report = SolverReport(time_limit_s=self.time_limit_s)
+        self.report = SolverReport(budget=self.work_limit, budget_unit=WORK_UNIT)
         self._actions: list[int] = []
         self._cursor = 0
 
@@ -272,13 +282,17 @@ def residual_to_fr(state: VMState, residual: int | None) -> float | None:
 
 
 def fr_report(
-    state: VMState, moves: list[Move], status: str, time_limit_s: float,
+    state: VMState, moves: list[Move], status: str, work_limit: float, plans: list[PartPlan],
     residual_bound: int | None, **extra: object,
 ) -> SolverReport:
-    """A :class:`SolverReport` with the plan's final FR as objective and the bound as an FR."""
+    """A :class:`SolverReport` with the plan's final FR as objective and the bound as an FR;
+    the work and wall time are the sums over ``plans``."""
     return SolverReport(
         status=status,
-        time_limit_s=time_limit_s,
+        budget=work_limit,
+        budget_unit=WORK_UNIT,
+        budget_used=sum(plan.work for plan in plans),
+        wall_seconds=sum(plan.seconds for plan in plans),
         objective=final_fragment_rate(state, moves),
         bound=residual_to_fr(state, residual_bound),
         extra={
@@ -289,5 +303,5 @@ def fr_report(
     )
 
 
-__all__ = ["PartPlan", "PlanReplayer", "plan_part", "plan_sequence", "sequence_cells", "fr_report",
+__all__ = ["WORK_UNIT", "PartPlan", "PlanReplayer", "plan_part", "plan_sequence", "sequence_cells", "fr_report",
            "residual_to_fr"]

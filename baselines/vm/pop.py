@@ -11,17 +11,19 @@ no PM, so their moves never interact and the combined sequence is legal.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
 from schedgym.baselines.base import SolverReport
 from schedgym.baselines.vm.models import Move
-from schedgym.baselines.vm.plan import PlanReplayer, fr_report, plan_part, residual_to_fr
+from schedgym.baselines.vm.plan import PartPlan, PlanReplayer, fr_report, plan_part, residual_to_fr
 from schedgym.envs.vm.types import VMState
 
 #: PMs per part when ``parts`` is not given.
 PMS_PER_PART = 20
+
+#: Default budget of one plan (all parts), in CP-SAT deterministic seconds.
+WORK_LIMIT = 30.0
 
 
 class PopRescheduler(PlanReplayer):
@@ -33,8 +35,9 @@ class PopRescheduler(PlanReplayer):
 
     Args:
         parts: Number of parts k; default ceil(P / 20).
-        time_limit_s: Wall-clock budget of the whole plan; each part gets an equal share of what
-            the parts before it left.
+        work_limit: Budget of the whole plan in CP-SAT deterministic seconds (see
+            :class:`baselines.vm.plan.PlanReplayer`); each part gets an equal share of what the
+            parts before it left.
         workers: CP-SAT search workers per part (see :class:`baselines.vm.plan.PlanReplayer`).
         seed: Seed of the partition and of CP-SAT.
         max_rounds: Most solves per part: the first plus re-solves after deadlock cuts.
@@ -45,12 +48,12 @@ class PopRescheduler(PlanReplayer):
     def __init__(
         self,
         parts: int | None = None,
-        time_limit_s: float = 30.0,
+        work_limit: float = WORK_LIMIT,
         workers: int = 1,
         seed: int = 0,
         max_rounds: int = 5,
     ) -> None:
-        super().__init__(time_limit_s, workers, seed, max_rounds)
+        super().__init__(work_limit, workers, seed, max_rounds)
         if parts is not None and parts < 1:
             raise ValueError(f"parts must be at least 1, got {parts}")
         self.parts = parts
@@ -61,10 +64,9 @@ class PopRescheduler(PlanReplayer):
         groups = partition_pms(num_pms, k, seed)
         vm_counts = [int(np.isin(state.vm_pm, pms).sum()) for pms in groups]
         budgets = split_budget(budget, vm_counts)
-        deadline = time.monotonic() + self.time_limit_s
-        plans = []
+        plans: list[PartPlan] = []
         for i, (pms, part_budget) in enumerate(zip(groups, budgets)):
-            share = max(deadline - time.monotonic(), 0.0) / (k - i)
+            share = max(self.work_limit - sum(plan.work for plan in plans), 0.0) / (k - i)
             plans.append(plan_part(state, pms, part_budget, share, self.workers, seed, self.max_rounds))
         moves = [move for plan in plans for move in plan.moves]
         if k == 1:
@@ -74,12 +76,11 @@ class PopRescheduler(PlanReplayer):
         bounds = [plan.residual_bound for plan in plans]
         residual_bound = None if None in bounds else sum(bounds)
         report = fr_report(
-            state, moves, status, self.time_limit_s, residual_bound if k == 1 else None,
+            state, moves, status, self.work_limit, plans, residual_bound if k == 1 else None,
             parts=k,
             part_statuses=[plan.status for plan in plans],
             partition_bound=residual_to_fr(state, residual_bound),
             rounds=sum(plan.rounds for plan in plans),
-            solve_seconds=sum(plan.seconds for plan in plans),
         )
         return moves, report
 

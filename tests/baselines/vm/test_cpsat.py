@@ -106,7 +106,7 @@ def test_consolidates_two_halves_in_one_move():
     # Free cores 24, 24 | 16, 32: Σ(free mod 16) = 16. Moving b next to a gives 16, 32 | 16, 32.
     inst = make_instance(2, [(8, 8, False, 1, False, 0, 0), (8, 8, False, 2, False, 0, 1),
                              (16, 8, False, 3, False, 1, 0)])
-    scheduler = CpSatRescheduler(time_limit_s=5.0)
+    scheduler = CpSatRescheduler(work_limit=5.0)
     info, actions = replay(scheduler, inst, mnl=2)
     assert scheduler.report.status == "optimal"
     assert info["fragment_rate"] == 0.0 and scheduler.report.bound == 0.0
@@ -118,7 +118,7 @@ def test_consolidates_two_halves_in_one_move():
 def test_matches_brute_force_on_tiny_clusters(seed: int):
     rng = np.random.default_rng(seed)
     inst = random_tiny_instance(rng, num_pms=3, num_vms=6)
-    scheduler = CpSatRescheduler(time_limit_s=5.0)
+    scheduler = CpSatRescheduler(work_limit=5.0)
     info, _ = replay(scheduler, inst, mnl=2)
     best = brute_force_fr(inst, mnl=2)
     assert scheduler.report.status == "optimal"
@@ -132,10 +132,10 @@ def test_anti_affinity_blocks_the_consolidation():
     vms = [(8, 8, False, 7, True, 0, 0), (16, 8, False, 1, False, 0, 1),
            (8, 8, False, 7, True, 1, 0), (16, 8, False, 2, False, 1, 1)]
     free_inst = make_instance(2, [spec[:4] + (False,) + spec[5:] for spec in vms])
-    free_info, _ = replay(CpSatRescheduler(time_limit_s=5.0), free_inst, mnl=2)
+    free_info, _ = replay(CpSatRescheduler(work_limit=5.0), free_inst, mnl=2)
     assert free_info["fragment_rate"] == 0.0
     inst = make_instance(2, vms)
-    scheduler = CpSatRescheduler(time_limit_s=5.0)
+    scheduler = CpSatRescheduler(work_limit=5.0)
     info, _ = replay(scheduler, inst, mnl=2)
     assert scheduler.report.status == "optimal"
     assert info["fragment_rate"] == pytest.approx(brute_force_fr(inst, mnl=2))
@@ -160,7 +160,7 @@ def swap_deadlock(parking: bool) -> VMInstance:
 def test_swap_deadlock_is_cut_and_replay_stays_legal():
     # The final-placement model alone: both swaps deadlock and get cut.
     inst = swap_deadlock(parking=False)
-    scheduler = CpSatRescheduler(time_limit_s=5.0, sequence_max_cells=0)
+    scheduler = CpSatRescheduler(work_limit=5.0, sequence_max_cells=0)
     info, actions = replay(scheduler, inst, mnl=2)
     report = scheduler.report
     assert report.status == "feasible" and report.extra["rounds"] >= 3
@@ -172,7 +172,7 @@ def test_swap_deadlock_is_cut_and_replay_stays_legal():
 def test_sequence_model_proves_a_deadlock_unbreakable():
     # With nowhere to park a VM, the time-indexed model proves that staying put is optimal.
     inst = swap_deadlock(parking=False)
-    scheduler = CpSatRescheduler(time_limit_s=5.0)
+    scheduler = CpSatRescheduler(work_limit=5.0)
     info, actions = replay(scheduler, inst, mnl=2)
     report = scheduler.report
     assert report.status == "optimal" and report.extra["model"] == "sequence"
@@ -188,7 +188,7 @@ def test_sequence_model_breaks_a_swap_through_a_temporary_place():
     assert solution.status == "optimal" and stuck  # the best final placement deadlocks,
     assert best < final_fragment_rate(state, best_prefix(state, ordered))  # and its prefix is worse
     # The time-indexed model breaks the swap with a 3rd migration and proves that it must.
-    scheduler = CpSatRescheduler(time_limit_s=5.0, max_rounds=1)
+    scheduler = CpSatRescheduler(work_limit=5.0, max_rounds=1)
     info, actions = replay(scheduler, inst, mnl=3)
     assert info["fragment_rate"] == pytest.approx(best, abs=1e-12) and best == 0.0
     assert scheduler.report.status == "optimal" and scheduler.report.bound == 0.0
@@ -266,7 +266,7 @@ def test_falls_back_to_stop_when_the_env_left_the_plan():
                              (16, 8, False, 3, False, 1, 0)])
     env = gym.make(ENV_ID, size="small", mnl=2)
     env.reset(options={"instance": inst})
-    scheduler = CpSatRescheduler(time_limit_s=5.0)
+    scheduler = CpSatRescheduler(work_limit=5.0)
     scheduler.reset(env)
     env.step(env.unwrapped._vm0 + 2)  # someone else selects VM 2: the plan's VM is now illegal
     assert scheduler.act(env) == 0
@@ -290,7 +290,26 @@ def test_never_worse_than_greedy_on_generated_clusters(seed: int):
     env = gym.make(ENV_ID, size="small")
     env.reset(seed=seed)
     inst = env.unwrapped.state.instance
-    scheduler = CpSatRescheduler(time_limit_s=10.0)
+    scheduler = CpSatRescheduler(work_limit=10.0)
     info, _ = replay(scheduler, inst, mnl=env.unwrapped.mnl)
     assert info["fragment_rate"] <= greedy_fr(inst, env.unwrapped.mnl) + 1e-12
     assert scheduler.report.bound <= info["fragment_rate"] + 1e-12
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_plan_cut_short_by_its_budget_is_reproducible(workers: int):
+    """The budget is deterministic work, so a solve stopped by it (not proven optimal) gives
+    the same plan, status and work on every run, whatever the machine's load."""
+    env = gym.make(ENV_ID, size="small")
+    env.reset(seed=1003)
+    inst = env.unwrapped.state.instance
+    runs = []
+    for _ in range(2):
+        scheduler = CpSatRescheduler(work_limit=0.05, workers=workers)
+        _, actions = replay(scheduler, inst, mnl=env.unwrapped.mnl)
+        report = scheduler.report
+        runs.append((actions, report.status, report.objective, report.bound, report.budget_used))
+    assert runs[0] == runs[1]
+    assert runs[0][1] != "optimal"  # the budget, not a proof, ended the search
+    assert report.budget == 0.05 and report.budget_unit == "CP-SAT deterministic s"
+    assert report.wall_seconds > 0

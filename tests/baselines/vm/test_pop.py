@@ -49,7 +49,7 @@ def test_partition_covers_every_pm_once_and_is_seeded():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_two_parts_replay_legally_and_never_raise_fr(seed: int):
-    scheduler = PopRescheduler(parts=2, time_limit_s=10.0)
+    scheduler = PopRescheduler(parts=2, work_limit=10.0)
     info = run(scheduler, seed)
     report = scheduler.report
     assert info["fragment_rate"] <= info["initial_fragment_rate"]
@@ -59,7 +59,7 @@ def test_two_parts_replay_legally_and_never_raise_fr(seed: int):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_one_part_equals_cpsat(seed: int):
-    pop, cpsat = PopRescheduler(parts=1, time_limit_s=10.0), CpSatRescheduler(time_limit_s=10.0)
+    pop, cpsat = PopRescheduler(parts=1, work_limit=10.0), CpSatRescheduler(work_limit=10.0)
     pop_info, cpsat_info = run(pop, seed), run(cpsat, seed)
     assert pop.report.status == cpsat.report.status == "optimal"
     assert pop.report.objective == pytest.approx(cpsat.report.objective, abs=1e-12)
