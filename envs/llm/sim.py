@@ -1,0 +1,423 @@
+"""Iteration-level dynamics of one LLM serving replica with a paged KV cache.
+
+The replica runs *iterations*: each processes a batch of prefill chunks and one decode token per
+running request; its duration comes from the preset's cost model (:mod:`envs.llm.cost`). Between
+iterations, at a *boundary*, the scheduler forms the next batch with four operations:
+
+- :meth:`LLMSim.pick` a queued request: schedule its next prefill chunk, as long as the token
+  budget, the batch-size cap and the free KV blocks allow (chunked prefill, Sarathi-Serve);
+- :meth:`LLMSim.preempt` a request holding KV (not picked this iteration): free its KV and queue
+  it to be recomputed later, as vLLM's recompute preemption does;
+- :meth:`LLMSim.lower_budget` the iteration's token budget (before any pick), e.g. to 512;
+- :meth:`LLMSim.pause_decodes` for this iteration: a prefill-only iteration, as vLLM's
+  prefill-first scheduler runs (decodes stall, which is what chunked prefill avoids);
+
+then :meth:`LLMSim.run` executes the iteration. Running requests decode by default (continuous
+batching). When a decode needs a KV block and none is free, :meth:`run` preempts the most recently
+admitted KV holders first (vLLM's default) before it executes.
+
+:meth:`LLMSim.advance` moves to the next boundary that needs a decision: while nothing is queued
+it runs decode-only iterations, or jumps to the next arrival, by itself. A scheduler is only asked
+when some arrived request waits, so decisions per simulated second are bounded by the iterations
+(an iteration lasts at least the preset's floor, 10 ms on the A100 preset) times the operations
+per boundary (at most one pick per queued request plus one per preemption, budget and pause).
+
+Token accounting: a request needs ``prefill_target`` prefill tokens (its prompt; after a
+preemption, its prompt and the tokens it had generated) before its next output token, which the
+iteration finishing the prefill delivers. A decoding request with ``g`` tokens generated has
+``prompt + g − 1`` tokens in its KV cache; its next decode step attends to and stores
+``prompt + g`` tokens.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any
+
+import numpy as np
+
+from schedgym.envs.llm.cost import HardwarePreset
+from schedgym.envs.llm.types import (BLOCK_TOKENS, DONE, PENDING, PREFILLING, RUNNING, WAITING,
+                                     LLMInstance, LLMState)
+
+
+def blocks_for(tokens: np.ndarray | int) -> np.ndarray | int:
+    """KV blocks holding ``tokens`` tokens."""
+    return -(-tokens // BLOCK_TOKENS)
+
+
+class LLMSim:
+    """One replica serving one workload.
+
+    Args:
+        instance: The workload; every request must fit the model's context and the KV cache.
+        preset: Hardware and model (cost model and memory).
+        max_batch_size: Most requests in one iteration (decodes and prefill chunks).
+        token_budget: Most tokens in one iteration (one per decode plus the prefill chunks).
+        idle_step: Seconds an empty iteration idles when no arrival is left to wait for.
+
+    Raises:
+        ValueError: If a request cannot ever be served (context or KV capacity); the message
+            names the first such request.
+    """
+
+    def __init__(self, instance: LLMInstance, preset: HardwarePreset, max_batch_size: int,
+                 token_budget: int, idle_step: float) -> None:
+        self.instance, self.preset = instance, preset
+        self.max_batch_size, self.token_budget, self.idle_step = max_batch_size, token_budget, idle_step
+        self.capacity = preset.kv_blocks
+        self._check_servable(instance)
+        n = instance.num_requests
+        self.state = LLMState(
+            time=0.0, status=np.full(n, PENDING, np.int8), prefilled=np.zeros(n, np.int64),
+            prefill_target=instance.prompt_tokens.astype(np.int64), generated=np.zeros(n, np.int64),
+            kv_blocks=np.zeros(n, np.int64), admitted_at=np.full(n, -1, np.int64),
+            first_token=np.full(n, np.nan), last_token=np.full(n, np.nan), finish=np.full(n, np.nan),
+            restarts=np.zeros(n, np.int64), goodput_tokens=np.zeros(n, np.int64),
+            tenant_service=np.zeros(instance.num_tenants), free_blocks=self.capacity, arrived=0,
+            picked=np.zeros(n, np.int64), budget=token_budget, batch_tokens=0,
+        )
+        self.queue: list[int] = []  # arrived requests holding no running slot, by id (= arrival order)
+        self.running: list[int] = []  # decoding requests, in admission order
+        self.paused = False
+        self.iterations = 0
+        self.preemptions = 0
+        self.first_scheduled = np.full(n, np.nan)  # s, first pick of each request
+        self._picks: list[int] = []
+        self._admissions = 0
+        self._gaps = np.empty(int(np.maximum(instance.output_tokens - 1, 0).sum()))
+        self._gap_count = 0
+        self._kv_block_seconds = 0.0  # ∫ used blocks dt, for the mean utilisation
+        self._backlog = _BacklogGaps(instance.num_tenants)
+        self._done_count = 0
+        if n:
+            self.state.time = float(instance.arrival[0])
+            self._admit_arrivals()
+        self.advance()
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def done(self) -> bool:
+        """Whether every request has completed."""
+        return self._done_count == self.instance.num_requests
+
+    def decode_blocks_needed(self) -> int:
+        """New KV blocks the running decodes need this iteration (0 if decodes are paused)."""
+        if self.paused or not self.running:
+            return 0
+        rows = np.asarray(self.running)
+        st = self.state
+        need = blocks_for(self.instance.prompt_tokens[rows] + st.generated[rows]) - st.kv_blocks[rows]
+        return int(need.sum())
+
+    def chunk_if_picked(self, request: int) -> int:
+        """Prefill tokens a pick of ``request`` would schedule now (0 if it cannot be picked)."""
+        st = self.state
+        if st.picked[request] or st.status[request] not in (WAITING, PREFILLING):
+            return 0
+        if self._batch_size() >= self.max_batch_size:
+            return 0
+        chunk = min(int(st.prefill_target[request] - st.prefilled[request]), st.budget - st.batch_tokens)
+        if chunk <= 0:
+            return 0
+        new_blocks = int(blocks_for(st.prefilled[request] + chunk)) - int(st.kv_blocks[request])
+        return chunk if new_blocks <= st.free_blocks - self.decode_blocks_needed() else 0
+
+    def pickable(self, requests: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`chunk_if_picked` > 0 over queued ``requests``, (k,) bool."""
+        st = self.state
+        if self._batch_size() >= self.max_batch_size or st.budget <= st.batch_tokens or not len(requests):
+            return np.zeros(len(requests), bool)
+        left = st.prefill_target[requests] - st.prefilled[requests]
+        chunk = np.minimum(left, st.budget - st.batch_tokens)
+        new_blocks = blocks_for(st.prefilled[requests] + chunk) - st.kv_blocks[requests]
+        return (st.picked[requests] == 0) & (chunk > 0) & (new_blocks <= st.free_blocks - self.decode_blocks_needed())
+
+    def preemptible(self, requests: np.ndarray) -> np.ndarray:
+        """Which of ``requests`` may be preempted now: holding KV and not picked, (k,) bool."""
+        st = self.state
+        return (st.kv_blocks[requests] > 0) & (st.picked[requests] == 0)
+
+    def _batch_size(self) -> int:
+        return (0 if self.paused else len(self.running)) + len(self._picks)
+
+    # ------------------------------------------------------------------ batch forming
+
+    def pick(self, request: int) -> int:
+        """Schedules ``request``'s next prefill chunk in this iteration; returns its length.
+
+        Raises:
+            ValueError: If the request cannot be picked now.
+        """
+        chunk = self.chunk_if_picked(request)
+        if chunk <= 0:
+            raise ValueError(f"request {request} cannot be picked now")
+        st = self.state
+        if st.status[request] == WAITING:
+            st.status[request] = PREFILLING
+            st.admitted_at[request] = self._admissions
+            self._admissions += 1
+        if math.isnan(self.first_scheduled[request]):
+            self.first_scheduled[request] = st.time
+        new_blocks = int(blocks_for(st.prefilled[request] + chunk)) - int(st.kv_blocks[request])
+        st.kv_blocks[request] += new_blocks
+        st.free_blocks -= new_blocks
+        st.picked[request] = chunk
+        st.batch_tokens += chunk
+        self._picks.append(request)
+        return chunk
+
+    def preempt(self, request: int) -> None:
+        """Frees ``request``'s KV and queues it for recomputation (prompt and generated tokens).
+
+        Raises:
+            ValueError: If it holds no KV or is picked in this iteration.
+        """
+        st = self.state
+        if st.kv_blocks[request] <= 0 or st.picked[request]:
+            raise ValueError(f"request {request} holds no KV or is picked this iteration: cannot preempt")
+        if st.status[request] == RUNNING:
+            self.running.remove(request)
+            if not self.paused:
+                st.batch_tokens -= 1
+            bisect.insort(self.queue, request)
+        st.free_blocks += int(st.kv_blocks[request])
+        st.kv_blocks[request] = 0
+        st.status[request] = WAITING
+        st.prefilled[request] = 0
+        st.prefill_target[request] = self.instance.prompt_tokens[request] + st.generated[request]
+        st.restarts[request] += 1
+        self.preemptions += 1
+
+    def lower_budget(self, budget: int) -> None:
+        """Lowers this iteration's token budget (only before any pick)."""
+        if self._picks or not 0 < budget < self.state.budget:
+            raise ValueError(f"budget {budget} must be in (0, {self.state.budget}) and set before any pick")
+        self.state.budget = int(budget)
+
+    def pause_decodes(self) -> None:
+        """Makes this iteration prefill-only (only before any pick, with decodes to pause)."""
+        if self.paused or self._picks or not self.running:
+            raise ValueError("pause_decodes needs running decodes, no pick yet and no pause")
+        self.paused = True
+        self.state.batch_tokens = 0
+
+    # ------------------------------------------------------------------ iterations
+
+    def run(self) -> float:
+        """Executes the batch formed at this boundary and advances to the next decision.
+
+        A pause with no pick is void (the decodes run). An empty batch idles until the next
+        arrival, or ``idle_step`` when none is left. Returns the JITServe goodput tokens earned.
+        """
+        if self.paused and not self._picks:
+            self.paused = False
+        earned = self._iterate() if (self._picks or self.running) else self._idle()
+        self.advance()
+        return earned
+
+    def advance(self) -> None:
+        """Runs iterations (decodes only) and jumps to arrivals until a request is queued or
+        every request is done."""
+        instance = self.instance
+        while not self.queue and not self.done:
+            if self.running:
+                self._iterate()
+            else:  # nothing runs, nothing waits: the next arrival
+                self.state.time = max(self.state.time, float(instance.arrival[self.state.arrived]))
+                self._admit_arrivals()
+        self._backlog.observe(self)
+
+    def _idle(self) -> float:
+        st = self.state
+        arrivals = self.instance.arrival
+        st.time = float(arrivals[st.arrived]) if st.arrived < len(arrivals) else st.time + self.idle_step
+        self._admit_arrivals()
+        self._start_boundary()
+        return 0.0
+
+    def _iterate(self) -> float:
+        st, instance = self.state, self.instance
+        decodes = np.asarray([] if self.paused else self._ensure_decode_memory(), np.int64)
+        picks = np.asarray(self._picks, np.int64)
+        chunks = st.picked[picks]
+        history = st.prefilled[picks]
+        context = instance.prompt_tokens[decodes] + st.generated[decodes]
+        duration = self.preset.iteration_ms(
+            int(chunks.sum()), float((chunks * (2 * history + chunks)).sum()), len(decodes),
+            int(context.sum()), len(decodes) + len(picks)) / 1000.0
+        self._kv_block_seconds += (self.capacity - st.free_blocks) * duration
+        end = st.time + duration
+        earned = 0
+        if len(decodes):
+            new_blocks = blocks_for(context) - st.kv_blocks[decodes]
+            st.kv_blocks[decodes] += new_blocks  # _ensure_decode_memory made room for them
+            st.free_blocks -= int(new_blocks.sum())
+            earned += self._deliver(decodes, end)
+        if len(picks):
+            st.prefilled[picks] += chunks
+            first_pass = picks[st.restarts[picks] == 0]  # recomputation is no service
+            tenants = instance.tenant[first_pass]
+            np.add.at(st.tenant_service, tenants, st.picked[first_pass] / instance.tenant_weight[tenants])
+            finished = picks[st.prefilled[picks] == st.prefill_target[picks]]
+            if len(finished):
+                fresh = finished[np.isnan(st.first_token[finished])]
+                st.first_token[fresh] = end
+                met = end <= instance.arrival[fresh] + instance.ttft_slo[fresh]
+                st.goodput_tokens[fresh[met]] += instance.prompt_tokens[fresh[met]]
+                earned += int(instance.prompt_tokens[fresh[met]].sum())
+                for request in finished.tolist():
+                    self.queue.remove(request)
+                st.status[finished] = RUNNING
+                self.running.extend(finished.tolist())
+                earned += self._deliver(finished, end)
+        st.time = end
+        self.iterations += 1
+        self._admit_arrivals()
+        self._start_boundary()
+        return float(earned)
+
+    def _deliver(self, requests: np.ndarray, end: float) -> int:
+        """One output token for each of ``requests`` at ``end``; completes those that are done."""
+        st, instance = self.state, self.instance
+        previous = st.last_token[requests]
+        gaps = end - previous[~np.isnan(previous)]
+        self._gaps[self._gap_count:self._gap_count + len(gaps)] = gaps
+        self._gap_count += len(gaps)
+        index = st.generated[requests]  # 0-based index of the token delivered now
+        st.generated[requests] += 1
+        st.last_token[requests] = end
+        deadline = instance.arrival[requests] + instance.ttft_slo[requests] + index * instance.tpot_slo[requests]
+        met = end <= deadline
+        st.goodput_tokens[requests] += met
+        tenants = instance.tenant[requests]
+        np.add.at(st.tenant_service, tenants, 2.0 / instance.tenant_weight[tenants])
+        complete = requests[st.generated[requests] == instance.output_tokens[requests]]
+        if len(complete):
+            st.status[complete] = DONE
+            st.finish[complete] = end
+            st.free_blocks += int(st.kv_blocks[complete].sum())
+            st.kv_blocks[complete] = 0
+            gone = set(complete.tolist())
+            self.running = [r for r in self.running if r not in gone]
+            self._done_count += len(complete)
+        return int(met.sum())
+
+    def _ensure_decode_memory(self) -> list[int]:
+        """Preempts the most recently admitted KV holders (not picked) until the running decodes'
+        new blocks fit; returns the decodes that run."""
+        st = self.state
+        while self.running and self.decode_blocks_needed() > st.free_blocks:
+            holders = [r for r in self.running + self.queue if st.kv_blocks[r] > 0 and not st.picked[r]]
+            self.preempt(max(holders, key=lambda r: st.admitted_at[r]))
+        return list(self.running)
+
+    def _admit_arrivals(self) -> None:
+        st, arrival = self.state, self.instance.arrival
+        first = st.arrived
+        while st.arrived < len(arrival) and arrival[st.arrived] <= st.time:
+            st.arrived += 1
+        if st.arrived > first:
+            st.status[first:st.arrived] = WAITING
+            self.queue.extend(range(first, st.arrived))  # later ids than every queued one
+
+    def _start_boundary(self) -> None:
+        st = self.state
+        if self._picks:
+            st.picked[np.asarray(self._picks)] = 0
+            self._picks.clear()
+        self.paused = False
+        st.budget = self.token_budget
+        st.batch_tokens = len(self.running)
+
+    def _check_servable(self, instance: LLMInstance) -> None:
+        context = instance.prompt_tokens + instance.output_tokens
+        limits = (("the model's context", context > self.preset.max_model_len, self.preset.max_model_len),
+                  ("the KV cache", blocks_for(context) > self.capacity, self.capacity * BLOCK_TOKENS))
+        for what, too_long, limit in limits:
+            bad = np.flatnonzero(too_long)
+            if len(bad):
+                r = int(bad[0])
+                raise ValueError(
+                    f"instance {instance.name!r}: request {r} needs {int(context[r])} tokens "
+                    f"(prompt {int(instance.prompt_tokens[r])} + output {int(instance.output_tokens[r])}), "
+                    f"more than {what} of preset {self.preset.name!r} ({limit} tokens); "
+                    f"{len(bad)} requests are too long (clip them when loading the workload)")
+
+    # ------------------------------------------------------------------ metrics
+
+    def metrics(self) -> dict[str, Any]:
+        """Every metric of the requests completed so far (times in seconds)."""
+        return episode_metrics(self)
+
+
+class _BacklogGaps:
+    """VTC's fairness measure: the largest difference in weighted service received by two
+    tenants over an interval in which both were backlogged (had queued requests)."""
+
+    def __init__(self, tenants: int) -> None:
+        self.backlogged = np.zeros(tenants, bool)
+        self.base = np.zeros((tenants, tenants))  # base[u, v]: u's service when (u, v) became co-backlogged
+        self.max_gap = 0.0
+
+    def observe(self, sim: LLMSim) -> None:
+        if len(self.backlogged) < 2:
+            return
+        service = sim.state.tenant_service
+        now = np.zeros_like(self.backlogged)
+        if sim.queue:
+            now[np.unique(sim.instance.tenant[np.asarray(sim.queue)])] = True
+        joined = now & ~self.backlogged
+        if joined.any():
+            # A pair's common interval starts when its later member joins.
+            self.base[:, joined] = service[:, None]
+            self.base[joined, :] = service[joined][:, None]
+        self.backlogged = now
+        rows = np.flatnonzero(now)
+        if len(rows) >= 2:
+            gained = service[rows][:, None] - self.base[np.ix_(rows, rows)]
+            self.max_gap = max(self.max_gap, float(np.abs(gained - gained.T).max()))
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+def episode_metrics(sim: LLMSim) -> dict[str, Any]:
+    """The leaderboard metrics over the completed requests of ``sim``."""
+    st, instance = sim.state, sim.instance
+    done = np.flatnonzero(st.status == DONE)
+    arrival = instance.arrival[done]
+    ttft = st.first_token[done] - arrival
+    decode_tokens = instance.output_tokens[done] - 1
+    tpot = np.where(decode_tokens > 0, (st.finish[done] - st.first_token[done]) / np.maximum(decode_tokens, 1), 0.0)
+    e2e = st.finish[done] - arrival
+    delay = sim.first_scheduled[done] - arrival
+    met = (ttft <= instance.ttft_slo[done]) & (tpot <= instance.tpot_slo[done])
+    span = (float(st.finish[done].max()) - float(instance.arrival[0])) if len(done) else 0.0
+    service = st.tenant_service[np.unique(instance.tenant)] if instance.num_requests else st.tenant_service
+    jain = float(service.sum() ** 2 / (len(service) * (service ** 2).sum())) if service.any() else 1.0
+    per_second = (lambda x: x / span) if span > 0 else (lambda x: 0.0)
+    return {
+        "requests_done": int(len(done)),
+        "ttft_mean": float(ttft.mean()) if len(done) else float("nan"),
+        "ttft_p50": _percentile(ttft, 50), "ttft_p90": _percentile(ttft, 90), "ttft_p99": _percentile(ttft, 99),
+        "tpot_mean": float(tpot.mean()) if len(done) else float("nan"), "tpot_p99": _percentile(tpot, 99),
+        "tbt_p99": _percentile(sim._gaps[:sim._gap_count], 99),
+        "e2e_mean": float(e2e.mean()) if len(done) else float("nan"), "e2e_p99": _percentile(e2e, 99),
+        "scheduling_delay_p50": _percentile(delay, 50), "scheduling_delay_p99": _percentile(delay, 99),
+        "throughput_rps": per_second(len(done)),
+        "throughput_tps": per_second(float(instance.output_tokens[done].sum())),
+        "slo_attainment": float(met.mean()) if len(done) else float("nan"),
+        "token_goodput": per_second(float(st.goodput_tokens.sum())),
+        "goodput_tokens": int(st.goodput_tokens.sum()),
+        "preemptions": int(sim.preemptions),
+        "kv_utilization_mean": sim._kv_block_seconds / (sim.capacity * span) if span > 0 else 0.0,
+        "tenant_service": st.tenant_service.tolist(),
+        "fairness_jain": jain,
+        "max_service_gap": sim._backlog.max_gap,
+        "iterations": int(sim.iterations),
+        "time": float(st.time),
+    }
