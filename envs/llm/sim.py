@@ -56,6 +56,8 @@ class LLMSim:
         max_batch_size: Most requests in one iteration (decodes and prefill chunks).
         token_budget: Most tokens in one iteration (one per decode plus the prefill chunks).
         idle_step: Seconds an empty iteration idles when no arrival is left to wait for.
+        window: Queued requests a scheduler may pick from: the first ``window`` of the queue in
+            arrival order (:meth:`visible_queue`), the ones an observation shows.
 
     Raises:
         ValueError: If a request cannot ever be served (context or KV capacity); the message
@@ -63,8 +65,8 @@ class LLMSim:
     """
 
     def __init__(self, instance: LLMInstance, preset: HardwarePreset, max_batch_size: int,
-                 token_budget: int, idle_step: float) -> None:
-        self.instance, self.preset = instance, preset
+                 token_budget: int, idle_step: float, window: int) -> None:
+        self.instance, self.preset, self.window = instance, preset, window
         self.max_batch_size, self.token_budget, self.idle_step = max_batch_size, token_budget, idle_step
         self.capacity = preset.kv_blocks
         self._check_servable(instance)
@@ -98,6 +100,10 @@ class LLMSim:
 
     # ------------------------------------------------------------------ queries
 
+    def visible_queue(self) -> list[int]:
+        """The queued requests a scheduler may pick: the first ``window`` by arrival."""
+        return self.queue[:self.window]
+
     @property
     def done(self) -> bool:
         """Whether every request has completed."""
@@ -114,26 +120,25 @@ class LLMSim:
 
     def chunk_if_picked(self, request: int) -> int:
         """Prefill tokens a pick of ``request`` would schedule now (0 if it cannot be picked)."""
-        st = self.state
-        if st.picked[request] or st.status[request] not in (WAITING, PREFILLING):
+        if request not in self.visible_queue():
             return 0
-        if self._batch_size() >= self.max_batch_size:
-            return 0
-        chunk = min(int(st.prefill_target[request] - st.prefilled[request]), st.budget - st.batch_tokens)
-        if chunk <= 0:
-            return 0
-        new_blocks = int(blocks_for(st.prefilled[request] + chunk)) - int(st.kv_blocks[request])
-        return chunk if new_blocks <= st.free_blocks - self.decode_blocks_needed() else 0
+        return int(self.pick_chunks(np.asarray([request]))[0])
 
-    def pickable(self, requests: np.ndarray) -> np.ndarray:
-        """Vectorised :meth:`chunk_if_picked` > 0 over queued ``requests``, (k,) bool."""
+    def pick_chunks(self, requests: np.ndarray) -> np.ndarray:
+        """The chunk a pick of each of the queued ``requests`` would schedule now, 0 where the
+        budget, the batch-size cap or the free KV blocks (after the decodes' needs) forbid it, (k,)."""
         st = self.state
         if self._batch_size() >= self.max_batch_size or st.budget <= st.batch_tokens or not len(requests):
-            return np.zeros(len(requests), bool)
+            return np.zeros(len(requests), np.int64)
         left = st.prefill_target[requests] - st.prefilled[requests]
         chunk = np.minimum(left, st.budget - st.batch_tokens)
         new_blocks = blocks_for(st.prefilled[requests] + chunk) - st.kv_blocks[requests]
-        return (st.picked[requests] == 0) & (chunk > 0) & (new_blocks <= st.free_blocks - self.decode_blocks_needed())
+        ok = (st.picked[requests] == 0) & (chunk > 0) & (new_blocks <= st.free_blocks - self.decode_blocks_needed())
+        return np.where(ok, chunk, 0)
+
+    def pickable(self, requests: np.ndarray) -> np.ndarray:
+        """Which of the queued ``requests`` may be picked now, (k,) bool."""
+        return self.pick_chunks(requests) > 0
 
     def preemptible(self, requests: np.ndarray) -> np.ndarray:
         """Which of ``requests`` may be preempted now: holding KV and not picked, (k,) bool."""
@@ -421,3 +426,32 @@ def episode_metrics(sim: LLMSim) -> dict[str, Any]:
         "iterations": int(sim.iterations),
         "time": float(st.time),
     }
+
+
+#: The operations a scheduler applies at a boundary, as ``(kind, argument)`` pairs: ``("run", 0)``,
+#: ``("pause", 0)``, ``("budget", tokens)``, ``("pick", request)``, ``("preempt", request)``.
+Op = tuple[str, int]
+RUN: Op = ("run", 0)
+PAUSE: Op = ("pause", 0)
+
+
+def apply(sim: LLMSim, op: Op) -> float:
+    """Applies one operation to ``sim``; returns the goodput tokens earned (``run`` only).
+
+    The env's ``step`` and the headless runner both act through this function, which is what
+    makes them bit-identical.
+    """
+    kind, argument = op
+    if kind == "run":
+        return sim.run()
+    if kind == "pick":
+        sim.pick(argument)
+    elif kind == "preempt":
+        sim.preempt(argument)
+    elif kind == "budget":
+        sim.lower_budget(argument)
+    elif kind == "pause":
+        sim.pause_decodes()
+    else:
+        raise ValueError(f"unknown operation {op!r}")
+    return 0.0

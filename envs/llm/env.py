@@ -1,0 +1,373 @@
+"""``schedgym/LLMServe-v0``: iteration-level request batching on an LLM serving replica.
+
+This module is the Gymnasium facade: arguments, spaces, pointer actions, observation encoding,
+rewards and ``info``. The dynamics live in :mod:`envs.llm.sim`, the cost model and presets in
+:mod:`envs.llm.cost`, the workloads in :mod:`envs.llm.generator` and :mod:`data.azure_llm`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from schedgym.envs.graph import NOOP_NODE, GraphEnv, GraphSpec
+from schedgym.envs.llm.cost import HardwarePreset, get_preset
+from schedgym.envs.llm.sim import PAUSE, RUN, LLMSim, Op, apply
+from schedgym.envs.llm.types import PREFILLING, RUNNING, WAITING, LLMInstance
+
+RUN_NODE = NOOP_NODE  # run the batch formed so far
+PAUSE_NODE = 1  # make this iteration prefill-only
+BUDGETS = (256, 512, 1024, 2048)  # token budgets a scheduler may lower an iteration to
+
+NODE_FEATURES = (
+    "is_run", "is_pause", "is_budget", "is_replica", "is_request",
+    "budget_tokens",
+    "waiting", "prefilling", "running", "picked", "recomputing",
+    "prompt_tokens", "generated_tokens", "prefill_left", "kv_blocks", "max_new_tokens",
+    "waiting_time", "ttft_slack", "token_slack", "ttft_slo", "tpot_slo",
+    "tenant_share", "tenant_weight", "restarts", "pick_chunk",
+    "free_kv", "batch_tokens", "decodes", "budget_left", "paused", "queue_length",
+)
+EDGE_FEATURES = ("kv_share",)
+GLOBAL_FEATURES = ("queue_length", "hidden_queue", "running", "free_kv", "budget_left", "paused",
+                   "done_fraction")
+_F = {name: i for i, name in enumerate(NODE_FEATURES)}
+TOKEN_SCALE = 1000.0  # token counts in features are in thousands
+SLACK_CLIP = 10.0  # slacks are in SLO units, clipped to ±10
+
+
+class LLMServeEnv(GraphEnv):
+    """Schedule LLM inference requests, iteration by iteration, on one serving replica.
+
+    ## Description
+    A replica serves one model on one GPU (a preset: Llama-2-7B on an A100-80GB by default).
+    Requests arrive with a prompt; each needs a prefill (the whole prompt, possibly in chunks)
+    and then one decode iteration per further output token. The replica runs *iterations*: a
+    batch of prefill chunks plus one token for every running request (continuous batching),
+    lasting what the preset's cost model says (``envs.llm.cost``). The KV cache is paged in
+    blocks of 16 tokens; a request holds the blocks of its context. When decodes need a block
+    and none is free, the most recently admitted KV holders are preempted and later recomputed
+    (vLLM's default); preempted requests keep their timestamps and count restarts. Every request
+    has a tenant and per-request TTFT and TPOT SLOs (JITServe-style classes).
+
+    The scheduler decides at iteration boundaries where a request waits; while nothing waits,
+    the replica decodes (or idles until the next arrival) without asking. Decisions per
+    simulated second are thus at most (1 / the shortest iteration, 10 ms on the A100 preset) ×
+    (1 + the picks, preemptions, budget and pause actions of a boundary).
+
+    ## Action Space
+    ``Discrete(N_MAX)`` pointers. Node 0 RUN executes the batch formed so far (legal in every
+    state; with an empty batch it idles to the next arrival, legal but never useful). Node 1
+    PAUSE makes this iteration prefill-only (vLLM's prefill-first batches; before any pick, with
+    decodes running). Nodes 2-5 lower this iteration's token budget to 256/512/1024/2048
+    (before any pick; Sarathi-Serve's chunk budgets). Node 6 is the replica (never an action).
+    Then ``window`` queue slots — the first ``window`` queued requests in arrival order; pointing
+    at one *picks* it: its next prefill chunk, ``min(prefill left, budget left)`` tokens, joins
+    the batch if the batch-size cap and the free KV blocks (after the decodes' needs) allow —
+    and ``max_batch_size`` running slots; pointing at one *preempts* it (frees its KV; it is
+    recomputed later). Every published batching policy is a sequence of these actions
+    (``baselines/llm/``). Illegal actions raise ``ValueError``.
+
+    ## Observation Space
+    The padded graph of ``envs.graph``. Nodes: the control nodes (budget value on budget
+    nodes), the replica (free KV share, batch tokens and decodes so far, budget left, paused,
+    queue length) and one node per shown request: status (waiting / prefilling / running,
+    picked, recomputing), prompt, generated and prefill-left tokens, KV blocks held, max new
+    tokens, waiting time, TTFT slack and next-token slack in SLO units (JITServe's per-token
+    deadlines), its SLOs, its tenant's service share and weight, restarts, and the chunk a pick
+    would schedule now. The true output length is never shown. Edges join every node to the
+    replica, both ways, with the request's share of the KV cache. Globals: queue length, queued
+    requests beyond the window, running share, free KV, budget left, paused, share of requests
+    done.
+
+    ## Rewards
+    The JITServe token goodput earned by each step times ``reward_scale`` (per 1,000 tokens by
+    default): a request earns its prompt tokens if its first token meets its TTFT SLO, and each
+    output token ``k`` (0-based) delivered by ``arrival + TTFT_slo + k · TPOT_slo``. The return is
+    the episode's ``goodput_tokens`` × ``reward_scale``.
+
+    ## Starting State
+    The first request's arrival; the workload is ``options["instance"]`` (an
+    :class:`LLMInstance`, e.g. from :meth:`load_instance_set`), else the replayed ``trace``,
+    else sampled from the generator with ``workload``/``rate``/``num_requests``.
+
+    ## Episode End
+    Terminated when every request has completed; truncated after ``max_steps`` steps (default
+    ``4 × (requests + output tokens) + 1000``, a guard against policies that never run work).
+
+    ``info`` carries ``time`` and ``requests_done`` and ``goodput_tokens`` at every step, and at
+    the episode's end every metric of :func:`envs.llm.sim.episode_metrics`: ``ttft_mean``,
+    ``ttft_p50``/``p90``/``p99``, ``tpot_mean``/``p99`` (per request), ``tbt_p99`` (over all
+    token gaps), ``e2e_mean``/``p99``, ``scheduling_delay_p50``/``p99``, ``throughput_rps``,
+    ``throughput_tps``, ``slo_attainment`` (share meeting both SLOs), ``token_goodput`` (tokens
+    per second), ``preemptions``, ``kv_utilization_mean``, ``tenant_service`` (weighted
+    input + 2 × output tokens per tenant, VTC's measure), ``fairness_jain`` (Jain's index of it)
+    and ``max_service_gap`` (VTC's: the largest service difference of two tenants over an
+    interval in which both were backlogged). Times in seconds.
+
+    ## Arguments
+    - ``preset``: a name of ``envs.llm.cost.PRESETS`` or a ``HardwarePreset``.
+    - ``max_batch_size``: most requests per iteration (default 128, Vidur's vLLM setting).
+    - ``token_budget``: most tokens per iteration (default 4096, vLLM's ``max_num_batched_tokens``
+      in Vidur).
+    - ``window``: queue slots in the observation (default 64).
+    - ``workload``, ``rate``, ``num_requests``, ``generator_config``: the sampled workload
+      (``envs.llm.generator.sample_instance``); defaults "conversation", 3 req/s, 400 requests.
+    - ``trace``, ``rate_scale``, ``trace_start``, ``trace_duration``: replay an Azure LLM trace
+      file (``data.azure_llm``), its rate scaled, optionally a window of it.
+    - ``reward_scale``: reward per goodput token (default 1e-3).
+    - ``idle_step``: seconds an empty RUN idles when no arrival is left (default 0.01).
+    - ``max_steps``: truncation limit (default above).
+
+    ## What baselines may read
+    Baselines may read the simulation through ``env.unwrapped`` (learned policies only the
+    observation) and act through operations (``envs.llm.sim.Op``):
+
+    - ``sim`` (:class:`envs.llm.sim.LLMSim`): ``state`` (:class:`envs.llm.types.LLMState`),
+      ``instance`` (true output lengths are the oracle field), ``queue``, ``visible_queue()``,
+      ``running``, ``pickable(requests)``, ``chunk_if_picked(r)``, ``preemptible(requests)``,
+      ``decode_blocks_needed()``, ``capacity``, ``preset``, ``max_batch_size``, ``token_budget``.
+      Read it; change it only through :meth:`node_of` actions.
+    - ``node_of(op) -> int``: the pointer action of an operation.
+    - ``action_masks() -> np.ndarray``: the legal actions, (N_MAX,) bool.
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    leaderboard_metrics = ("slo_attainment", "token_goodput", "ttft_p50", "ttft_p99", "tpot_p99",
+                           "tbt_p99", "e2e_p99", "throughput_rps", "preemptions", "fairness_jain",
+                           "max_service_gap")
+    known_dynamics = True
+
+    def __init__(
+        self,
+        preset: str | HardwarePreset = "llama2-7b-a100",
+        max_batch_size: int = 128,
+        token_budget: int = 4096,
+        window: int = 64,
+        workload: str = "conversation",
+        rate: float = 3.0,
+        num_requests: int = 400,
+        generator_config: dict[str, Any] | None = None,
+        trace: str | Path | None = None,
+        rate_scale: float = 1.0,
+        trace_start: float = 0.0,
+        trace_duration: float | None = None,
+        reward_scale: float = 1e-3,
+        idle_step: float = 0.01,
+        max_steps: int | None = None,
+    ) -> None:
+        self.preset = get_preset(preset)
+        for name, value, low in (("max_batch_size", max_batch_size, 1), ("token_budget", token_budget, 1),
+                                 ("window", window, 1), ("num_requests", num_requests, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name}={value!r} must be an integer ≥ {low}")
+        for name, value in (("rate", rate), ("rate_scale", rate_scale), ("idle_step", idle_step),
+                            ("reward_scale", reward_scale)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name}={value!r} must be a finite number > 0")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+            raise ValueError(f"max_steps={max_steps!r} must be None or an integer ≥ 1")
+        self.max_batch_size, self.token_budget, self.window = int(max_batch_size), int(token_budget), int(window)
+        self.workload, self.rate, self.num_requests = workload, float(rate), int(num_requests)
+        self.generator_config = dict(generator_config or {})
+        self.reward_scale, self.idle_step, self.max_steps = float(reward_scale), float(idle_step), max_steps
+        self._trace_instance = None
+        if trace is not None:
+            from schedgym.data.azure_llm import load_trace
+            from schedgym.envs.llm.generator import instance_from_trace
+
+            loaded = load_trace(trace, start=trace_start, duration=trace_duration, rate_scale=rate_scale)
+            self._trace_instance = instance_from_trace(loaded, max_model_len=self.preset.max_model_len,
+                                                       **self.generator_config)
+        self._replica = 2 + len(BUDGETS)
+        self._queue0 = self._replica + 1
+        self._run0 = self._queue0 + self.window
+        n_max = self._run0 + self.max_batch_size
+        self._init_spaces(GraphSpec(n_max, 2 * (n_max - 1), NODE_FEATURES, EDGE_FEATURES, GLOBAL_FEATURES))
+        self._static_nodes()
+        self.sim: LLMSim | None = None
+        self._shown = np.zeros(n_max, np.int64) - 1  # request shown on each node, -1 for none
+
+    # ------------------------------------------------------------------ Gym API
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # noqa: ANN201
+        super().reset(seed=seed)
+        instance = (options or {}).get("instance")
+        if instance is None:
+            instance = self._trace_instance or self._sample_instance()
+        elif not isinstance(instance, LLMInstance):
+            raise ValueError(f"options['instance'] must be an LLMInstance, got {type(instance).__name__}")
+        self.sim = LLMSim(instance, self.preset, self.max_batch_size, self.token_budget, self.idle_step,
+                          self.window)
+        self._steps = 0
+        self._limit = self.max_steps or 4 * (instance.num_requests + int(instance.output_tokens.sum())) + 1000
+        self._encode()
+        return self.observation(), self._info(final=self.sim.done)
+
+    def step(self, action: Any):  # noqa: ANN201
+        if self.sim is None:
+            raise RuntimeError("call reset() before step()")
+        node = self._check_action(action)
+        earned = apply(self.sim, self._op_of(node))
+        self._steps += 1
+        terminated = self.sim.done
+        truncated = not terminated and self._steps >= self._limit
+        self._encode()
+        return self.observation(), earned * self.reward_scale, terminated, truncated, self._info(terminated or truncated)
+
+    # ------------------------------------------------------------------ actions
+
+    @property
+    def state(self):  # noqa: ANN201
+        """The replica state (``sim.state``), ``None`` before the first reset."""
+        return None if self.sim is None else self.sim.state
+
+    def node_of(self, op: Op) -> int:
+        """The pointer action of operation ``op`` (see ``envs.llm.sim.apply``).
+
+        Raises:
+            ValueError: If the operation has no node now (a request not shown, a budget not offered).
+        """
+        kind, argument = op
+        if kind == "run":
+            return RUN_NODE
+        if kind == "pause":
+            return PAUSE_NODE
+        if kind == "budget":
+            if argument not in BUDGETS:
+                raise ValueError(f"budget {argument} is not one of {BUDGETS}")
+            return 2 + BUDGETS.index(argument)
+        nodes = np.flatnonzero(self._shown == argument)
+        first = self._run0 if kind == "preempt" else self._queue0
+        nodes = nodes[(nodes >= first) & (nodes < first + (self.max_batch_size if kind == "preempt" else self.window))]
+        if kind not in ("pick", "preempt") or not len(nodes):
+            raise ValueError(f"operation {op!r} has no node in this state")
+        return int(nodes[0])
+
+    def _op_of(self, node: int) -> Op:
+        if node == RUN_NODE:
+            return RUN
+        if node == PAUSE_NODE:
+            return PAUSE
+        if node < self._replica:
+            return ("budget", BUDGETS[node - 2])
+        return ("pick" if node < self._run0 else "preempt", int(self._shown[node]))
+
+    def _sample_instance(self) -> LLMInstance:
+        from schedgym.envs.llm.generator import sample_instance
+
+        return sample_instance(self.np_random, workload=self.workload, num_requests=self.num_requests,
+                               rate=self.rate, max_model_len=self.preset.max_model_len, **self.generator_config)
+
+    def _info(self, final: bool) -> dict[str, Any]:
+        sim = self.sim
+        if final:
+            return {**sim.metrics(), "steps": self._steps}
+        return {"time": sim.state.time, "requests_done": sim._done_count,
+                "goodput_tokens": int(sim.state.goodput_tokens.sum()), "steps": self._steps}
+
+    # ------------------------------------------------------------------ observation encoding
+
+    def _static_nodes(self) -> None:
+        """The control nodes and the replica never change their type or budget value."""
+        nodes = self._obs["nodes"]
+        nodes[RUN_NODE, _F["is_run"]] = 1.0
+        nodes[PAUSE_NODE, _F["is_pause"]] = 1.0
+        for k, budget in enumerate(BUDGETS):
+            nodes[2 + k, _F["is_budget"]] = 1.0
+            nodes[2 + k, _F["budget_tokens"]] = budget / self.token_budget
+        nodes[self._replica, _F["is_replica"]] = 1.0
+
+    def _encode(self) -> None:
+        sim, obs = self.sim, self._obs
+        st, instance = sim.state, sim.instance
+        queue, running = np.asarray(sim.visible_queue(), np.int64), np.asarray(sim.running, np.int64)
+        n_control = self._queue0
+        nodes, mask = obs["nodes"], obs["action_mask"]
+        nodes[n_control:] = 0.0
+        self._shown[:] = -1
+        rows = np.concatenate([self._queue0 + np.arange(len(queue)), self._run0 + np.arange(len(running))])
+        requests = np.concatenate([queue, running])
+        self._shown[rows] = requests
+        self._encode_requests(rows, requests)
+        self._encode_replica(len(sim.queue))
+        obs["node_mask"][:] = 0
+        obs["node_mask"][:n_control] = 1
+        obs["node_mask"][rows] = 1
+        # Edges: every real node <-> the replica.
+        others = np.concatenate([np.setdiff1d(np.arange(n_control), [self._replica]), rows])
+        k = len(others)
+        obs["edge_index"][:] = 0
+        obs["edge_index"][0, :k], obs["edge_index"][1, :k] = others, self._replica
+        obs["edge_index"][0, k:2 * k], obs["edge_index"][1, k:2 * k] = self._replica, others
+        obs["edge_mask"][:] = 0
+        obs["edge_mask"][:2 * k] = 1
+        obs["edge_attr"][:] = 0.0
+        share = np.zeros(k, np.float32)
+        share[n_control - 1:] = st.kv_blocks[requests] / sim.capacity
+        obs["edge_attr"][:k, 0] = obs["edge_attr"][k:2 * k, 0] = share
+        mask[:] = 0
+        mask[RUN_NODE] = 1
+        mask[PAUSE_NODE] = not sim.paused and not sim._picks and bool(sim.running)
+        if not sim._picks:
+            mask[2:2 + len(BUDGETS)] = np.asarray(BUDGETS) < st.budget
+        chunks = sim.pick_chunks(queue)
+        mask[self._queue0:self._queue0 + len(queue)] = chunks > 0
+        nodes[self._queue0:self._queue0 + len(queue), _F["pick_chunk"]] = chunks / self.token_budget
+        mask[self._run0:self._run0 + len(running)] = sim.preemptible(running)
+        obs["globals"][:] = (
+            len(sim.queue) / self.window, max(len(sim.queue) - self.window, 0) / self.window,
+            len(sim.running) / self.max_batch_size, st.free_blocks / sim.capacity,
+            max(st.budget - st.batch_tokens, 0) / self.token_budget, float(sim.paused),
+            sim._done_count / max(instance.num_requests, 1),
+        )
+
+    def _encode_requests(self, rows: np.ndarray, requests: np.ndarray) -> None:
+        sim, nodes = self.sim, self._obs["nodes"]
+        st, instance, now = sim.state, sim.instance, sim.state.time
+        status = st.status[requests]
+        ttft_slo, tpot_slo = instance.ttft_slo[requests], instance.tpot_slo[requests]
+        arrival = instance.arrival[requests]
+        started = ~np.isnan(st.first_token[requests])
+        ttft_slack = np.where(started, 0.0, (arrival + ttft_slo - now) / ttft_slo)
+        next_deadline = arrival + ttft_slo + st.generated[requests] * tpot_slo
+        service = st.tenant_service
+        mean_service = service.mean() if service.any() else 1.0
+        tenants = instance.tenant[requests]
+        columns = {
+            "is_request": 1.0,
+            "waiting": status == WAITING, "prefilling": status == PREFILLING, "running": status == RUNNING,
+            "picked": st.picked[requests] > 0, "recomputing": (st.restarts[requests] > 0) & (status != RUNNING),
+            "prompt_tokens": instance.prompt_tokens[requests] / TOKEN_SCALE,
+            "generated_tokens": st.generated[requests] / TOKEN_SCALE,
+            "prefill_left": (st.prefill_target[requests] - st.prefilled[requests]) * (status != RUNNING) / TOKEN_SCALE,
+            "kv_blocks": st.kv_blocks[requests] * 100.0 / sim.capacity,
+            "max_new_tokens": instance.max_new_tokens[requests] / TOKEN_SCALE,
+            "waiting_time": now - arrival,
+            "ttft_slack": np.clip(ttft_slack, -SLACK_CLIP, SLACK_CLIP),
+            "token_slack": np.clip((next_deadline - now) / tpot_slo, -SLACK_CLIP, SLACK_CLIP),
+            "ttft_slo": ttft_slo, "tpot_slo": tpot_slo * 10.0,
+            "tenant_share": service[tenants] / mean_service, "tenant_weight": instance.tenant_weight[tenants],
+            "restarts": st.restarts[requests],
+        }
+        for name, values in columns.items():
+            nodes[rows, _F[name]] = values
+
+    def _encode_replica(self, queue_length: int) -> None:
+        sim, st = self.sim, self.sim.state
+        row = self._obs["nodes"][self._replica]
+        row[_F["is_replica"]] = 1.0
+        row[_F["free_kv"]] = st.free_blocks / sim.capacity
+        row[_F["batch_tokens"]] = st.batch_tokens / self.token_budget
+        row[_F["decodes"]] = (0 if sim.paused else len(sim.running)) / self.max_batch_size
+        row[_F["budget_left"]] = max(st.budget - st.batch_tokens, 0) / self.token_budget
+        row[_F["paused"]] = float(sim.paused)
+        row[_F["queue_length"]] = queue_length / self.window
+
+
+__all__ = ["LLMServeEnv", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES", "BUDGETS"]
