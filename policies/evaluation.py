@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import gymnasium as gym
 import numpy as np
@@ -31,11 +31,6 @@ from tqdm import tqdm
 from schedgym import baselines, envs
 from schedgym.baselines.base import Scheduler
 from schedgym.data.instance_sets import InstanceSet
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks, so one writer per results file there
-    fcntl = None
 
 KEY_COLUMNS = ("env_id", "instance_set", "instance", "policy", "seed")
 """The columns that identify an episode: a results file holds at most one row per key."""
@@ -258,7 +253,8 @@ class ResultsFile:
     write can leave, with a warning. A row reaches the operating system when its episode ends,
     so a run killed at any moment keeps every row it measured and ``resume=True`` completes it.
     One locked file was chosen over one file per run merged afterwards because then the file
-    alone is the whole record: readers, resumed and concurrent runs need no merge step.
+    alone is the whole record: readers, resumed and concurrent runs need no merge step. POSIX
+    only (``flock``, ``pread``).
 
     This is the one file SchedGym appends to in place instead of replacing it atomically
     (``schedgym.data.files``): a rewrite per row would cost the whole file each episode and would
@@ -335,7 +331,7 @@ class ResultsFile:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> ResultsFile:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -343,9 +339,8 @@ class ResultsFile:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        if fcntl is None:
-            yield
-            return
+        import fcntl  # POSIX only; imported here so that the leaderboard without a file runs anywhere
+
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             yield
