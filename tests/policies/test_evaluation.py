@@ -69,14 +69,18 @@ def test_cli_prints_the_leaderboard_and_writes_csv(tmp_path, capsys) -> None:
     assert rows.groupby("instance_set").size().to_dict() == {"small-test": 40, "small-val": 40}
 
 
-def _cli_error(capsys, argv: list[str]) -> str:
-    """evaluate.py's error message for ``argv``: status 2, ``PROG: error: ...``, no traceback."""
+def _cli_failure(capsys, argv: list[str]):
+    """What evaluate.py printed for ``argv``; it must exit 2 with ``PROG: error: ...``, no traceback."""
     with pytest.raises(SystemExit) as exit_info:
         evaluate.main(["--env", ENV_ID, *argv])
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert ": error: " in err and "Traceback" not in err
-    return err
+    printed = capsys.readouterr()
+    assert ": error: " in printed.err and "Traceback" not in printed.err
+    return printed
+
+
+def _cli_error(capsys, argv: list[str]) -> str:
+    return _cli_failure(capsys, argv).err
 
 
 @pytest.mark.parametrize(
@@ -104,10 +108,10 @@ def test_cli_rejects_a_policy_trained_for_another_env(capsys) -> None:
 
 
 def test_cli_refuses_a_policy_of_another_size_before_any_episode(capsys) -> None:
-    err = _cli_error(capsys, ["--instances", "small-test,medium-test", "--policies", "greedy,pretrained:vm",
-                              "--no-progress"])
-    assert "pretrained:vm cannot run on medium-test" in err
-    assert "| greedy |" not in capsys.readouterr().out, "no set may run before the check"
+    printed = _cli_failure(capsys, ["--instances", "small-test,medium-test", "--policies", "greedy,pretrained:vm",
+                                    "--no-progress"])
+    assert "pretrained:vm cannot run on medium-test" in printed.err
+    assert "| greedy |" not in printed.out, "no set may run before the check"
 
 
 # --- the results file -----------------------------------------------------------------------
@@ -160,7 +164,7 @@ def test_results_file_refuses_rows_without_resume_and_other_columns(tmp_path) ->
         ResultsFile(path, [*COLUMNS[:5], "makespan", *COLUMNS[-3:]], resume=True)
     assert path.read_bytes() == before
     path.write_bytes(before + b"spliced,row\n")
-    with pytest.raises(ValueError, match="line 3 has 2 fields, its header 12: the file is damaged"):
+    with pytest.raises(ValueError, match=f"line 3 has 2 fields, its header {len(COLUMNS)}: the file is damaged"):
         ResultsFile(path, COLUMNS, resume=True)
 
 
