@@ -6,6 +6,10 @@ from ``train.py``, which are unpickled: load only trusted ones) and ``pretrained
 env (one greedy, the rest sampled, at ``--temperature``), the best replayed (envs with known
 dynamics only).
 
+With ``--out`` each episode's row is appended to the CSV as soon as the episode ends (safe
+against kills and concurrent runs, see ``policies.evaluation.ResultsFile``); ``--resume`` runs only
+the episodes the file does not hold yet, and the tables then cover its rows too.
+
 Example:
     python evaluate.py --env schedgym/VMReschedule-v1 --instances small-test \\
         --policies random,greedy,cpsat,pretrained:vm --out results.csv
@@ -14,8 +18,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 
@@ -40,7 +44,7 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=_catalogue(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", required=True, choices=envs.ENV_IDS, help="registered env id")
@@ -54,9 +58,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also run each learned policy as the best of K rollouts (K > 1; default: 1)")
     parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
                         help="softmax temperature of the sampled best-of-K rollouts (default: 1.0)")
-    parser.add_argument("--out", type=Path, help="write one CSV row per episode here")
+    parser.add_argument("--out", type=Path,
+                        help="append one CSV row per episode here as it ends (refused if the file "
+                             "already holds rows, unless --resume)")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --out: skip the episodes the file already holds and add the rest")
     parser.add_argument("--plot", type=Path, help="save a bar chart of the metrics here (.png)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     try:
         args.seeds = [int(seed) for seed in _split(args.seeds)]
@@ -64,11 +77,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     if not args.seeds:
         parser.error("--seeds names no seed")
+    if args.resume and not args.out:
+        parser.error("--resume needs --out, the results file to complete")
     return args
 
 
+def fail(parser: argparse.ArgumentParser, error: Exception) -> NoReturn:
+    """Exits with status 2 and ``PROG: error: MESSAGE``, as argparse does for bad arguments."""
+    parser.exit(2, f"{parser.prog}: error: {error}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     from schedgym.policies import evaluation
 
     try:
@@ -77,21 +98,28 @@ def main(argv: list[str] | None = None) -> int:
         instance_sets = evaluation.load_instance_sets(args.env, _split(args.instances))
         evaluation.check_policies_fit(args.env, instance_sets, learned)
     except ValueError as error:
-        sys.exit(f"error: {error}")
+        fail(parser, error)
     metrics = envs.env_class(args.env).leaderboard_metrics
+    out = None
+    if args.out:
+        try:
+            out = evaluation.ResultsFile(args.out, evaluation.result_columns(metrics), resume=args.resume)
+        except (ValueError, OSError) as error:
+            fail(parser, error)
     tables = []
     for instance_set in instance_sets:
         results = evaluation.evaluate(args.env, instance_set, schedulers, args.seeds,
-                                      progress=not args.no_progress)
+                                      progress=not args.no_progress, out=out)
+        if out is not None:  # the file's rows of these episodes: this run's and earlier ones
+            results = evaluation.select(out.read(), args.env, instance_set, list(schedulers), args.seeds)
         print(f"## {args.env} on {instance_set.name} ({len(instance_set.instances)} instances, "
               f"seeds {','.join(map(str, args.seeds))})\n")
         print(evaluation.leaderboard(results, metrics) + "\n")
         tables.append(results)
     results = pd.concat(tables, ignore_index=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        results.to_csv(args.out, index=False)
-        print(f"wrote {len(results)} rows to {args.out}")
+    if out is not None:
+        out.close()
+        print(f"{args.out}: wrote {out.written} new rows, {len(results) - out.written} already present")
     if args.plot:
         evaluation.plot_leaderboard(results, metrics, str(args.plot))
         print(f"saved the chart to {args.plot}")

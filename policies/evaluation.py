@@ -5,16 +5,23 @@ and summarise the env's metrics.
 checks set names; both raise ``ValueError`` with a message for the user, so ``evaluate.py``,
 notebooks and sweeps share them. Every episode is recorded with its action sequence, so any row
 can be replayed and checked (``replay``): the same instance, seed and actions must give the same
-metrics.
+metrics. :class:`ResultsFile` is the results CSV: each row appended as its episode ends, safe
+against kills and concurrent writers, and resumable.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import functools
+import io
+import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 import gymnasium as gym
 import numpy as np
@@ -24,6 +31,9 @@ from tqdm import tqdm
 from schedgym import baselines, envs
 from schedgym.baselines.base import Scheduler
 from schedgym.data.instance_sets import InstanceSet
+
+KEY_COLUMNS = ("env_id", "instance_set", "instance", "policy", "seed")
+"""The columns that identify an episode: a results file holds at most one row per key."""
 
 
 @dataclass
@@ -75,11 +85,9 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
     for name in policies:
         if is_learned(name):
             try:
-                policy = load_policy(name)  # loaded once; a fresh light scheduler per episode
+                policy = load_policy(name, env_id)  # loaded once; a fresh light scheduler per episode
             except FileNotFoundError as error:
                 raise ValueError(str(error)) from None
-            if not policy.supports(env_id):
-                raise ValueError(f"policy {name!r} was trained for {policy.env_id}, not {env_id}")
             schedulers[name], learned[name] = policy.scheduler, policy
             if best_of > 1:
                 entry = functools.partial(BestOfKScheduler, policy, best_of, temperature)
@@ -161,6 +169,7 @@ def evaluate(
     schedulers: dict[str, Callable[[], Scheduler]],
     seeds: Iterable[int] = (0,),
     progress: bool = True,
+    out: ResultsFile | None = None,
 ) -> pd.DataFrame:
     """Runs every scheduler on every instance with every seed.
 
@@ -170,15 +179,20 @@ def evaluate(
         schedulers: Label -> factory of a fresh scheduler (one per episode: no state leaks).
         seeds: Seeds of the episodes (env and scheduler alike).
         progress: Show a progress bar.
+        out: A results file: episodes whose key it already holds are skipped, and each new row
+            is appended to it as soon as its episode ends.
 
     Returns:
-        One row per (env_id, instance_set, instance, policy, seed): the metrics, ``wall_s``,
-        ``solver_status`` and the space-separated ``actions``.
+        One row per episode this call ran, keyed by (env_id, instance_set, instance, policy,
+        seed): the metrics, ``wall_s``, ``solver_status`` and the space-separated ``actions``.
     """
-    env = gym.make(env_id, **instance_set.env_kwargs)
     seeds = list(seeds)
     jobs = [(i, inst, label, seed) for i, inst in enumerate(instance_set.instances)
             for label in schedulers for seed in seeds]
+    if out is not None:
+        jobs = [(i, inst, label, seed) for i, inst, label, seed in jobs
+                if _key(env_id, instance_set, i, label, seed) not in out.keys]
+    env = gym.make(env_id, **instance_set.env_kwargs)
     rows = []
     for index, instance, label, seed in tqdm(jobs, desc=f"{env_id} {instance_set.name}", disable=not progress):
         result = run_episode(env, schedulers[label](), instance, seed)
@@ -186,7 +200,7 @@ def evaluate(
             {
                 "env_id": env_id,
                 "instance_set": instance_set.name,
-                "instance": getattr(instance, "name", "") or f"{instance_set.name}/{index}",
+                "instance": _instance_name(instance_set, index),
                 "policy": label,
                 "seed": seed,
                 **result.metrics,
@@ -195,8 +209,189 @@ def evaluate(
                 "actions": " ".join(map(str, result.actions)),
             }
         )
+        if out is not None:
+            out.append(rows[-1])
     env.close()
     return pd.DataFrame(rows)
+
+
+def select(results: pd.DataFrame, env_id: str, instance_set: InstanceSet, policies: Sequence[str],
+           seeds: Iterable[int]) -> pd.DataFrame:
+    """The rows of ``results`` (e.g. a :meth:`ResultsFile.read`) for every episode of
+    ``policies`` on ``instance_set`` with ``seeds``, one per key, policies in the given order."""
+    seeds = list(seeds)
+    wanted = {_key(env_id, instance_set, i, label, seed) for i in range(len(instance_set.instances))
+              for label in policies for seed in seeds}
+    keys = results[list(KEY_COLUMNS)].astype(str).itertuples(index=False, name=None)
+    chosen = results[[key in wanted for key in keys]].drop_duplicates(list(KEY_COLUMNS))
+    order = {label: position for position, label in enumerate(policies)}
+    return chosen.sort_values("policy", key=lambda column: column.map(order), kind="stable", ignore_index=True)
+
+
+def _instance_name(instance_set: InstanceSet, index: int) -> str:
+    return getattr(instance_set.instances[index], "name", "") or f"{instance_set.name}/{index}"
+
+
+def _key(env_id: str, instance_set: InstanceSet, index: int, label: str, seed: int) -> tuple[str, ...]:
+    """The :data:`KEY_COLUMNS` of an episode, as CSV text."""
+    return env_id, instance_set.name, _instance_name(instance_set, index), label, str(seed)
+
+
+def result_columns(metrics: Sequence[str]) -> list[str]:
+    """The columns of a results file of an env whose leaderboard metrics are ``metrics``."""
+    return [*KEY_COLUMNS, *metrics, "wall_s", "solver_status", "actions"]
+
+
+class ResultsFile:
+    """An append-only results CSV that keeps every finished episode and never breaks.
+
+    Rows go into one shared file, each as a single ``os.write`` of a complete line (the file is
+    opened with ``O_APPEND``) made while holding an exclusive advisory lock (``fcntl.flock``) on
+    the file. Under that lock a writer first reads what other writers appended since it last
+    looked, so the header is written only into an empty file and a key already present is never
+    written again; and it cuts a trailing incomplete line, which only a writer killed inside a
+    write can leave, with a warning. A row reaches the operating system when its episode ends,
+    so a run killed at any moment keeps every row it measured and ``resume=True`` completes it.
+    One locked file was chosen over one file per run merged afterwards because then the file
+    alone is the whole record: readers, resumed and concurrent runs need no merge step. POSIX
+    only (``flock``, ``pread``).
+
+    This is the one file SchedGym appends to in place instead of replacing it atomically
+    (``schedgym.data.files``): a rewrite per row would cost the whole file each episode and would
+    lose the rows of a concurrent writer.
+
+    Attributes:
+        path: The CSV file.
+        columns: Its header, :func:`result_columns`.
+        keys: The :data:`KEY_COLUMNS` (as text) of every row seen in the file so far.
+        written: How many rows this object appended.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], columns: Sequence[str], resume: bool = False) -> None:
+        """Opens (or creates) ``path``.
+
+        Args:
+            path: The CSV file.
+            columns: The header; an existing file must have exactly these columns.
+            resume: Accept a file that already holds rows (their episodes are then skipped).
+
+        Raises:
+            ValueError: If the file holds rows and ``resume`` is false, has other columns, or
+                has a line that is not a row of this header.
+        """
+        self.path, self.columns = Path(path), list(columns)
+        self.keys: set[tuple[str, ...]] = set()
+        self.written = 0
+        self._key_index = [self.columns.index(column) for column in KEY_COLUMNS]
+        self._parsed_bytes = self._parsed_lines = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            with self._locked():
+                self._parse_new_lines()
+                if self.keys and not resume:
+                    raise ValueError(f"{self.path} already holds {len(self.keys)} rows: pass --resume to "
+                                     "keep them and run only the missing episodes, or write to another file")
+                self._cut_partial_line()
+                if self._parsed_bytes == 0:
+                    self._write(self.columns)
+        except BaseException:
+            self.close()
+            raise
+
+    def append(self, row: dict[str, Any]) -> bool:
+        """Appends ``row`` (a value for every column) unless its key is in the file already.
+
+        Returns:
+            Whether the row was written.
+        """
+        fields = [str(row[column]) for column in self.columns]
+        key = tuple(fields[i] for i in self._key_index)
+        with self._locked():
+            self._parse_new_lines()
+            self._cut_partial_line()
+            if key in self.keys:
+                return False
+            self._write(fields)
+        self.keys.add(key)
+        self.written += 1
+        return True
+
+    def read(self) -> pd.DataFrame:
+        """Every complete row in the file, concurrent writers' included."""
+        with self._locked():
+            data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        text = io.BytesIO(data[: data.rfind(b"\n") + 1])
+        text_columns = {column: str for column in (*KEY_COLUMNS, "solver_status", "actions")}
+        rows = pd.read_csv(text, dtype={**text_columns, "seed": int})
+        return rows.fillna({"solver_status": "", "actions": ""})  # empty cells are read as NaN
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        import fcntl  # POSIX only; imported here so that the leaderboard without a file runs anywhere
+
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _parse_new_lines(self) -> None:
+        """Reads the complete lines appended since the last call (the lock is held)."""
+        data = os.pread(self._fd, os.fstat(self._fd).st_size - self._parsed_bytes, self._parsed_bytes)
+        complete = data[: data.rfind(b"\n") + 1]
+        try:
+            lines = complete.decode("utf-8").split("\n")[:-1]
+        except UnicodeDecodeError:
+            raise ValueError(f"{self.path} is not a results CSV (not UTF-8 text)") from None
+        for line in lines:
+            self._parse_line(line)
+        self._parsed_bytes += len(complete)
+
+    def _parse_line(self, line: str) -> None:
+        self._parsed_lines += 1
+        fields = next(csv.reader([line]), [])
+        if self._parsed_lines == 1:
+            if fields != self.columns:
+                raise ValueError(f"{self.path} has the columns {','.join(fields)!r:.300}, this run writes "
+                                 f"{','.join(self.columns)!r}: write to another file")
+        elif len(fields) != len(self.columns):
+            raise ValueError(f"{self.path} line {self._parsed_lines} has {len(fields)} fields, its header "
+                             f"{len(self.columns)}: the file is damaged, write to another file")
+        else:
+            self.keys.add(tuple(fields[i] for i in self._key_index))
+
+    def _cut_partial_line(self) -> None:
+        """Drops bytes after the last complete line (the lock is held, so their writer is dead)."""
+        extra = os.fstat(self._fd).st_size - self._parsed_bytes
+        if extra:
+            warnings.warn(f"{self.path}: dropped an incomplete last line ({extra} bytes), left by a "
+                          "writer killed in mid-row")
+            os.ftruncate(self._fd, self._parsed_bytes)
+
+    def _write(self, fields: Sequence[str]) -> None:
+        """Appends one CSV line (the lock is held)."""
+        if any("\n" in field or "\r" in field for field in fields):
+            raise ValueError(f"a results row may not contain a line break: {fields}")
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(fields)
+        data = buffer.getvalue().encode("utf-8")
+        length = len(data)
+        while data:  # one write in practice; a short write continues under the same lock
+            data = data[os.write(self._fd, data):]
+        self._parsed_bytes += length
+        self._parsed_lines += 1
 
 
 def leaderboard(results: pd.DataFrame, metrics: Sequence[str]) -> str:

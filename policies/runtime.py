@@ -10,6 +10,10 @@ Observations are checked against the metadata written by :mod:`policies.export` 
 and the number of node, edge and global features), and a mismatch raises ``ValueError`` naming
 the env the policy was exported for. An external simulator builds the same observation with the
 env's public encoder.
+
+A file that cannot serve as a policy (not ONNX, unreadable, a metadata key missing, not JSON or
+of the wrong type, not the pointer graph, or exported for another env than the ``env_id`` given
+to :func:`load`) raises :class:`PolicyFileError` at load, naming the file and the key.
 """
 
 from __future__ import annotations
@@ -28,6 +32,21 @@ INPUT_DTYPES = {
 }
 
 
+# The metadata every policy needs, and what each value must be (for the error messages).
+REQUIRED_METADATA = {
+    "env_id": "a registered env id string, e.g. \"schedgym/VMReschedule-v1\"",
+    "n_max": "N_MAX, a positive integer",
+    "e_max": "E_MAX, a positive integer",
+    "node_features": "a list of node feature names",
+    "edge_features": "a list of edge feature names",
+    "global_features": "a list of global feature names",
+}
+
+
+class PolicyFileError(ValueError):
+    """A policy file that cannot be used: the message names the file (and the metadata key)."""
+
+
 class OnnxPolicy:
     """An exported pointer policy.
 
@@ -36,7 +55,13 @@ class OnnxPolicy:
         metadata: The ``schedgym.*`` metadata, decoded (``env_id``, ``n_max``, ``e_max``, ...).
     """
 
-    def __init__(self, path: str | Path, threads: int = 1) -> None:
+    def __init__(self, path: str | Path, threads: int = 1, env_id: str | None = None) -> None:
+        """Loads ``path``; with ``env_id``, refuses a policy exported for another env.
+
+        Raises:
+            FileNotFoundError: If ``path`` does not exist.
+            PolicyFileError: If ``path`` is not a SchedGym ONNX policy (for ``env_id``).
+        """
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"no ONNX policy at {self.path}")
@@ -47,16 +72,14 @@ class OnnxPolicy:
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own pybind exception types
-            raise ValueError(f"{self.path} is not a loadable ONNX model: {error}") from None
-        raw = self.session.get_modelmeta().custom_metadata_map
-        self.metadata: dict[str, Any] = {
-            key[len(METADATA_PREFIX):]: json.loads(value) for key, value in raw.items()
-            if key.startswith(METADATA_PREFIX)
-        }
-        if "n_max" not in self.metadata:
-            raise ValueError(f"{self.path} has no SchedGym metadata: export it with policies.export")
+            raise PolicyFileError(f"{self.path} is not a readable ONNX model: {error}") from None
+        self.metadata: dict[str, Any] = _read_metadata(self.path, self.session)
+        _check_required(self.path, self.metadata)
+        _check_graph(self.path, self.session)
         m = self.metadata
         self.env_id: str = m["env_id"]
+        if env_id is not None and env_id != self.env_id:
+            raise PolicyFileError(f"{self.path} is a policy for {self.env_id}, not for {env_id}")
         self._expected = {
             "nodes": (m["n_max"], len(m["node_features"])),
             "edge_index": (2, m["e_max"]),
@@ -139,9 +162,67 @@ def choose(logits: np.ndarray, obs: dict[str, np.ndarray], deterministic: bool =
     return int(actions) if np.ndim(actions) == 0 else actions
 
 
-def load(path: str | Path, threads: int = 1) -> OnnxPolicy:
-    """Loads an ONNX policy written by :mod:`policies.export`."""
-    return OnnxPolicy(path, threads)
+def load(path: str | Path, threads: int = 1, env_id: str | None = None) -> OnnxPolicy:
+    """Loads an ONNX policy written by :mod:`policies.export`.
+
+    Args:
+        path: The ``.onnx`` file.
+        threads: onnxruntime intra-op threads.
+        env_id: The env the policy will run on; a policy exported for another env is refused
+            here rather than at its first ``act``.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        PolicyFileError: If ``path`` is not a SchedGym ONNX policy, or is one for another env.
+    """
+    return OnnxPolicy(path, threads, env_id)
 
 
-__all__ = ["OnnxPolicy", "choose", "load"]
+def _read_metadata(path: Path, session: ort.InferenceSession) -> dict[str, Any]:
+    """The ``schedgym.*`` metadata of ``path``, JSON-decoded, prefix stripped."""
+    raw = session.get_modelmeta().custom_metadata_map
+    if not any(key.startswith(METADATA_PREFIX) for key in raw):
+        raise PolicyFileError(f"{path} has no SchedGym metadata ({METADATA_PREFIX}* keys): "
+                              "export policies with schedgym.policies.export")
+    metadata = {}
+    for key, value in raw.items():
+        if key.startswith(METADATA_PREFIX):
+            try:
+                metadata[key[len(METADATA_PREFIX):]] = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise PolicyFileError(f"{path}: metadata key {key} is not JSON ({error.msg} at character "
+                                      f"{error.pos} of {value!r:.80}); policies.export writes JSON values") from None
+    return metadata
+
+
+def _check_required(path: Path, metadata: dict[str, Any]) -> None:
+    """Raises unless every key of :data:`REQUIRED_METADATA` is present and of its kind."""
+    for name, expected in REQUIRED_METADATA.items():
+        if name not in metadata:
+            raise PolicyFileError(f"{path}: metadata key {METADATA_PREFIX}{name} is missing; expected {expected}")
+        if not _fits(name, metadata[name]):
+            raise PolicyFileError(f"{path}: metadata key {METADATA_PREFIX}{name} is {metadata[name]!r:.80}; "
+                                  f"expected {expected}")
+
+
+def _fits(name: str, value: Any) -> bool:
+    """Whether ``value`` is of the kind :data:`REQUIRED_METADATA` asks for ``name``."""
+    if name == "env_id":
+        return isinstance(value, str)
+    if name in ("n_max", "e_max"):
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _check_graph(path: Path, session: ort.InferenceSession) -> None:
+    """Raises unless the graph has the observation inputs and the ``logits`` output."""
+    inputs = {node.name for node in session.get_inputs()}
+    outputs = {node.name for node in session.get_outputs()}
+    missing = [f"input {name}" for name in INPUT_DTYPES if name not in inputs]
+    if "logits" not in outputs:
+        missing.append("output logits")
+    if missing:
+        raise PolicyFileError(f"{path} is not a SchedGym pointer policy graph: it lacks {', '.join(missing)}")
+
+
+__all__ = ["OnnxPolicy", "PolicyFileError", "choose", "load"]

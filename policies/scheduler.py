@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from schedgym.policies import runtime
-from schedgym.policies.runtime import choose
+from schedgym.policies.runtime import PolicyFileError, choose
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 PRETRAINED_PREFIX = "pretrained:"
@@ -111,12 +111,12 @@ class LearnedScheduler:
         return int(self.policy.act(env.unwrapped.observation()))
 
 
-def _load_onnx(source: str, path: Path) -> LoadedPolicy:
-    onnx_policy = runtime.load(path)
+def _load_onnx(source: str, path: Path, env_id: str | None) -> LoadedPolicy:
+    onnx_policy = runtime.load(path, env_id=env_id)
     return LoadedPolicy(source, onnx_policy.logits, onnx_policy.env_id, onnx_policy.check_env)
 
 
-def _load_zip(source: str, path: Path) -> LoadedPolicy:
+def _load_zip(source: str, path: Path, env_id: str | None) -> LoadedPolicy:
     from sb3_contrib import MaskablePPO
 
     from schedgym.policies.pointer import torch_logits
@@ -124,14 +124,12 @@ def _load_zip(source: str, path: Path) -> LoadedPolicy:
     try:
         model = MaskablePPO.load(str(path), device="cpu")  # unpickles: trusted files only
         net = model.policy.pointer_net.eval()
-    except Exception as error:  # SB3 surfaces zip, pickle and torch errors alike
-        raise ValueError(f"{path} is not a train.py checkpoint (MaskablePPO + PointerPolicy): {error}") from None
-    config_file = path.parent / "config.yaml"
-    env_id = None
-    if config_file.exists():
-        import yaml
-
-        env_id = yaml.safe_load(config_file.read_text()).get("env_id")
+    except Exception as error:  # SB3 surfaces zip, JSON, pickle and torch errors alike
+        raise PolicyFileError(f"{path} is damaged or not a train.py checkpoint (MaskablePPO + PointerPolicy): "
+                              f"{type(error).__name__}: {error}") from None
+    trained_for = _run_env_id(path)
+    if env_id is not None and trained_for is not None and trained_for != env_id:
+        raise PolicyFileError(f"{path} is a policy for {trained_for} (its run's config.yaml), not for {env_id}")
     expected = model.observation_space
 
     def check(env: gym.Env) -> None:
@@ -141,17 +139,36 @@ def _load_zip(source: str, path: Path) -> LoadedPolicy:
                 raise ValueError(f"{path} was trained on {key} of shape {expected[key].shape}, this env "
                                  f"observes {observed[key].shape} ({env.spec.id if env.spec else env})")
 
-    return LoadedPolicy(source, functools.partial(torch_logits, net), env_id, check)
+    return LoadedPolicy(source, functools.partial(torch_logits, net), trained_for, check)
 
 
-def load_policy(source: str) -> LoadedPolicy:
-    """Loads ``source`` (an ``.onnx`` file, an SB3 ``.zip`` or ``pretrained:NAME``)."""
+def _run_env_id(checkpoint: Path) -> str | None:
+    """The env id in the ``config.yaml`` of the run folder holding ``checkpoint``, if any."""
+    config_file = checkpoint.parent / "config.yaml"
+    if not config_file.exists():
+        return None
+    import yaml
+
+    return yaml.safe_load(config_file.read_text()).get("env_id")
+
+
+def load_policy(source: str, env_id: str | None = None) -> LoadedPolicy:
+    """Loads ``source`` (an ``.onnx`` file, an SB3 ``.zip`` or ``pretrained:NAME``).
+
+    Args:
+        source: The policy source.
+        env_id: The env it will run on: a policy made for another env is refused here.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        PolicyFileError: If the file is damaged, not a policy, or a policy for another env.
+    """
     path = resolve(source)
     if path.suffix == ".onnx":
-        return _load_onnx(source, path)
+        return _load_onnx(source, path, env_id)
     if path.suffix == ".zip":
-        return _load_zip(source, path)
-    raise ValueError(f"{source}: a learned policy is an .onnx file, an SB3 .zip or pretrained:NAME")
+        return _load_zip(source, path, env_id)
+    raise PolicyFileError(f"{source}: a learned policy is an .onnx file, an SB3 .zip or pretrained:NAME")
 
 
 def pretrained() -> dict[str, dict[str, Any]]:
