@@ -214,7 +214,7 @@ def fit_context(prompt: np.ndarray, output: np.ndarray, max_model_len: int) -> t
     return new_prompt, new_output, int(np.count_nonzero(excess))
 
 
-def _requests(rng: np.random.Generator, prompt: np.ndarray, output: np.ndarray, arrival: np.ndarray, *,
+def _requests(rng: np.random.Generator | None, prompt: np.ndarray, output: np.ndarray, arrival: np.ndarray, *,
               tenants: int, flood: float | None, tenant_skew: float, tenant_weights: Sequence[float] | None,
               slo_classes: int | Sequence[float], max_model_len: int, max_new_tokens: int,
               name: str) -> tuple[LLMInstance, int]:
@@ -289,7 +289,8 @@ def sample_instance(
         tenant_weights: Fair-queuing weights, one per tenant; None gives all 1.
         slo_classes: A class k in 1..4 for all requests, or the probabilities of k = 1..4.
         max_model_len: Context limit of the model: prompt + output ≤ it.
-        max_new_tokens: Cap on generated tokens; None is the workload's longest output.
+        max_new_tokens: Cap on generated tokens (longer outputs are cut to it, as a server stops
+            there); None is the workload's longest output.
         name: Instance name.
 
     Returns:
@@ -330,17 +331,15 @@ def instance_from_trace(
         trace: From :func:`schedgym.data.azure_llm.load_trace`.
         rng: Source of the tenant and SLO-class draws; needed only if ``tenants > 1`` or the SLO
             classes are mixed.
-        max_new_tokens: Cap on generated tokens; None is the trace's longest output.
+        max_new_tokens: Cap on generated tokens (longer outputs are cut to it); None is the
+            trace's longest output.
         Other arguments: as in :func:`sample_instance`.
 
     Returns:
         The validated instance.
     """
-    needs_draws = tenants > 1 or not isinstance(slo_classes, (int, np.integer))
-    if rng is None:
-        if needs_draws:
-            raise ValueError("instance_from_trace draws tenants or mixed SLO classes: pass rng")
-        rng = np.random.default_rng(0)  # never drawn from
+    if rng is None and (tenants > 1 or not isinstance(slo_classes, (int, np.integer))):
+        raise ValueError("instance_from_trace draws tenants or mixed SLO classes: pass rng")
     instance, clipped = _requests(
         rng, trace.prompt_tokens, trace.output_tokens, trace.arrival - trace.arrival[0], tenants=tenants,
         flood=flood, tenant_skew=tenant_skew, tenant_weights=tenant_weights, slo_classes=slo_classes,
