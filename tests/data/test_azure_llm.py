@@ -80,33 +80,40 @@ def test_tolerates_crlf_a_byte_order_mark_and_spaces(tmp_path: Path, relative_cs
     np.testing.assert_array_equal(read.output_tokens, clean.output_tokens)
 
 
+FIRST = "0.0,374,44"
+STAMP = "2023-11-16 18:15:46.6805900"
+WHOLE, POSITIVE, FINITE = "expected a whole number of tokens", "expected at least 1 token", "expected a finite number"
+FIELDS = "expected 3 comma-separated fields"
+
+
 @pytest.mark.parametrize(
     ("header", "rows", "where"),
     [
-        (RELATIVE_HEADER, ["0.0,374,44", "1.0,x,5"], r"line 3, field 'num_prefill_tokens': expected a whole number of tokens, got 'x'"),
-        (RELATIVE_HEADER, ["0.0,374,44", "1.0,12.5,5"], r"line 3, field 'num_prefill_tokens': expected a whole number of tokens, got '12.5'"),
-        (RELATIVE_HEADER, ["0.0,374,44", "1.0,10,"], r"line 3, field 'num_decode_tokens': expected a whole number of tokens, got ''"),
-        (RELATIVE_HEADER, ["0.0,374,44", "1.0,10,-3"], r"line 3, field 'num_decode_tokens': expected at least 1 token, got '-3'"),
-        (RELATIVE_HEADER, ["0.0,374,44", "1.0,10,5", "2.0,0,5"], r"line 4, field 'num_prefill_tokens': expected at least 1 token, got '0'"),
-        (ORIGINAL_HEADER, ["2023-11-16 18:15:46.68,1,0"], r"line 2, field 'GeneratedTokens': expected at least 1 token, got '0'"),
-        (RELATIVE_HEADER, ["0.0,374,44", "inf,10,5"], r"line 3, field 'arrived_at': expected a finite number of seconds, got 'inf'"),
-        (RELATIVE_HEADER, ["nan,374,44"], r"line 2, field 'arrived_at': expected a finite number of seconds, got 'nan'"),
-        (RELATIVE_HEADER, ["0.0,374,44", "2.0,10,5", "1.5,10,5"],
+        (RELATIVE_HEADER, [FIRST, "1.0,x,5"], rf"line 3, field 'num_prefill_tokens': {WHOLE}, got 'x'"),
+        (RELATIVE_HEADER, [FIRST, "1.0,12.5,5"], rf"line 3, field 'num_prefill_tokens': {WHOLE}, got '12.5'"),
+        (RELATIVE_HEADER, [FIRST, "1.0,10,"], rf"line 3, field 'num_decode_tokens': {WHOLE}, got ''"),
+        (RELATIVE_HEADER, [FIRST, "1.0,10,-3"], rf"line 3, field 'num_decode_tokens': {POSITIVE}, got '-3'"),
+        (RELATIVE_HEADER, [FIRST, "1.0,10,5", "2.0,0,5"], rf"line 4, field 'num_prefill_tokens': {POSITIVE}, got '0'"),
+        (ORIGINAL_HEADER, [f"{STAMP},1,0"], rf"line 2, field 'GeneratedTokens': {POSITIVE}, got '0'"),
+        (RELATIVE_HEADER, [FIRST, "inf,10,5"], rf"line 3, field 'arrived_at': {FINITE} of seconds, got 'inf'"),
+        (RELATIVE_HEADER, ["nan,374,44"], rf"line 2, field 'arrived_at': {FINITE} of seconds, got 'nan'"),
+        (RELATIVE_HEADER, [FIRST, "2.0,10,5", "1.5,10,5"],
          r"line 4, field 'arrived_at': '1.5' is earlier than '2.0' on line 3; requests must be in arrival order"),
-        (ORIGINAL_HEADER, ["2023-11-16 18:15:46.6805900,374,44", "2023-11-16 18:15:46.6805899,10,5"],
-         r"line 3, field 'TIMESTAMP': '2023-11-16 18:15:46.6805899' is earlier than '2023-11-16 18:15:46.6805900' on line 2"),
-        (ORIGINAL_HEADER, ["2023-11-16 18:15:46.6805900,374,44", "2023-13-40 25:00:00,10,5"],
+        (ORIGINAL_HEADER, [f"{STAMP},374,44", "2023-11-16 18:15:46.6805899,10,5"],
+         rf"line 3, field 'TIMESTAMP': '2023-11-16 18:15:46.6805899' is earlier than '{STAMP}' on line 2"),
+        (ORIGINAL_HEADER, [f"{STAMP},374,44", "2023-13-40 25:00:00,10,5"],
          r"line 3, field 'TIMESTAMP': expected a timestamp .*, got '2023-13-40 25:00:00'"),
-        (RELATIVE_HEADER, ["0.0,374,44", "1.0,10"], r"line 3: expected 3 comma-separated fields .*, found 2: '1.0,10'"),
-        (RELATIVE_HEADER, ["0.0,374,44", "", "2.0,10,5"], r"line 3: expected 3 comma-separated fields .*, found 1: ''"),
-        (RELATIVE_HEADER, ["0.0,374,44,7"], r"line 2: expected 3 comma-separated fields .*, found 4"),
-        ("time,prompt,output", ["0.0,374,44"],
+        (RELATIVE_HEADER, [FIRST, "1.0,10"], rf"line 3: {FIELDS} .*, found 2: '1.0,10'"),
+        (RELATIVE_HEADER, [FIRST, "", "2.0,10,5"], rf"line 3: {FIELDS} .*, found 1: ''"),
+        (RELATIVE_HEADER, [f"{FIRST},7"], rf"line 2: {FIELDS} .*, found 4"),
+        ("time,prompt,output", [FIRST],
          r"line 1: unknown header 'time,prompt,output'; expected 'TIMESTAMP,ContextTokens,GeneratedTokens' "
          r"\(original Azure layout\) or 'arrived_at,num_prefill_tokens,num_decode_tokens' \(Vidur's layout\)"),
         (RELATIVE_HEADER, [], r"no requests after the header line"),
     ],
 )
-def test_malformed_files_name_file_line_field_and_value(tmp_path: Path, header: str, rows: list[str], where: str) -> None:
+def test_malformed_files_name_file_line_field_and_value(tmp_path: Path, header: str, rows: list[str],
+                                                         where: str) -> None:
     path = write(tmp_path / "bad.csv", header, rows)
     with pytest.raises(TraceFormatError, match=rf"^{re.escape(str(path))}: {where}"):
         load_trace(path)
@@ -129,7 +136,8 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
         ({"rate_scale": -2.0}, "rate_scale must be finite and > 0 .*got -2.0"),
         ({"start": -1.0}, "start must be a finite number of seconds ≥ 0, got -1.0"),
         ({"duration": 0.0}, "duration must be None or finite seconds > 0, got 0.0"),
-        ({"start": 5.0, "duration": 10.0}, r"no requests in the window \[5.0, 15.0\) s; the trace spans \[0, 20653.319410\] s"),
+        ({"start": 5.0, "duration": 10.0},
+         r"no requests in the window \[5.0, 15.0\) s; the trace spans \[0, 20653.319410\] s"),
         ({"start": 1e6}, r"no requests in the window \[1000000.0, inf\) s"),
     ],
 )
@@ -159,7 +167,8 @@ def test_a_real_window_at_double_rate_becomes_an_instance(conv_csv: Path) -> Non
     np.testing.assert_array_equal(window.output_tokens, full.output_tokens[inside])
     over = int(((window.prompt_tokens + window.output_tokens) > 4096).sum())
     assert over > 0
-    with pytest.warns(UserWarning, match=rf"{over} of {window.num_requests} requests have prompt \+ output > max_model_len=4096"):
+    expected = rf"{over} of {window.num_requests} requests have prompt \+ output > max_model_len=4096"
+    with pytest.warns(UserWarning, match=expected):
         instance = instance_from_trace(window, name="conv-window")
     assert instance.num_requests == window.num_requests and instance.arrival[0] == 0.0
     assert np.all(instance.prompt_tokens + instance.max_new_tokens <= 4096)

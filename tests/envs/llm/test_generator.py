@@ -10,8 +10,14 @@ from schedgym.data.azure_llm import Trace
 from schedgym.data.instance_sets import SEED_NAMESPACES
 from schedgym.envs.llm import generator
 from schedgym.envs.llm.generator import (
-    INSTANCE_SETS, MIXED_SLO_CLASSES, fit_context, instance_from_trace, sample_arrivals, sample_instance,
-    sample_lengths, tenant_shares,
+    INSTANCE_SETS,
+    MIXED_SLO_CLASSES,
+    fit_context,
+    instance_from_trace,
+    sample_arrivals,
+    sample_instance,
+    sample_lengths,
+    tenant_shares,
 )
 
 # The Traces table of shared/reference/llm_serving.md: mean and quantiles (None = not published).
@@ -123,11 +129,12 @@ def test_same_seed_same_instance_and_different_seeds_differ() -> None:
 
 def test_tenant_mixes_zipf_and_flood() -> None:
     harmonic = 1 + 1 / 2 + 1 / 3 + 1 / 4
-    np.testing.assert_allclose(tenant_shares(4), [1 / harmonic, 1 / (2 * harmonic), 1 / (3 * harmonic), 1 / (4 * harmonic)])
+    np.testing.assert_allclose(tenant_shares(4), [1 / (i * harmonic) for i in (1, 2, 3, 4)])
     np.testing.assert_allclose(tenant_shares(3, skew=0.0), [1 / 3] * 3)
     np.testing.assert_allclose(tenant_shares(4, flood=6.0), [6 / 9, 1 / 9, 1 / 9, 1 / 9])
     instance = sample_instance(np.random.default_rng(4), num_requests=40_000, tenants=4, flood=6.0)
-    np.testing.assert_allclose(np.bincount(instance.tenant, minlength=4) / 40_000, tenant_shares(4, flood=6.0), atol=0.01)
+    shares = np.bincount(instance.tenant, minlength=4) / 40_000
+    np.testing.assert_allclose(shares, tenant_shares(4, flood=6.0), atol=0.01)
     np.testing.assert_array_equal(instance.tenant_weight, np.ones(4))
     weighted = sample_instance(np.random.default_rng(4), num_requests=10, tenants=2, tenant_weights=[2.0, 1.0])
     np.testing.assert_array_equal(weighted.tenant_weight, [2.0, 1.0])
