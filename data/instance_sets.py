@@ -44,6 +44,8 @@ SEED_NAMESPACES: dict[tuple[str, str], int] = {
     ("vm", "test"): 0x5C4ED7E5,
     ("vm", "val"): 0x5C4EDA11,
     ("soc", "test"): 0x50C_7E57,
+    ("llm", "test"): 0x11A_7E57,
+    ("llm", "val"): 0x11A_0A11,
 }
 
 
