@@ -33,6 +33,19 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "met": "schedgym.baselines.soc.met:METScheduler",
         "fifo": "schedgym.baselines.soc.fifo:FIFOScheduler",
     },
+    "llm": {
+        "random": _RANDOM,
+        "fcfs": "schedgym.baselines.llm.fcfs:VLLMScheduler",
+        "orca": "schedgym.baselines.llm.orca:OrcaScheduler",
+        "static": "schedgym.baselines.llm.static:StaticBatchScheduler",
+        "sarathi": "schedgym.baselines.llm.sarathi:SarathiScheduler",
+        "sarathi_2048": "schedgym.baselines.llm.sarathi:Sarathi2048Scheduler",
+        "past_future": "schedgym.baselines.llm.past_future:PastFutureScheduler",
+        "sjf": "schedgym.baselines.llm.sjf:SJFScheduler",
+        "srtf": "schedgym.baselines.llm.srtf:SRTFScheduler",
+        "edf": "schedgym.baselines.llm.edf:EDFScheduler",
+        "vtc": "schedgym.baselines.llm.vtc:VTCScheduler",
+    },
 }
 
 

@@ -43,6 +43,11 @@ ENVS: dict[str, EnvEntry] = {
     "schedgym/SoCDAG-v0": EnvEntry(
         "soc", "schedgym.envs.soc.env:SoCDAGEnv", "schedgym.envs.soc.types:SoCInstance",
         "schedgym.envs.soc.generator:INSTANCE_SETS"),
+    # LLM request batching (vLLM, Sarathi-Serve, ...): one replica, Llama-2-7B on an A100-80GB,
+    # batch cap 128, 4,096 tokens per iteration, 64 queue slots, the conversation workload at 3 req/s.
+    "schedgym/LLMServe-v0": EnvEntry(
+        "llm", "schedgym.envs.llm.env:LLMServeEnv", "schedgym.envs.llm.types:LLMInstance",
+        "schedgym.envs.llm.generator:INSTANCE_SETS"),
 }
 ENV_IDS: tuple[str, ...] = tuple(ENVS)
 

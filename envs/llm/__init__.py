@@ -1,0 +1,1 @@
+"""LLM request batching: ``schedgym/LLMServe-v0``."""

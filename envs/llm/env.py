@@ -176,14 +176,11 @@ class LLMServeEnv(GraphEnv):
         self.workload, self.rate, self.num_requests = workload, float(rate), int(num_requests)
         self.generator_config = dict(generator_config or {})
         self.reward_scale, self.idle_step, self.max_steps = float(reward_scale), float(idle_step), max_steps
-        self._trace_instance = None
-        if trace is not None:
+        self._trace = None
+        if trace is not None:  # loaded here, so a bad file fails at make
             from schedgym.data.azure_llm import load_trace
-            from schedgym.envs.llm.generator import instance_from_trace
 
-            loaded = load_trace(trace, start=trace_start, duration=trace_duration, rate_scale=rate_scale)
-            self._trace_instance = instance_from_trace(loaded, max_model_len=self.preset.max_model_len,
-                                                       **self.generator_config)
+            self._trace = load_trace(trace, start=trace_start, duration=trace_duration, rate_scale=rate_scale)
         self._replica = 2 + len(BUDGETS)
         self._queue0 = self._replica + 1
         self._run0 = self._queue0 + self.window
@@ -199,7 +196,7 @@ class LLMServeEnv(GraphEnv):
         super().reset(seed=seed)
         instance = (options or {}).get("instance")
         if instance is None:
-            instance = self._trace_instance or self._sample_instance()
+            instance = self._sample_instance()
         elif not isinstance(instance, LLMInstance):
             raise ValueError(f"options['instance'] must be an LLMInstance, got {type(instance).__name__}")
         self.sim = LLMSim(instance, self.preset, self.max_batch_size, self.token_budget, self.idle_step,
@@ -259,8 +256,11 @@ class LLMServeEnv(GraphEnv):
         return ("pick" if node < self._run0 else "preempt", int(self._shown[node]))
 
     def _sample_instance(self) -> LLMInstance:
-        from schedgym.envs.llm.generator import sample_instance
+        from schedgym.envs.llm.generator import instance_from_trace, sample_instance
 
+        if self._trace is not None:
+            return instance_from_trace(self._trace, self.np_random, max_model_len=self.preset.max_model_len,
+                                       **self.generator_config)
         return sample_instance(self.np_random, workload=self.workload, num_requests=self.num_requests,
                                rate=self.rate, max_model_len=self.preset.max_model_len, **self.generator_config)
 

@@ -1,0 +1,1 @@
+"""Batching and scheduling baselines of ``schedgym/LLMServe-v0``."""
