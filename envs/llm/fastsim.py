@@ -1,0 +1,37 @@
+"""The headless path: a rule-based scheduler drives the simulator directly, with no observation
+encoding, for capacity searches and benchmarks.
+
+Both this runner and the env act through :func:`envs.llm.sim.apply`, and a scheduler sees the
+same simulator either way, so an episode here is bit-identical to the env driven by the same
+scheduler (tested), only faster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schedgym.envs.llm.cost import HardwarePreset, get_preset
+from schedgym.envs.llm.sim import LLMSim, apply
+from schedgym.envs.llm.types import LLMInstance
+
+
+def run_headless(instance: LLMInstance, scheduler: Any, seed: int = 0,
+                 preset: str | HardwarePreset = "llama2-7b-a100", max_batch_size: int = 128,
+                 token_budget: int = 4096, window: int = 64, idle_step: float = 0.01,
+                 max_steps: int | None = None) -> tuple[LLMSim, int]:
+    """Runs ``scheduler`` (a :class:`baselines.llm.common.BatchScheduler`) on ``instance``.
+
+    The arguments after ``seed`` are the env's of the same name, with the same defaults.
+
+    Returns:
+        The finished simulator (``sim.metrics()`` holds the env's final ``info`` metrics) and
+        the number of operations applied (the env's step count).
+    """
+    sim = LLMSim(instance, get_preset(preset), max_batch_size, token_budget, idle_step, window)
+    limit = max_steps or 4 * (instance.num_requests + int(instance.output_tokens.sum())) + 1000
+    scheduler.reset_sim(sim, seed)
+    steps = 0
+    while not sim.done and steps < limit:
+        apply(sim, scheduler.next_op(sim))
+        steps += 1
+    return sim, steps
