@@ -1,0 +1,167 @@
+"""Capacity searches: the highest request rate a scheduler sustains under a service criterion,
+by bisection over a rate scale of a fixed workload, on the headless path.
+
+Criteria (``../shared/reference/llm_serving.md``, "Metrics and SLOs"):
+
+- ``goodput`` (DistServe): ≥ 90% of requests meet both their TTFT and TPOT SLOs;
+- ``tbt`` (Sarathi-Serve): P99 TBT ≤ ``tbt_slo`` (0.1 s strict by default) with the median
+  scheduling delay ≤ 2 s;
+- ``saturation``: the median scheduling delay ≤ 2 s (the queue does not grow without bound).
+
+Run it::
+
+    python -m schedgym.envs.llm.capacity --schedulers fcfs,sarathi --trace ../shared/data/azure_llm_2023/conv.csv
+    python -m schedgym.envs.llm.capacity --workload conversation --plot capacity.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from schedgym.envs.llm.fastsim import run_headless
+from schedgym.envs.llm.types import LLMInstance
+
+CRITERIA = ("goodput", "tbt", "saturation")
+MAX_SCHEDULING_DELAY = 2.0  # s, Sarathi-Serve's bound on the median scheduling delay
+
+
+def at_rate(instance: LLMInstance, base_rate: float, rate: float) -> LLMInstance:
+    """``instance`` with its arrivals compressed from ``base_rate`` to ``rate`` req/s."""
+    return replace(instance, arrival=instance.arrival * (base_rate / rate))
+
+
+def meets(metrics: dict[str, Any], criterion: str, tbt_slo: float = 0.1) -> bool:
+    """Whether one run's metrics satisfy ``criterion``."""
+    delay_ok = metrics["scheduling_delay_p50"] <= MAX_SCHEDULING_DELAY
+    if criterion == "goodput":
+        return metrics["slo_attainment"] >= 0.9
+    if criterion == "tbt":
+        return delay_ok and metrics["tbt_p99"] <= tbt_slo
+    if criterion == "saturation":
+        return delay_ok
+    raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+
+
+def evaluate_rate(workloads: Sequence[LLMInstance], base_rate: float, rate: float,
+                  make_scheduler: Callable[[], Any], **env_kwargs: Any) -> dict[str, float]:
+    """Mean metrics of a scheduler over ``workloads`` replayed at ``rate``."""
+    runs = []
+    for index, workload in enumerate(workloads):
+        sim, _ = run_headless(at_rate(workload, base_rate, rate), make_scheduler(), seed=index, **env_kwargs)
+        runs.append(sim.metrics())
+    keys = ("slo_attainment", "tbt_p99", "scheduling_delay_p50", "ttft_p99", "token_goodput", "throughput_rps")
+    return {key: float(np.mean([run[key] for run in runs])) for key in keys}
+
+
+def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: Callable[[], Any],
+           criterion: str, low: float, high: float, tolerance: float = 0.05, tbt_slo: float = 0.1,
+           **env_kwargs: Any) -> tuple[float, list[tuple[float, dict[str, float]]]]:
+    """The highest rate in ``[low, high]`` meeting ``criterion`` (to ``tolerance`` req/s).
+
+    Returns:
+        The rate (``low`` if even it fails; the caller should widen the range) and every
+        (rate, metrics) evaluated, for the attainment-vs-rate plot.
+    """
+    history = []
+
+    def ok(rate: float) -> bool:
+        metrics = evaluate_rate(workloads, base_rate, rate, make_scheduler, **env_kwargs)
+        history.append((rate, metrics))
+        return meets(metrics, criterion, tbt_slo)
+
+    if ok(high):
+        return high, history
+    if not ok(low):
+        return low, history
+    while high - low > tolerance:
+        middle = (low + high) / 2
+        low, high = (middle, high) if ok(middle) else (low, middle)
+    return low, history
+
+
+def main(argv: list[str] | None = None) -> int:
+    from schedgym import baselines
+
+    parser = argparse.ArgumentParser(description="Capacity of LLM schedulers by bisection over the request rate.")
+    parser.add_argument("--schedulers", default="fcfs,sarathi,sarathi_2048,orca,past_future,edf,vtc")
+    parser.add_argument("--criteria", default="goodput,tbt,saturation")
+    parser.add_argument("--trace", help="an Azure LLM trace file (else the generator's workload)")
+    parser.add_argument("--trace-duration", type=float, default=600.0, help="seconds of the trace to replay")
+    parser.add_argument("--workload", default="conversation", help="generator workload without --trace")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per generated workload")
+    parser.add_argument("--seeds", type=int, default=1, help="generated workloads (without --trace)")
+    parser.add_argument("--low", type=float, default=0.5)
+    parser.add_argument("--high", type=float, default=8.0)
+    parser.add_argument("--tolerance", type=float, default=0.05)
+    parser.add_argument("--tbt-slo", type=float, default=0.1)
+    parser.add_argument("--plot", help="write attainment vs rate per scheduler to this PNG")
+    args = parser.parse_args(argv)
+    criteria = args.criteria.split(",")
+    for criterion in criteria:
+        if criterion not in CRITERIA:
+            parser.error(f"--criteria: {criterion!r} is not one of {', '.join(CRITERIA)}")
+    if args.trace:
+        from schedgym.data.azure_llm import load_trace
+        from schedgym.envs.llm.generator import instance_from_trace
+
+        trace = load_trace(args.trace, duration=args.trace_duration)
+        workloads = [instance_from_trace(trace, max_model_len=4096)]
+        base_rate, source = trace.num_requests / float(trace.arrival[-1]), f"{args.trace} (first {args.trace_duration:g} s)"
+    else:
+        from schedgym.envs.llm.generator import sample_instance
+
+        workloads = [sample_instance(np.random.default_rng([0x11A, seed]), workload=args.workload,
+                                     num_requests=args.requests, rate=1.0) for seed in range(args.seeds)]
+        base_rate, source = 1.0, f"{args.seeds} × {args.requests} {args.workload} requests"
+    rows, curves = [], {}
+    names = args.schedulers.split(",")
+    for name in tqdm(names, desc="schedulers"):
+        row = [name]
+        for criterion in criteria:
+            rate, history = search(workloads, base_rate, lambda: baselines.make("schedgym/LLMServe-v0", name),
+                                   criterion, args.low, args.high, args.tolerance, args.tbt_slo)
+            row.append(f"{rate:.2f}" + (" (≥ high)" if rate == args.high else " (≤ low)" if rate == args.low else ""))
+            curves.setdefault(name, []).extend(history)
+        rows.append(row)
+    print(f"Capacity (req/s) on {source}, Llama-2-7B / A100-80GB\n")
+    print("| scheduler | " + " | ".join(criteria) + " |")
+    print("|---" * (len(criteria) + 1) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if args.plot:
+        _plot(curves, args.plot, source)
+        print(f"\nwrote {args.plot}")
+    return 0
+
+
+def _plot(curves: dict[str, list[tuple[float, dict[str, float]]]], path: str, source: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from schedgym.data.files import atomic_path
+
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    for name, history in curves.items():
+        points = sorted({rate: metrics["slo_attainment"] for rate, metrics in history}.items())
+        axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3, label=name)
+    axis.axhline(0.9, color="grey", linestyle="--", linewidth=0.8)
+    axis.set_xlabel("request rate (req/s)")
+    axis.set_ylabel("SLO attainment (TTFT and TPOT)")
+    axis.set_title(source, fontsize=9)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=120)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""The replica simulator against hand-computed timelines and the reference's calibration."""
+
+import math
+
+import numpy as np
+import pytest
+
+from schedgym.envs.llm.sim import LLMSim
+from schedgym.envs.llm.types import DONE, RUNNING, WAITING
+
+from tests.envs.llm.helpers import A100, fcfs_run, make_sim, tiny_memory, workload
+
+
+def test_cost_model_reproduces_the_reference_sanity_values():
+    # ../shared/reference/llm_serving.md: a 1k-token prefill ≈ 71 ms, 4k ≈ 297 ms; decode at 1k
+    # context: batch 1 ≈ 10.4 ms, batch 32 ≈ 24 ms, batch 128 ≈ 69 ms.
+    prefill = lambda n: A100.iteration_ms(n, n * n, 0, 0, 1)  # noqa: E731
+    decode = lambda b: A100.iteration_ms(0, 0, b, b * 1024, b)  # noqa: E731
+    assert prefill(1024) == pytest.approx(71, abs=1.0)
+    assert prefill(4096) == pytest.approx(297, abs=3.0)
+    assert decode(1) == pytest.approx(10.4, abs=0.2)
+    assert decode(32) == pytest.approx(24, abs=0.5)
+    assert decode(128) == pytest.approx(69, abs=1.0)
+
+
+def test_kv_capacity_is_the_reference_figure():
+    assert A100.kv_blocks == 6973  # (0.9 × 80 − 13.5) GB / (0.5 MiB × 16)
+
+
+def test_one_request_follows_the_hand_computed_timeline():
+    sim = fcfs_run(make_sim(workload([0.0], [100], [3])))
+    first = (9.0 + 1.7e-6 * 100 * 100 + 0.04 + 1.0) / 1000  # prefill of 100 tokens
+    second = first + (9.0 + 4e-4 * 101 + 0.04 + 1.0) / 1000  # decode over 101 tokens
+    third = second + (9.0 + 4e-4 * 102 + 0.04 + 1.0) / 1000
+    st = sim.state
+    assert st.first_token[0] == pytest.approx(first, rel=1e-12)
+    assert st.finish[0] == pytest.approx(third, rel=1e-12)
+    assert st.status[0] == DONE and st.free_blocks == A100.kv_blocks
+    metrics = sim.metrics()
+    assert metrics["ttft_p50"] == pytest.approx(first, rel=1e-12)
+    assert metrics["tpot_mean"] == pytest.approx((third - first) / 2, rel=1e-12)
+    assert metrics["tbt_p99"] == pytest.approx(np.percentile([second - first, third - second], 99), rel=1e-9)
+    # All SLOs met: goodput earns the 100 prompt tokens and the 3 output tokens.
+    assert metrics["goodput_tokens"] == 103 and metrics["slo_attainment"] == 1.0
+
+
+def test_chunked_prefill_respects_the_budget_and_delivers_after_the_last_chunk():
+    sim = make_sim(workload([0.0], [1000], [2]))
+    sim.lower_budget(512)
+    assert sim.pick(0) == 512
+    sim.run()
+    st = sim.state
+    assert st.prefilled[0] == 512 and st.generated[0] == 0 and math.isnan(st.first_token[0])
+    assert sim.pick(0) == 488  # the rest, within the full budget
+    sim.run()
+    assert st.generated[0] >= 1 and not math.isnan(st.first_token[0])
+
+
+def test_decodes_that_run_out_of_blocks_preempt_the_newest_admission_and_recompute():
+    # 4 blocks of 16 tokens; two requests of 16 prompt + 40 output tokens each need 4 blocks at the end.
+    sim = make_sim(workload([0.0, 0.0], [16, 16], [40, 40]), preset=tiny_memory(4))
+    fcfs_run(sim)
+    st = sim.state
+    assert np.all(st.status == DONE) and sim.preemptions >= 1
+    assert st.restarts[1] >= 1 and st.restarts[0] == 0  # request 1 was admitted last
+    assert st.free_blocks == 4
+    assert np.array_equal(st.generated, [40, 40])
+
+
+def test_a_preempted_request_recomputes_prompt_and_generated_tokens():
+    sim = make_sim(workload([0.0, 0.0], [100, 100], [10, 10]))
+    sim.pick(0)
+    sim.run()  # request 1 still waits, so this is a boundary
+    st = sim.state
+    assert st.status[0] == RUNNING and st.generated[0] == 1
+    sim.preempt(0)
+    assert st.status[0] == WAITING and st.kv_blocks[0] == 0 and st.restarts[0] == 1
+    assert st.free_blocks == A100.kv_blocks
+    assert sim.pick(0) == 101  # prompt + the generated token, recomputed
+    first_token = st.first_token[0]
+    sim.run()
+    assert st.first_token[0] == first_token  # the timestamps are kept
+    assert st.generated[0] == 2
+
+
+def test_requests_too_long_for_the_model_are_refused_with_their_index():
+    with pytest.raises(ValueError, match="request 1 needs 5000 tokens"):
+        make_sim(workload([0.0, 1.0], [10, 4000], [5, 1000]))
+
+
+def test_picks_leave_room_for_the_decodes_blocks():
+    sim = make_sim(workload([0.0, 0.0], [16, 48], [20, 5]), preset=tiny_memory(4))
+    sim.pick(0)
+    sim.run()  # request 0 decodes now; its next token needs a second block
+    assert sim.state.status[0] == RUNNING and sim.state.status[1] == WAITING
+    assert sim.decode_blocks_needed() == 1
+    # Request 1 needs 3 blocks; 3 are free but one belongs to the decode: not pickable.
+    assert not sim.pickable(np.array([1]))[0]
+
+
+def test_backlogged_service_gap_is_measured_between_tenants():
+    # Tenant 0 floods at time 0, tenant 1 sends one request: FCFS serves tenant 0 first.
+    arrivals = [0.0] * 30 + [0.001]
+    sim = make_sim(workload(arrivals, [2000] * 31, [50] * 31, tenant=[0] * 30 + [1], tenants=2))
+    fcfs_run(sim)
+    assert sim.metrics()["max_service_gap"] > 2000
