@@ -220,20 +220,20 @@ class LLMSim:
         if self.paused and not self._picks:
             self.paused = False
         earned = self._iterate() if (self._picks or self.running) else self._idle()
-        self.advance()
-        return earned
+        return earned + self.advance()
 
-    def advance(self) -> None:
+    def advance(self) -> float:
         """Runs iterations (decodes only) and jumps to arrivals until a request is queued or
-        every request is done."""
-        instance = self.instance
+        every request is done; returns the goodput tokens those iterations earned."""
+        instance, earned = self.instance, 0.0
         while not self.queue and not self.done:
             if self.running:
-                self._iterate()
+                earned += self._iterate()
             else:  # nothing runs, nothing waits: the next arrival
                 self.state.time = max(self.state.time, float(instance.arrival[self.state.arrived]))
                 self._admit_arrivals()
         self._backlog.observe(self)
+        return earned
 
     def _idle(self) -> float:
         st = self.state

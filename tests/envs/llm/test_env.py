@@ -1,0 +1,104 @@
+"""The LLM env facade: pointer actions map to the simulator's operations, masks and features."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import schedgym  # noqa: F401  (registers the ids)
+from schedgym.envs.llm.env import BUDGETS, NODE_FEATURES, PAUSE_NODE, RUN_NODE
+from tests.envs.llm.helpers import workload
+
+CONV_TRACE = Path(__file__).resolve().parents[4] / "shared" / "data" / "azure_llm_2023" / "conv.csv"
+F = {name: i for i, name in enumerate(NODE_FEATURES)}
+
+
+def make(**kwargs):
+    return gym.make("schedgym/LLMServe-v0", **kwargs).unwrapped
+
+
+def test_a_pick_action_schedules_the_request_shown_on_that_node():
+    env = make()
+    obs, _ = env.reset(seed=0, options={"instance": workload([0.0, 0.0], [300, 200], [4, 4])})
+    node = env.node_of(("pick", 1))
+    assert obs["action_mask"][node] and obs["nodes"][node, F["prompt_tokens"]] == pytest.approx(0.2)
+    assert obs["nodes"][node, F["pick_chunk"]] == pytest.approx(200 / 4096)
+    obs, reward, *_ = env.step(node)
+    assert env.sim.state.picked[1] == 200 and obs["nodes"][node, F["picked"]] == 1.0
+    assert not obs["action_mask"][node]  # picked once per iteration
+    assert not obs["action_mask"][2:2 + len(BUDGETS)].any()  # budgets only before a pick
+    assert reward == 0.0
+
+
+def test_run_earns_the_goodput_of_the_iteration_as_reward():
+    env = make(reward_scale=1.0)
+    env.reset(seed=0, options={"instance": workload([0.0, 0.0], [300, 200], [4, 4])})
+    env.step(env.node_of(("pick", 0)))
+    _, reward, terminated, _, info = env.step(RUN_NODE)
+    # Request 0's prefill finished within its TTFT SLO: its 300 prompt tokens and first token.
+    assert reward == 301.0 and not terminated and info["goodput_tokens"] == 301
+
+
+def test_an_episode_return_equals_its_goodput_tokens():
+    env = make(reward_scale=1.0)
+    env.reset(seed=3, options={"instance": workload([0.0, 0.1, 0.2], [500, 900, 100], [20, 5, 30])})
+    total, done = 0.0, False
+    while not done:
+        legal = np.flatnonzero(env.action_masks())
+        _, reward, terminated, truncated, info = env.step(int(legal[-1]))  # a preempt/pick-happy policy
+        total += reward
+        done = terminated or truncated
+    assert terminated and total == info["goodput_tokens"]
+
+
+def test_pause_and_budget_nodes_follow_their_rules():
+    env = make()
+    obs, _ = env.reset(seed=0, options={"instance": workload([0.0, 0.0], [300, 200], [40, 4])})
+    assert not obs["action_mask"][PAUSE_NODE]  # nothing decodes yet
+    assert obs["action_mask"][2:2 + len(BUDGETS)].all()
+    env.step(env.node_of(("pick", 0)))
+    obs, *_ = env.step(RUN_NODE)  # request 1 still waits, request 0 decodes
+    assert obs["action_mask"][PAUSE_NODE]
+    obs, *_ = env.step(PAUSE_NODE)
+    assert env.sim.paused and not obs["action_mask"][PAUSE_NODE]
+    assert obs["nodes"][env._replica, F["paused"]] == 1.0
+
+
+def test_a_preempt_action_frees_the_kv_of_the_running_request():
+    env = make()
+    env.reset(seed=0, options={"instance": workload([0.0, 0.0], [300, 200], [40, 4])})
+    env.step(env.node_of(("pick", 0)))
+    env.step(RUN_NODE)
+    node = env.node_of(("preempt", 0))
+    obs, *_ = env.step(node)
+    st = env.sim.state
+    assert st.kv_blocks[0] == 0 and st.restarts[0] == 1
+    assert obs["nodes"][env.node_of(("pick", 0)), F["recomputing"]] == 1.0
+
+
+def test_hidden_output_lengths_never_reach_the_observation():
+    a = workload([0.0, 0.0], [300, 200], [40, 4])
+    b = replace(workload([0.0, 0.0], [300, 200], [7, 9]), max_new_tokens=a.max_new_tokens)
+    env = make()
+    obs_a, _ = env.reset(seed=0, options={"instance": a})
+    obs_b, _ = env.reset(seed=0, options={"instance": b})
+    np.testing.assert_array_equal(obs_a["nodes"], obs_b["nodes"])
+
+
+@pytest.mark.parametrize("bad", [{"max_batch_size": 0}, {"token_budget": 1.5}, {"rate": float("nan")},
+                                 {"window": True}, {"preset": "gpt-9"}, {"reward_scale": -1.0}])
+def test_bad_arguments_are_refused_at_make(bad):
+    name, value = next(iter(bad.items()))
+    with pytest.raises(ValueError, match=name if name != "preset" else "gpt-9"):
+        make(**bad)
+
+
+@pytest.mark.skipif(not CONV_TRACE.exists(), reason="the shared Azure conversation trace is absent")
+def test_a_trace_window_is_replayed_at_a_scaled_rate():
+    with pytest.warns(UserWarning, match="shortened"):
+        env = make(trace=str(CONV_TRACE), trace_duration=60.0, rate_scale=0.5)
+        env.reset(seed=0)
+    arrival = env.sim.instance.arrival
+    assert arrival[-1] == pytest.approx(120.0, abs=2.0)  # 60 s of trace at half the rate
