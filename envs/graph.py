@@ -105,7 +105,8 @@ class GraphSpec:
 
     def observation_bytes(self) -> int:
         """Bytes of one observation (every array once), computed without allocating it."""
-        return sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in self.array_layout().values())
+        layout = self.array_layout().values()
+        return sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in layout)
 
     def empty_observation(self) -> dict[str, np.ndarray]:
         """Zeroed observation buffers (padding edges point at node 0)."""

@@ -55,7 +55,7 @@ def check_int(
         ArgumentError: If it is out of range.
     """
     allowed = "an integer" + _range_text(low, high, low_open=False, high_open=False) + _why(why)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+    if _is_bool(value) or not isinstance(value, (int, np.integer)):
         raise ArgumentTypeError(_message(name, value, allowed))
     number = int(value)
     if (low is not None and number < low) or (high is not None and number > high):
@@ -84,7 +84,7 @@ def check_float(
     """
     allowed = (("a finite number" if finite else "a number")
                + _range_text(low, high, low_open, high_open) + _why(why))
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if _is_bool(value) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ArgumentTypeError(_message(name, value, allowed))
     number = float(value)
     bad = (
@@ -99,14 +99,15 @@ def check_float(
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """The element of ``choices`` equal to ``value`` (so ``np.str_("a")`` gives ``"a"``).
+    """The element of ``choices`` equal to ``value`` (so ``np.str_("a")`` gives ``"a"``; a
+    ``bool`` equals none, not even 0 or 1).
 
     Raises:
         ArgumentError: If ``value`` is none of ``choices``.
     """
     choices = tuple(choices)
     for choice in choices:
-        if type(value) is not bool and _equal(value, choice):
+        if not _is_bool(value) and _equal(value, choice):
             return choice
     raise ArgumentError(_message(name, value, "one of " + ", ".join(map(repr, choices))))
 
@@ -136,7 +137,8 @@ def check_mapping(name: str, value: Any, allowed_keys: Iterable[str]) -> dict[st
     """
     allowed_keys = tuple(allowed_keys)
     if not isinstance(value, Mapping):
-        raise ArgumentTypeError(_message(name, value, "a mapping with keys from " + ", ".join(allowed_keys)))
+        raise ArgumentTypeError(
+            _message(name, value, "a mapping with keys from " + ", ".join(allowed_keys)))
     for key in value:
         if key not in allowed_keys:
             raise ArgumentError(
@@ -177,7 +179,9 @@ def check_directory(name: str, value: Any) -> Path:
     return path
 
 
-def check_observation_size(nbytes: int, sized_by: Mapping[str, Any], limit: int = MAX_OBSERVATION_BYTES) -> None:
+def check_observation_size(
+    nbytes: int, sized_by: Mapping[str, Any], limit: int = MAX_OBSERVATION_BYTES
+) -> None:
     """Refuses a configuration whose observation arrays would take more than ``limit`` bytes.
 
     Args:
@@ -192,10 +196,13 @@ def check_observation_size(nbytes: int, sized_by: Mapping[str, Any], limit: int 
         given = ", ".join(f"{key}={value!r}" for key, value in sized_by.items())
         raise ArgumentError(
             f"{given} give observation arrays of {nbytes / 2**20:,.1f} MiB, more than the limit of "
-            f"{limit / 2**20:g} MiB (schedgym.envs.validation.MAX_OBSERVATION_BYTES): choose smaller sizes")
+            f"{limit / 2**20:g} MiB (schedgym.envs.validation.MAX_OBSERVATION_BYTES): "
+            "choose smaller sizes")
 
 
-def argument_error(name: str, value: Any, allowed: str, *, wrong_type: bool = False) -> ArgumentError:
+def argument_error(
+    name: str, value: Any, allowed: str, *, wrong_type: bool = False
+) -> ArgumentError:
     """The error to raise for a bad ``value`` of argument ``name``, for checks written
     elsewhere: "NAME must be ALLOWED, got VALUE (TYPE)"; an :class:`ArgumentTypeError` if
     ``wrong_type``."""
@@ -216,6 +223,10 @@ def _range_text(low: float | None, high: float | None, low_open: bool, high_open
     return f" in {'(' if low_open else '['}{low!r}, {high!r}{')' if high_open else ']'}"
 
 
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
 def _why(why: str) -> str:
     return f" ({why})" if why else ""
 
@@ -228,7 +239,7 @@ def _equal(value: Any, choice: Any) -> bool:
 
 
 __all__ = [
-    "MAX_OBSERVATION_BYTES", "ArgumentError", "ArgumentTypeError", "argument_error", "item_name", "check_int",
-    "check_float", "check_choice", "check_choices", "check_mapping", "check_fields",
+    "MAX_OBSERVATION_BYTES", "ArgumentError", "ArgumentTypeError", "argument_error", "item_name",
+    "check_int", "check_float", "check_choice", "check_choices", "check_mapping", "check_fields",
     "check_directory", "check_observation_size",
 ]

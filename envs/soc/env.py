@@ -16,7 +16,8 @@ from schedgym.envs.soc.dag import mean_inverse_bandwidth
 from schedgym.envs.soc.platform import check_platform_name, ds3_app_names, get_platform
 from schedgym.envs.soc.sim import Elapsed, SoCSim
 from schedgym.envs.soc.types import QUEUED, READY, RUNNING, STATUS_NAMES, Job, SoCInstance, SoCState
-from schedgym.envs.validation import argument_error, check_choice, check_choices, check_float, check_int
+from schedgym.envs.validation import (argument_error, check_choice, check_choices, check_float,
+                                      check_int)
 
 WAIT_NODE = NOOP_NODE  # the WAIT pointer
 _ASSIGNED = np.isin(np.arange(len(STATUS_NAMES)), (QUEUED, RUNNING))  # status -> on a PE
@@ -113,7 +114,7 @@ class SoCDAGEnv(GraphEnv):
     - ``edges_per_task``: DAG edge slots per task slot, >= 1 (default 3); ``E_MAX =
       (edges_per_task + 1) * window`` (the extra slot per task is its task→PE assignment edge).
       With ``platform`` they set the observation size, which must stay under
-      ``envs.validation.MAX_OBSERVATION_BYTES`` (64 MiB: about 270,000 slots at the defaults).
+      ``envs.validation.MAX_OBSERVATION_BYTES`` (64 MiB: about 277,000 slots on ds3 at the defaults).
     - ``pe_selection``: ``"pointer"`` (two steps) or ``"eft"``.
     - ``time_scale``: feature time unit in µs, in [1e-3, 1e9] (default 100 on ds3, 50 otherwise).
     - ``reward_scale``: reward multiplier, in (0, 1e6] (default 1.0).
@@ -184,12 +185,14 @@ class SoCDAGEnv(GraphEnv):
         edges_per_task = check_int("edges_per_task", edges_per_task, low=1)
         self.apps = self._check_apps(apps)
         self.dag_params = self._check_dag_params(dag_params, edges_per_task * self.window)
-        self.time_scale = (_DEFAULT_TIME_SCALE.get(platform, 50.0) if time_scale is None else
-                           check_float("time_scale", time_scale, low=MIN_TIME_SCALE, high=MAX_TIME_SCALE))
+        self.time_scale = (
+            _DEFAULT_TIME_SCALE.get(platform, 50.0) if time_scale is None
+            else check_float("time_scale", time_scale, low=MIN_TIME_SCALE, high=MAX_TIME_SCALE))
         self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, low_open=True,
                                         high=MAX_REWARD_SCALE)
-        self.idle_step = (self.time_scale / 10.0 if idle_step is None else
-                          check_float("idle_step", idle_step, low=0.0, low_open=True, high=MAX_IDLE_STEP))
+        self.idle_step = (
+            self.time_scale / 10.0 if idle_step is None
+            else check_float("idle_step", idle_step, low=0.0, low_open=True, high=MAX_IDLE_STEP))
         self.max_steps = None if max_steps is None else check_int("max_steps", max_steps, low=1)
 
         P, W = self.platform.n_pe, self.window
@@ -241,8 +244,9 @@ class SoCDAGEnv(GraphEnv):
             raise argument_error("apps", apps, "DS3 application names or ('random',) alone; known: "
                                  + ", ".join(known + ("random",)))
         if self.platform.name != "ds3" and apps != ("random",):
-            raise argument_error("apps", apps, "('random',) on an 'unrelated-<P>' platform (the DS3 "
-                                 f"applications run only on 'ds3'; platform is {self.platform.name!r})")
+            raise argument_error("apps", apps, "('random',) on an 'unrelated-<P>' platform (the "
+                                 "DS3 applications run only on 'ds3'; platform is "
+                                 f"{self.platform.name!r})")
         return apps
 
     def _check_dag_params(self, dag_params: Any, edge_slots: int) -> generator.RandomDagParams:

@@ -51,7 +51,9 @@ class RandomDagParams:
     mean_cost: float = 50.0
 
 
-def make_dag_params(value: Any, *, window: int, edge_slots: int, name: str = "dag_params") -> RandomDagParams:
+def make_dag_params(
+    value: Any, *, window: int, edge_slots: int, name: str = "dag_params"
+) -> RandomDagParams:
     """Validated random-DAG parameters whose every DAG fits ``window`` task slots and
     ``edge_slots`` DAG-edge slots (:func:`max_random_dag_edges`), so sampling never fails.
 

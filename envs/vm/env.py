@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from schedgym.envs.graph import NOOP_NODE, GraphEnv, GraphSpec
-from schedgym.envs.validation import ArgumentError, check_choice, check_directory, check_float, check_int
+from schedgym.envs.validation import (ArgumentError, check_choice, check_directory, check_float,
+                                      check_int)
 from schedgym.envs.vm import generator, trace
 from schedgym.envs.vm.generator import SIZES, SizePreset
 from schedgym.envs.vm.sim import BestMoves, fragment_rate, initial_state, migrate
@@ -133,7 +134,7 @@ class VMRescheduleEnv(GraphEnv):
         migration_cost: float = 0.0,
         trace_dir: str | Path | None = None,
         trace_time_s: float | None = None,
-        generator_config: dict[str, Any] | None = None,
+        generator_config: generator.GeneratorConfig | dict[str, Any] | None = None,
     ) -> None:
         self.size = check_choice("size", size, SIZES)
         self.preset = SIZES[self.size]
@@ -224,8 +225,8 @@ class VMRescheduleEnv(GraphEnv):
     def _sample_instance(self) -> VMInstance:
         config = self.generator_config
         if self._snapshot is not None:
-            return trace.instance_from_snapshot(
-                self._snapshot, self.np_random, config.num_pms, config.max_vms, config.double_numa_min_cpu)
+            return trace.instance_from_snapshot(self._snapshot, self.np_random, config.num_pms,
+                                                config.max_vms, config.double_numa_min_cpu)
         return generator.sample_instance(self.np_random, config)
 
     def _check_fits(self, instance: VMInstance) -> None:

@@ -169,7 +169,8 @@ def make_config(
         raise ArgumentError(
             f"{item_name(name, unused[0])} has no effect with trace_dir (instances drawn from a "
             f"trace use only {', '.join(TRACE_FIELDS)}), got {given[unused[0]]!r}")
-    slots = f"the padding of a size with {preset.num_pms} PMs and {preset.max_vms} VMs: choose a larger size"
+    slots = (f"the padding of a size with {preset.num_pms} PMs and {preset.max_vms} VMs: "
+             "choose a larger size")
     checks = {
         "num_pms": partial(check_int, low=1, high=preset.num_pms, why=slots),
         "max_vms": partial(check_int, low=1, high=preset.max_vms, why=slots),

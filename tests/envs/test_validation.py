@@ -110,6 +110,18 @@ def test_observation_bytes_counts_the_buffers(env_id: str) -> None:
     assert spec.observation_bytes() <= validation.MAX_OBSERVATION_BYTES
 
 
+def test_window_is_bounded_exactly_by_the_observation_limit() -> None:
+    def spec_bytes(window: int) -> int:
+        return gym.make(SOC, window=window).unwrapped.spec_graph.observation_bytes()
+
+    per_slot = spec_bytes(2) - spec_bytes(1)
+    largest = 1 + (validation.MAX_OBSERVATION_BYTES - spec_bytes(1)) // per_slot
+    assert spec_bytes(largest) <= validation.MAX_OBSERVATION_BYTES < spec_bytes(largest) + per_slot
+    with pytest.raises(ArgumentError, match=f"window={largest + 1}, edges_per_task=3 give observation arrays"):
+        gym.make(SOC, window=largest + 1)
+    assert 270_000 < largest < 285_000  # as the SoC docstring says: about 277,000 slots
+
+
 def test_largest_vm_size_fits_the_observation_limit() -> None:
     spec = gym.make(VM, size="large").unwrapped.spec_graph
     assert spec.observation_bytes() <= validation.MAX_OBSERVATION_BYTES
