@@ -17,16 +17,37 @@ action_mask    (N_MAX,)          int8     1 for legal pointer actions
 
 Actions are pointers, ``Discrete(N_MAX)``: the index of a node. :class:`GraphEnv` holds what all
 envs share: the spaces, the observation buffers, ``action_masks()`` and the illegal-action check.
+
+Samples and illegal actions
+---------------------------
+An action is legal if the ``action_mask`` of the state it is stepped in allows it; ``step``
+raises ``ValueError`` for any other action and never replaces it. A space's ``sample()`` cannot
+know in which state its action will be stepped (Gymnasium's ``check_env`` samples, then
+resets, then steps), so :class:`PointerSpace` keeps sampling independent of the env's state:
+
+- ``sample()`` without a mask returns :data:`NOOP_NODE`, the only action legal in every state;
+- ``sample(mask=obs["action_mask"])`` draws uniformly among the legal actions of ``obs``, the
+  way to play at random (a bool mask such as ``env.unwrapped.action_masks()`` works too).
+
+Sizes
+-----
+:meth:`GraphEnv._init_spaces` refuses a configuration whose observation arrays would take more
+than :data:`schedgym.envs.validation.MAX_OBSERVATION_BYTES`, naming the arguments that set
+N_MAX and E_MAX, before it allocates anything.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from schedgym.envs.validation import check_observation_size
 
 if TYPE_CHECKING:
     from schedgym.data.instance_sets import InstanceSet
@@ -69,18 +90,27 @@ class GraphSpec:
             }
         )
 
-    def empty_observation(self) -> dict[str, np.ndarray]:
-        """Zeroed observation buffers (padding edges point at node 0)."""
+    def array_layout(self) -> dict[str, tuple[tuple[int, ...], type]]:
+        """Shape and dtype of every observation array, by key."""
         n, e = self.n_max, self.e_max
         return {
-            "nodes": np.zeros((n, len(self.node_features)), np.float32),
-            "edge_index": np.zeros((2, e), np.int64),
-            "edge_attr": np.zeros((e, len(self.edge_features)), np.float32),
-            "node_mask": np.zeros(n, np.int8),
-            "edge_mask": np.zeros(e, np.int8),
-            "globals": np.zeros(len(self.global_features), np.float32),
-            "action_mask": np.zeros(n, np.int8),
+            "nodes": ((n, len(self.node_features)), np.float32),
+            "edge_index": ((2, e), np.int64),
+            "edge_attr": ((e, len(self.edge_features)), np.float32),
+            "node_mask": ((n,), np.int8),
+            "edge_mask": ((e,), np.int8),
+            "globals": ((len(self.global_features),), np.float32),
+            "action_mask": ((n,), np.int8),
         }
+
+    def observation_bytes(self) -> int:
+        """Bytes of one observation (every array once), computed without allocating it."""
+        layout = self.array_layout().values()
+        return sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in layout)
+
+    def empty_observation(self) -> dict[str, np.ndarray]:
+        """Zeroed observation buffers (padding edges point at node 0)."""
+        return {key: np.zeros(shape, dtype) for key, (shape, dtype) in self.array_layout().items()}
 
     def metadata(self) -> dict[str, Any]:
         """JSON-serialisable description, embedded in exported policies."""
@@ -94,28 +124,27 @@ class GraphSpec:
 
 
 class PointerSpace(spaces.Discrete):
-    """``Discrete(N_MAX)`` whose ``sample()`` draws among the actions legal now.
+    """``Discrete(N_MAX)`` whose samples are legal whatever state they are stepped in, unless a
+    mask says which state (see "Samples and illegal actions" above).
 
-    It shares the env's ``action_mask`` buffer, so generic tools that act through
-    ``action_space.sample()`` (such as Gymnasium's ``check_env``) respect the mask, while an
-    illegal action passed to ``step`` still raises.
+    ``sample()`` returns the no-op node; ``sample(mask=...)`` draws uniformly among the actions
+    the mask allows (Gymnasium's masked sampling; a bool mask is accepted as well as int8).
     """
 
-    def __init__(self, n: int, legal: np.ndarray, seed: int | None = None) -> None:
-        super().__init__(n, seed=seed)
-        self.legal = legal
-
     def sample(self, mask: np.ndarray | None = None, probability: np.ndarray | None = None) -> np.int64:
-        if mask is None and probability is None and self.legal.any():
-            mask = self.legal
+        if mask is None and probability is None:
+            return self.start + self.dtype.type(NOOP_NODE)
+        if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:
+            mask = mask.astype(np.int8)
         return super().sample(mask=mask, probability=probability)
 
 
 class GraphEnv(gym.Env):
     """Base class of SchedGym envs: pointer actions over a padded graph observation.
 
-    Subclasses call :meth:`_init_spaces` in ``__init__``, keep the observation buffers in
-    ``self._obs`` up to date in place, return :meth:`observation` from ``reset``/``step`` and
+    Subclasses validate every argument in ``__init__`` (:mod:`schedgym.envs.validation`), so a
+    bad one fails at ``gym.make``, then call :meth:`_init_spaces`, keep the observation buffers
+    in ``self._obs`` up to date in place, return :meth:`observation` from ``reset``/``step`` and
     validate actions with :meth:`_check_action`. Node 0 is the stop/wait node, legal in every
     state. They declare the ``info`` keys that the leaderboard reports in
     ``leaderboard_metrics`` and their fixed instance sets in :meth:`instance_sets`.
@@ -132,11 +161,23 @@ class GraphEnv(gym.Env):
     spec_graph: GraphSpec
     _obs: dict[str, np.ndarray]
 
-    def _init_spaces(self, spec: GraphSpec) -> None:
+    def _init_spaces(self, spec: GraphSpec, sized_by: Mapping[str, Any]) -> None:
+        """Builds the spaces and observation buffers of ``spec``.
+
+        Args:
+            spec: The observation's sizes and features.
+            sized_by: The env arguments that set N_MAX and E_MAX, with their values: an
+                observation over the size limit fails with an error naming them.
+
+        Raises:
+            schedgym.envs.validation.ArgumentError: If the observation arrays would take more
+                than ``MAX_OBSERVATION_BYTES``.
+        """
+        check_observation_size(spec.observation_bytes(), sized_by)
         self.spec_graph = spec
         self.observation_space = spec.observation_space()
         self._obs = spec.empty_observation()
-        self.action_space = PointerSpace(spec.n_max, self._obs["action_mask"])
+        self.action_space = PointerSpace(spec.n_max)
 
     def action_masks(self) -> np.ndarray:
         """Legal actions as a bool vector (the sb3-contrib ``MaskablePPO`` convention)."""

@@ -13,13 +13,21 @@ import numpy as np
 from schedgym.envs.graph import NOOP_NODE, GraphEnv, GraphSpec
 from schedgym.envs.soc import generator
 from schedgym.envs.soc.dag import mean_inverse_bandwidth
-from schedgym.envs.soc.platform import ds3_app_names, get_platform
+from schedgym.envs.soc.platform import check_platform_name, ds3_app_names, get_platform
 from schedgym.envs.soc.sim import Elapsed, SoCSim
 from schedgym.envs.soc.types import QUEUED, READY, RUNNING, STATUS_NAMES, Job, SoCInstance, SoCState
+from schedgym.envs.validation import (argument_error, check_choice, check_choices, check_float,
+                                      check_int)
 
 WAIT_NODE = NOOP_NODE  # the WAIT pointer
 _ASSIGNED = np.isin(np.arange(len(STATUS_NAMES)), (QUEUED, RUNNING))  # status -> on a PE
 _DEFAULT_TIME_SCALE = {"ds3": 100.0}  # µs; typical task latency, so features stay near [0, 1]
+# Bounds of the real arguments, chosen so that observations and rewards stay finite float32:
+MAX_INJECTION_RATE = 1e6  # jobs/ms: one job per ns
+MAX_NOISE = 10.0  # σ as a fraction of the mean latency
+MIN_TIME_SCALE, MAX_TIME_SCALE = 1e-3, 1e9  # µs: 1 ns to 1,000 s
+MAX_REWARD_SCALE = 1e6
+MAX_IDLE_STEP = 1e6  # µs: 1 s
 
 
 class SoCDAGEnv(GraphEnv):
@@ -86,21 +94,33 @@ class SoCDAGEnv(GraphEnv):
     step count).
 
     ## Arguments
-    - ``platform``: ``"ds3"`` (16-PE reference SoC) or ``"unrelated-<P>"`` (Topcuoglu's model).
+    Each is validated here, so a bad one fails at ``gym.make`` with an
+    :class:`~schedgym.envs.validation.ArgumentError` (a ``ValueError``; a ``TypeError`` too for
+    a wrong type) naming it, its value and what is allowed. Integers must be ints (not bools,
+    not floats), reals finite numbers.
+
+    - ``platform``: ``"ds3"`` (16-PE reference SoC) or ``"unrelated-<P>"`` (Topcuoglu's model),
+      1 <= P <= 256 (``platform.MAX_UNRELATED_PES``).
     - ``mode``: ``"streaming"`` or ``"static"``.
-    - ``injection_rate``: jobs per ms in streaming mode (default 20, the medium load).
-    - ``noise``: σ of the execution-time noise as a fraction of the mean (default 0).
-    - ``n_jobs``: jobs per sampled episode (default 40 streaming, 1 static).
-    - ``apps``: DS3 applications to sample, or ``("random",)`` for random DAGs.
-    - ``dag_params``: :class:`envs.soc.generator.RandomDagParams` (or a dict) for random DAGs.
-    - ``window``: task slots in the observation (default 128); ``N_MAX = 1 + P + window``.
-    - ``edges_per_task``: DAG edge slots per task slot (default 3); ``E_MAX = (edges_per_task
-      + 1) * window`` (the extra slot per task is its task→PE assignment edge).
+    - ``injection_rate``: jobs per ms in streaming mode, in (0, 1e6] (default 20, the medium load).
+    - ``noise``: σ of the execution-time noise as a fraction of the mean, in [0, 10] (default 0).
+    - ``n_jobs``: jobs per sampled episode, in [1, 100,000] (default 40 streaming, 1 static).
+    - ``apps``: DS3 applications to sample (a non-empty list or tuple; default all), or
+      ``("random",)`` for random DAGs; only ``("random",)`` on ``unrelated-<P>``.
+    - ``dag_params``: :class:`envs.soc.generator.RandomDagParams` or a mapping of some of its
+      fields, only where random DAGs are sampled; every DAG must fit the window and edge slots
+      (``generator.make_dag_params`` has the bounds).
+    - ``window``: task slots in the observation, >= 1 (default 128); ``N_MAX = 1 + P + window``.
+    - ``edges_per_task``: DAG edge slots per task slot, >= 1 (default 3); ``E_MAX =
+      (edges_per_task + 1) * window`` (the extra slot per task is its task→PE assignment edge).
+      With ``platform`` they set the observation size, which must stay under
+      ``envs.validation.MAX_OBSERVATION_BYTES`` (64 MiB: about 277,000 slots on ds3 at the defaults).
     - ``pe_selection``: ``"pointer"`` (two steps) or ``"eft"``.
-    - ``time_scale``: feature time unit in µs (default 100 on ds3, 50 otherwise).
-    - ``reward_scale``: reward multiplier (default 1.0).
-    - ``idle_step``: time a WAIT with no pending event idles, µs (default ``time_scale / 10``).
-    - ``max_steps``: truncation limit (default ``100 * tasks + 1000``).
+    - ``time_scale``: feature time unit in µs, in [1e-3, 1e9] (default 100 on ds3, 50 otherwise).
+    - ``reward_scale``: reward multiplier, in (0, 1e6] (default 1.0).
+    - ``idle_step``: time a WAIT with no pending event idles, µs, in (0, 1e6] (default
+      ``time_scale / 10``).
+    - ``max_steps``: truncation limit, >= 1 (default ``100 * tasks + 1000``).
 
     ## What baselines may read
     Heuristics and solvers may read the simulation through ``env.unwrapped`` (learned policies
@@ -152,39 +172,32 @@ class SoCDAGEnv(GraphEnv):
         idle_step: float | None = None,
         max_steps: int | None = None,
     ) -> None:
-        if mode not in ("streaming", "static"):
-            raise ValueError(f"mode must be 'streaming' or 'static', got {mode!r}")
-        if pe_selection not in ("pointer", "eft"):
-            raise ValueError(f"pe_selection must be 'pointer' or 'eft', got {pe_selection!r}")
-        if injection_rate <= 0 or noise < 0 or window < 1 or edges_per_task < 1:
-            raise ValueError("need injection_rate > 0, noise >= 0, window >= 1, edges_per_task >= 1")
-        self.platform = get_platform(platform)
-        self.mode = mode
-        self.injection_rate = float(injection_rate)
-        self.noise = float(noise)
-        if n_jobs is not None and int(n_jobs) < 1:
-            raise ValueError(f"n_jobs must be None (the mode's default) or >= 1, got {n_jobs!r}")
-        self.n_jobs = int(n_jobs) if n_jobs is not None else (40 if mode == "streaming" else 1)
-        self.apps = tuple(apps) if apps is not None else ds3_app_names()
-        known_apps = ds3_app_names()
-        if not self.apps or not (self.apps == ("random",) or set(self.apps) <= set(known_apps)):
-            raise ValueError(f"apps must be DS3 application names or ('random',) alone, got "
-                             f"{self.apps!r}; known: {', '.join(known_apps + ('random',))}")
-        if isinstance(dag_params, dict):
-            dag_params = generator.RandomDagParams(**dag_params)
-        self.dag_params = dag_params or generator.RandomDagParams()
-        self.window = int(window)
-        self.pe_selection = pe_selection
-        self.time_scale = float(time_scale or _DEFAULT_TIME_SCALE.get(platform, 50.0))
-        self.reward_scale = float(reward_scale)
-        self.idle_step = float(idle_step) if idle_step is not None else self.time_scale / 10.0
-        self.max_steps = max_steps
-        if self.idle_step <= 0:
-            raise ValueError("idle_step must be positive")
+        self.platform = get_platform(check_platform_name("platform", platform))
+        self.mode = check_choice("mode", mode, ("streaming", "static"))
+        self.pe_selection = check_choice("pe_selection", pe_selection, ("pointer", "eft"))
+        self.injection_rate = check_float("injection_rate", injection_rate, low=0.0, low_open=True,
+                                          high=MAX_INJECTION_RATE)
+        self.noise = check_float("noise", noise, low=0.0, high=MAX_NOISE)
+        default_jobs = 40 if self.mode == "streaming" else 1
+        self.n_jobs = default_jobs if n_jobs is None else check_int("n_jobs", n_jobs, low=1,
+                                                                   high=generator.MAX_JOBS)
+        self.window = check_int("window", window, low=1)  # its memory bound: _init_spaces
+        edges_per_task = check_int("edges_per_task", edges_per_task, low=1)
+        self.apps = self._check_apps(apps)
+        self.dag_params = self._check_dag_params(dag_params, edges_per_task * self.window)
+        self.time_scale = (
+            _DEFAULT_TIME_SCALE.get(platform, 50.0) if time_scale is None
+            else check_float("time_scale", time_scale, low=MIN_TIME_SCALE, high=MAX_TIME_SCALE))
+        self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, low_open=True,
+                                        high=MAX_REWARD_SCALE)
+        self.idle_step = (
+            self.time_scale / 10.0 if idle_step is None
+            else check_float("idle_step", idle_step, low=0.0, low_open=True, high=MAX_IDLE_STEP))
+        self.max_steps = None if max_steps is None else check_int("max_steps", max_steps, low=1)
 
         P, W = self.platform.n_pe, self.window
         self._pe0, self._task0 = 1, 1 + P
-        self._e_dag = int(edges_per_task) * W
+        self._e_dag = edges_per_task * W
         # Mean transfer time per unit of volume between distinct PEs: edge volumes as times.
         self._mean_inv_bw = mean_inverse_bandwidth(self.platform.bandwidth)
         kinds = self.platform.kind_names
@@ -206,7 +219,8 @@ class SoCDAGEnv(GraphEnv):
             global_features=("phase", "jobs_in_system", "jobs_outside", "injection_rate",
                              "noise", "frac_jobs_done"),
         )
-        self._init_spaces(spec)
+        self._init_spaces(spec, sized_by={"platform": platform, "window": W,
+                                          "edges_per_task": edges_per_task})
         self._status_table = np.vstack([np.eye(5), np.zeros((1, 5))]).astype(np.float32)
         self._static_obs()
         self.sim: SoCSim | None = None
@@ -217,6 +231,32 @@ class SoCDAGEnv(GraphEnv):
         self._shown_pe = np.full(W, -1, np.int64)  # (W,) PE of each shown assignment edge
         self._decisions = 0
         self._max_steps = 0
+
+    # ------------------------------------------------------------------------ argument checks
+
+    def _check_apps(self, apps: Any) -> tuple[str, ...]:
+        """The DS3 applications to sample (all by default), or ``("random",)``."""
+        known = ds3_app_names()
+        if apps is None:
+            return known
+        apps = check_choices("apps", apps, known + ("random",))
+        if "random" in apps and apps != ("random",):
+            raise argument_error("apps", apps, "DS3 application names or ('random',) alone; known: "
+                                 + ", ".join(known + ("random",)))
+        if self.platform.name != "ds3" and apps != ("random",):
+            raise argument_error("apps", apps, "('random',) on an 'unrelated-<P>' platform (the "
+                                 "DS3 applications run only on 'ds3'; platform is "
+                                 f"{self.platform.name!r})")
+        return apps
+
+    def _check_dag_params(self, dag_params: Any, edge_slots: int) -> generator.RandomDagParams:
+        """The random-DAG parameters; explicit ones only where random DAGs are sampled."""
+        if dag_params is None:
+            return generator.RandomDagParams()
+        if not generator.uses_random_dags(self.platform.name, self.apps):
+            raise argument_error("dag_params", dag_params, "None unless random DAGs are sampled "
+                                 "(apps=('random',) or an 'unrelated-<P>' platform)")
+        return generator.make_dag_params(dag_params, window=self.window, edge_slots=edge_slots)
 
     # ---------------------------------------------------------------------------- public API
 

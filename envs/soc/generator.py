@@ -8,7 +8,9 @@ different stream, so it never samples them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,14 @@ from schedgym.envs.soc.dag import mean_inverse_bandwidth
 from schedgym.envs.soc.platform import NAMED_INSTANCES, ds3_app, ds3_app_names, ds3_task_types
 from schedgym.envs.soc.platform import ds3_type_costs, get_platform
 from schedgym.envs.soc.types import Job, SoCInstance
+from schedgym.envs.validation import ArgumentError, check_fields, check_float, check_int, item_name
 
+#: Most jobs of a sampled episode: every job is drawn at reset.
+MAX_JOBS = 100_000
+#: Upper bounds of :class:`RandomDagParams` fields without a natural one (Topcuoglu et al.
+#: evaluate CCR 0.1-10 and mean costs of tens of time units).
+MAX_CCR = 1000.0
+MAX_MEAN_COST = 1e6
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,58 @@ class RandomDagParams:
     ccr: float = 1.0
     beta: float = 1.0
     mean_cost: float = 50.0
+
+
+def make_dag_params(
+    value: Any, *, window: int, edge_slots: int, name: str = "dag_params"
+) -> RandomDagParams:
+    """Validated random-DAG parameters whose every DAG fits ``window`` task slots and
+    ``edge_slots`` DAG-edge slots (:func:`max_random_dag_edges`), so sampling never fails.
+
+    Args:
+        value: A :class:`RandomDagParams` or a mapping of some of its fields (the others keep
+            their defaults).
+        window: Task slots of the env.
+        edge_slots: DAG-edge slots of the env.
+        name: The argument's name in error messages.
+
+    Raises:
+        schedgym.envs.validation.ArgumentError: An unknown field, a value of the wrong type or
+            out of range, or DAGs that may not fit; the message names ``name["field"]``.
+    """
+    # Every field counts, given or default: the sampler uses them all.
+    fields = {**dataclasses.asdict(RandomDagParams()), **check_fields(name, value, RandomDagParams)}
+    fit = f"a job must fit the window of {window} task slots"
+    checks = {
+        "n_tasks": partial(check_int, low=1, high=window, why=fit),
+        "shape": partial(check_float, low=0.0, low_open=True),
+        "out_degree": partial(check_int, low=1, high=window, why=fit),
+        "ccr": partial(check_float, low=0.0, high=MAX_CCR),
+        "beta": partial(check_float, low=0.0, high=2.0, why="costs w̄(1 ± β/2) stay >= 0"),
+        "mean_cost": partial(check_float, low=0.0, high=MAX_MEAN_COST, low_open=True),
+    }
+    values = {key: check(item_name(name, key), fields[key]) for key, check in checks.items()}
+    params = RandomDagParams(**values)
+    edges = max_random_dag_edges(params)
+    if edges > edge_slots:
+        raise ArgumentError(
+            f"{name} with n_tasks={params.n_tasks} and out_degree={params.out_degree} can make DAGs "
+            f"of {edges} edges, more than the {edge_slots} edge slots (edges_per_task × window): "
+            f"raise edges_per_task or lower {item_name(name, 'out_degree')}")
+    return params
+
+
+def max_random_dag_edges(params: RandomDagParams) -> int:
+    """Most edges :func:`random_dag_structure` can make: one parent edge per non-entry task and
+    at most ``out_degree`` children (and at most n - 1) per task."""
+    n = params.n_tasks
+    return (n - 1) + n * min(params.out_degree, n - 1)
+
+
+def uses_random_dags(platform: str, apps: tuple[str, ...]) -> bool:
+    """Whether sampled workloads are random DAGs (``apps == ("random",)`` or a platform other
+    than ``ds3``) rather than DS3 applications."""
+    return platform != "ds3" or apps == ("random",)
 
 
 def _levels(rng: np.random.Generator, v: int, shape: float) -> list[np.ndarray]:
@@ -114,7 +175,7 @@ def sample_instance(rng: np.random.Generator, *, platform: str, mode: str, n_job
                     dag_params: RandomDagParams) -> SoCInstance:
     """A training workload: DS3 applications (or random DAGs when ``apps == ("random",)`` or the
     platform is not ``ds3``), all at time 0 in static mode, Poisson arrivals in streaming."""
-    use_random = platform != "ds3" or apps == ("random",)
+    use_random = uses_random_dags(platform, apps)
     jobs = tuple(
         random_dag(rng, dag_params, platform) if use_random else sample_app_job(rng, apps)
         for _ in range(n_jobs)

@@ -7,13 +7,18 @@ import functools
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from schedgym.envs.soc.types import Job, Platform, SoCInstance
+from schedgym.envs.validation import argument_error
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "soc"
 DS3_FILE = DATA_DIR / "ds3.json"
+#: Most processors of an ``unrelated-<P>`` platform (Topcuoglu et al. evaluate 4 to 16; the
+#: platform holds a P × P bandwidth matrix and every observation node 3P features).
+MAX_UNRELATED_PES = 256
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,11 +49,29 @@ def ds3_type_costs() -> np.ndarray:
     return table
 
 
+def check_platform_name(name: str, value: Any) -> str:
+    """``value`` if it names a platform: ``"ds3"`` or ``"unrelated-<P>"`` with
+    1 <= P <= :data:`MAX_UNRELATED_PES`.
+
+    Raises:
+        schedgym.envs.validation.ArgumentError: Otherwise (also a ``TypeError`` for a non-str),
+            naming argument ``name`` and the value.
+    """
+    allowed = f"'ds3' or 'unrelated-<P>' with P in [1, {MAX_UNRELATED_PES}]"
+    if not isinstance(value, str):
+        raise argument_error(name, value, allowed, wrong_type=True)
+    match = re.fullmatch(r"unrelated-(\d+)", value)
+    if value != "ds3" and not (match and 1 <= int(match.group(1)) <= MAX_UNRELATED_PES):
+        raise argument_error(name, value, allowed)
+    return value
+
+
 @functools.lru_cache(maxsize=None)
 def get_platform(name: str) -> Platform:
     """Builds a platform by name: ``"ds3"`` (the 16-PE reference SoC) or ``"unrelated-<P>"``
     (P processors, each its own kind, unit bandwidth: Topcuoglu's model, where edge volumes are
-    communication times)."""
+    communication times); :func:`check_platform_name` says which names exist."""
+    check_platform_name("platform", name)
     if name == "ds3":
         raw = _ds3_raw()
         kinds = tuple(raw["pe_kinds"])
@@ -59,11 +82,8 @@ def get_platform(name: str) -> Platform:
         for kind, value in raw["bandwidth"]["into_kind"].items():
             bw[:, pe_kind == kinds.index(kind)] = float(value)
         return Platform("ds3", kinds, pe_kind, bw)
-    match = re.fullmatch(r"unrelated-(\d+)", name)
-    if match and int(match.group(1)) >= 1:
-        p = int(match.group(1))
-        return Platform(name, tuple(f"P{i}" for i in range(p)), np.arange(p), np.ones((p, p)))
-    raise ValueError(f"unknown platform {name!r}; use 'ds3' or 'unrelated-<P>'")
+    p = int(name.removeprefix("unrelated-"))
+    return Platform(name, tuple(f"P{i}" for i in range(p)), np.arange(p), np.ones((p, p)))
 
 
 def ds3_app_names() -> tuple[str, ...]:

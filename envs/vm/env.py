@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from schedgym.envs.graph import NOOP_NODE, GraphEnv, GraphSpec
+from schedgym.envs.validation import (ArgumentError, check_choice, check_directory, check_float,
+                                      check_int)
 from schedgym.envs.vm import generator, trace
 from schedgym.envs.vm.generator import SIZES, SizePreset
 from schedgym.envs.vm.sim import BestMoves, fragment_rate, initial_state, migrate
@@ -35,6 +36,11 @@ _F = {name: i for i, name in enumerate(NODE_FEATURES)}
 NUMA_CPU_SCALE = generator.CORES_PER_UNIT / 2  # cores of the largest NUMA node
 NUMA_MEM_SCALE = generator.GIB_PER_UNIT / 2
 STOP_NODE = NOOP_NODE
+#: Upper bound of ``granularity``: cores of the largest NUMA node (above it every free core is
+#: a fragment, so FR is 1 whatever the placement).
+MAX_GRANULARITY = int(NUMA_CPU_SCALE)
+#: Upper bound of ``trace_time_s``: the loader counts trace time in int64 microseconds.
+MAX_TRACE_TIME_S = float(2**63 // 10**6)
 
 
 class VMRescheduleEnv(GraphEnv):
@@ -82,14 +88,24 @@ class VMRescheduleEnv(GraphEnv):
     (relative) and ``migrations``.
 
     ## Arguments
+    Each is validated here, so a bad one fails at ``gym.make`` with an
+    :class:`~schedgym.envs.validation.ArgumentError` (a ``ValueError``; a ``TypeError`` too for
+    a wrong type) naming it, its value and what is allowed.
+
     size: ``"small"`` (10 PMs), ``"medium"`` (280 PMs, VMR2L's Medium) or ``"large"`` (1,200).
-    mnl: Migration number limit; default from the size (10, 50, 50).
-    granularity: g of the fragment rate, cores per NUMA node.
-    migration_cost: Subtracted from the reward per migration.
+    mnl: Migration number limit, an integer >= 1; default from the size (10, 50, 50).
+    granularity: g of the fragment rate, an integer number of cores in [1, 64]
+        (``MAX_GRANULARITY``, the largest NUMA node).
+    migration_cost: Subtracted from the reward per migration, in [0, 1].
     trace_dir: Google cluster-data 2011 directory (``machine_events/``, ``task_events/``);
-        instances are then ``num_pms`` machines sampled from the snapshot at ``trace_time_s``.
-    trace_time_s: Snapshot time in trace seconds; default the end of the task events read.
-    generator_config: Overrides of ``envs.vm.generator.GeneratorConfig`` fields.
+        instances are then ``generator_config["num_pms"]`` machines (default the size's) sampled
+        from the snapshot at ``trace_time_s``. Read here, so a malformed trace fails at make.
+    trace_time_s: Snapshot time in trace seconds, >= 0 (only with ``trace_dir``); default the
+        end of the task events read.
+    generator_config: A ``envs.vm.generator.GeneratorConfig`` or a mapping of some of its fields
+        (``generator.make_config`` has the bounds: ``num_pms`` and ``max_vms`` at most the
+        size's, probabilities in [0, 1], ...). With ``trace_dir`` only ``num_pms``, ``max_vms``
+        and ``double_numa_min_cpu`` apply, and the others are refused.
 
     ## Version History
     v1: VM feature ``best_move_gain`` and destination feature ``move_gain`` (the fragment change
@@ -118,28 +134,22 @@ class VMRescheduleEnv(GraphEnv):
         migration_cost: float = 0.0,
         trace_dir: str | Path | None = None,
         trace_time_s: float | None = None,
-        generator_config: dict[str, Any] | None = None,
+        generator_config: generator.GeneratorConfig | dict[str, Any] | None = None,
     ) -> None:
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
-        if granularity < 1:
-            raise ValueError(f"granularity must be a positive number of cores, got {granularity}")
-        self.size = size
-        self.preset = SIZES[size]
-        self.mnl = self.preset.mnl if mnl is None else int(mnl)
-        if self.mnl < 1:
-            raise ValueError(f"mnl must be at least 1, got {mnl}")
-        self.granularity = granularity
-        self.migration_cost = float(migration_cost)
-        self.generator_config = replace(
-            generator.GeneratorConfig(num_pms=self.preset.num_pms, max_vms=self.preset.max_vms),
-            **(generator_config or {}),
-        )
-        self.trace_dir = None if trace_dir is None else Path(trace_dir)
-        self.trace_time_s = trace_time_s
+        self.size = check_choice("size", size, SIZES)
+        self.preset = SIZES[self.size]
+        self.mnl = self.preset.mnl if mnl is None else check_int("mnl", mnl, low=1)
+        self.granularity = check_int("granularity", granularity, low=1, high=MAX_GRANULARITY,
+                                     why="cores of the largest NUMA node")
+        self.migration_cost = check_float("migration_cost", migration_cost, low=0.0, high=1.0,
+                                          why="a cost above 1 outweighs any change of FR")
+        self.trace_dir = None if trace_dir is None else check_directory("trace_dir", trace_dir)
+        self.trace_time_s = self._check_trace_time(trace_time_s)
+        self.generator_config = generator.make_config(self.preset, generator_config,
+                                                      trace=self.trace_dir is not None)
         self._snapshot = None
         if self.trace_dir is not None:
-            self._snapshot = trace.load_trace_snapshot(self.trace_dir, trace_time_s)
+            self._snapshot = trace.load_trace_snapshot(self.trace_dir, self.trace_time_s)
 
         max_vms, num_pms = self.preset.max_vms, self.preset.num_pms
         self._vm0 = 1  # node of VM 0
@@ -152,7 +162,8 @@ class VMRescheduleEnv(GraphEnv):
                 node_features=NODE_FEATURES,
                 edge_features=EDGE_FEATURES,
                 global_features=GLOBAL_FEATURES,
-            )
+            ),
+            sized_by={"size": self.size},
         )
         self.state: VMState | None = None
 
@@ -202,13 +213,21 @@ class VMRescheduleEnv(GraphEnv):
 
     # ------------------------------------------------------------------------------ helpers
 
+    def _check_trace_time(self, trace_time_s: Any) -> float | None:
+        if trace_time_s is None:
+            return None
+        if self.trace_dir is None:
+            raise ArgumentError(f"trace_time_s needs trace_dir (a trace to take the snapshot "
+                                f"from), got trace_time_s={trace_time_s!r} and trace_dir=None")
+        return check_float("trace_time_s", trace_time_s, low=0.0, high=MAX_TRACE_TIME_S,
+                           why="trace seconds; times are int64 microseconds")
+
     def _sample_instance(self) -> VMInstance:
+        config = self.generator_config
         if self._snapshot is not None:
-            return trace.instance_from_snapshot(
-                self._snapshot, self.np_random, self.preset.num_pms, self.preset.max_vms,
-                self.generator_config.double_numa_min_cpu,
-            )
-        return generator.sample_instance(self.np_random, self.generator_config)
+            return trace.instance_from_snapshot(self._snapshot, self.np_random, config.num_pms,
+                                                config.max_vms, config.double_numa_min_cpu)
+        return generator.sample_instance(self.np_random, config)
 
     def _check_fits(self, instance: VMInstance) -> None:
         if instance.num_pms > self.preset.num_pms or instance.num_vms > self.preset.max_vms:

@@ -21,12 +21,14 @@ what a live cluster shows (VMR2L reports about 0.55 at Medium), not that of a ra
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 import numpy as np
 
 from schedgym.data.instance_sets import Recipe
+from schedgym.envs.validation import ArgumentError, check_fields, check_float, check_int, item_name
 from schedgym.envs.vm.types import BOTH_NUMA, VMInstance
 
 CORES_PER_UNIT = 128  # cores of a machine with normalised CPU 1.0 (assumption, documented above)
@@ -135,6 +137,51 @@ class GeneratorConfig:
     join_job_probability: float = 0.3
     anti_affinity_probability: float = 0.2
     double_numa_min_cpu: int = 32
+
+
+#: Upper bound of ``GeneratorConfig.churn_events_per_vm``: the generator draws
+#: ``max_vms * (2 + churn_events_per_vm)`` requests up front (at 100 and size large, 0.9 million).
+MAX_CHURN_EVENTS_PER_VM = 100.0
+#: The fields of :class:`GeneratorConfig` that instances drawn from a trace use (the others
+#: shape the generator's churn).
+TRACE_FIELDS = ("num_pms", "max_vms", "double_numa_min_cpu")
+
+
+def make_config(
+    preset: SizePreset, overrides: Any = None, *, name: str = "generator_config", trace: bool = False
+) -> GeneratorConfig:
+    """The generator configuration of a size preset with validated overrides.
+
+    Args:
+        preset: The size; its PM and VM counts are the defaults and the upper bounds (they are
+            the env's padding).
+        overrides: ``None``, a :class:`GeneratorConfig` or a mapping of some of its fields.
+        name: The argument's name in error messages.
+        trace: Whether instances come from a trace, which uses only :data:`TRACE_FIELDS`.
+
+    Raises:
+        schedgym.envs.validation.ArgumentError: An unknown or (with ``trace``) unused field, or
+            a value of the wrong type or out of range; the message names ``name["field"]``.
+    """
+    given = {} if overrides is None else check_fields(name, overrides, GeneratorConfig)
+    unused = [key for key in given if trace and key not in TRACE_FIELDS]
+    if unused:
+        raise ArgumentError(
+            f"{item_name(name, unused[0])} has no effect with trace_dir (instances drawn from a "
+            f"trace use only {', '.join(TRACE_FIELDS)}), got {given[unused[0]]!r}")
+    slots = (f"the padding of a size with {preset.num_pms} PMs and {preset.max_vms} VMs: "
+             "choose a larger size")
+    checks = {
+        "num_pms": partial(check_int, low=1, high=preset.num_pms, why=slots),
+        "max_vms": partial(check_int, low=1, high=preset.max_vms, why=slots),
+        "target_cpu_allocation": partial(check_float, low=0.0, high=1.0, low_open=True),
+        "churn_events_per_vm": partial(check_float, low=0.0, high=MAX_CHURN_EVENTS_PER_VM),
+        "join_job_probability": partial(check_float, low=0.0, high=1.0),
+        "anti_affinity_probability": partial(check_float, low=0.0, high=1.0),
+        "double_numa_min_cpu": partial(check_int, low=2, high=CORES_PER_UNIT),
+    }
+    values = {key: checks[key](item_name(name, key), value) for key, value in given.items()}
+    return replace(GeneratorConfig(num_pms=preset.num_pms, max_vms=preset.max_vms), **values)
 
 
 def sample_machines(rng: np.random.Generator, num_pms: int) -> tuple[np.ndarray, np.ndarray]:

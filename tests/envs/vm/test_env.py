@@ -132,9 +132,9 @@ def test_move_gain_features_predict_single_migrations() -> None:
 
 
 def test_bad_arguments_and_instances_fail_clearly() -> None:
-    with pytest.raises(ValueError, match="size must be one of"):
+    with pytest.raises(ValueError, match="size must be one of 'small', 'medium', 'large', got 'huge'"):
         VMRescheduleEnv(size="huge")
-    with pytest.raises(ValueError, match="mnl must be at least 1"):
+    with pytest.raises(ValueError, match="mnl must be an integer >= 1, got 0"):
         VMRescheduleEnv(mnl=0)
     env = VMRescheduleEnv(size="small")
     too_big = make_instance([32] * (SIZES["small"].num_pms + 1), [(4, 0, 0)])

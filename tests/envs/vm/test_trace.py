@@ -65,5 +65,12 @@ def test_malformed_trace_fails_at_construction_naming_the_file(tmp_path: Path) -
     trace = _write_trace(tmp_path, task_lines=["100,,1,0,1,1,u,0,9,0.0625"])
     with pytest.raises(TraceFormatError, match=r"part-00000-of-00001\.csv\.gz.*line 1"):
         gym.make("schedgym/VMReschedule-v1", size="small", trace_dir=trace)
-    with pytest.raises(FileNotFoundError, match="nowhere"):
+    with pytest.raises(ValueError, match="trace_dir must be the path of an existing directory, got .*nowhere"):
         gym.make("schedgym/VMReschedule-v1", size="small", trace_dir=tmp_path / "nowhere")
+
+
+def test_generator_config_sets_the_machines_drawn_from_a_trace(tmp_path: Path) -> None:
+    trace = _write_trace(tmp_path)
+    env = gym.make("schedgym/VMReschedule-v1", size="small", trace_dir=trace, generator_config={"num_pms": 4})
+    env.reset(seed=0)
+    assert env.unwrapped.state.instance.num_pms == 4
