@@ -7,16 +7,20 @@ rewards and ``info``. The dynamics live in :mod:`envs.llm.sim`, the cost model a
 
 from __future__ import annotations
 
-import math
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from schedgym.envs.graph import NOOP_NODE, GraphEnv, GraphSpec
-from schedgym.envs.llm.cost import HardwarePreset, get_preset
+from schedgym.envs.llm.cost import PRESETS, HardwarePreset
+from schedgym.envs.llm.generator import WORKLOADS
 from schedgym.envs.llm.sim import PAUSE, RUN, LLMSim, Op, apply
 from schedgym.envs.llm.types import PREFILLING, RUNNING, WAITING, LLMInstance
+from schedgym.envs.validation import (ArgumentError, ArgumentTypeError, check_choice, check_fields, check_float,
+                                      check_int, item_name)
 
 RUN_NODE = NOOP_NODE  # run the batch formed so far
 PAUSE_NODE = 1  # make this iteration prefill-only
@@ -37,6 +41,51 @@ GLOBAL_FEATURES = ("queue_length", "hidden_queue", "running", "free_kv", "budget
 _F = {name: i for i, name in enumerate(NODE_FEATURES)}
 TOKEN_SCALE = 1000.0  # token counts in features are in thousands
 SLACK_CLIP = 10.0  # slacks are in SLO units, clipped to ±10
+
+
+@dataclass(frozen=True)
+class WorkloadOptions:
+    """The ``generator_config`` of the env: options of its sampled or replayed workload
+    (``envs.llm.generator.sample_instance``).
+
+    Attributes:
+        cv: Inter-arrival coefficient of variation of sampled workloads (None: the workload's).
+        tenants: Tenants T, assigned by a Zipf law of exponent ``tenant_skew``.
+        flood: Rate multiple of tenant 0 over each other tenant (None: the Zipf shares).
+        tenant_skew: Zipf exponent of the tenant shares.
+        slo_class: JITServe SLO class k (TTFT 0.8 s · k, TPOT 0.08 s · k) of every request.
+        max_new_tokens: Cap on a request's output (None: the workload's largest).
+    """
+
+    cv: float | None = None
+    tenants: int = 1
+    flood: float | None = None
+    tenant_skew: float = 1.0
+    slo_class: int = 1
+    max_new_tokens: int | None = None
+
+
+def _check_workload_options(options: dict[str, Any]) -> dict[str, Any]:
+    name = lambda key: item_name("generator_config", key)  # noqa: E731
+    checked = dict(options)
+    if checked.get("cv") is not None:
+        checked["cv"] = check_float(name("cv"), checked["cv"], low=0.0, high=100.0, low_open=True)
+    checked["tenants"] = check_int(name("tenants"), checked.get("tenants", 1), low=1, high=1024)
+    if checked.get("flood") is not None:
+        checked["flood"] = check_float(name("flood"), checked["flood"], low=1.0, high=1e4)
+    checked["tenant_skew"] = check_float(name("tenant_skew"), checked.get("tenant_skew", 1.0), low=0.0, high=10.0)
+    checked["slo_class"] = check_int(name("slo_class"), checked.get("slo_class", 1), low=1, high=4)
+    if checked.get("max_new_tokens") is not None:
+        checked["max_new_tokens"] = check_int(name("max_new_tokens"), checked["max_new_tokens"], low=1, high=10**6)
+    return checked
+
+
+def _check_preset(preset: Any) -> HardwarePreset:
+    if isinstance(preset, HardwarePreset):
+        return preset
+    if not isinstance(preset, str):
+        raise ArgumentTypeError(f"preset must be a preset name or a HardwarePreset, got {preset!r}")
+    return PRESETS[check_choice("preset", preset, tuple(PRESETS))]
 
 
 class LLMServeEnv(GraphEnv):
@@ -161,22 +210,30 @@ class LLMServeEnv(GraphEnv):
         idle_step: float = 0.01,
         max_steps: int | None = None,
     ) -> None:
-        self.preset = get_preset(preset)
-        for name, value, low in (("max_batch_size", max_batch_size, 1), ("token_budget", token_budget, 1),
-                                 ("window", window, 1), ("num_requests", num_requests, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name}={value!r} must be an integer ≥ {low}")
-        for name, value in (("rate", rate), ("rate_scale", rate_scale), ("idle_step", idle_step),
-                            ("reward_scale", reward_scale)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name}={value!r} must be a finite number > 0")
-        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
-            raise ValueError(f"max_steps={max_steps!r} must be None or an integer ≥ 1")
-        self.max_batch_size, self.token_budget, self.window = int(max_batch_size), int(token_budget), int(window)
-        self.workload, self.rate, self.num_requests = workload, float(rate), int(num_requests)
-        self.generator_config = dict(generator_config or {})
-        self.reward_scale, self.idle_step, self.max_steps = float(reward_scale), float(idle_step), max_steps
+        self.preset = _check_preset(preset)
+        self.max_batch_size = check_int("max_batch_size", max_batch_size, low=1, high=4096)
+        self.token_budget = check_int("token_budget", token_budget, low=1, high=self.preset.max_model_len * 64)
+        self.window = check_int("window", window, low=1, high=4096)
+        self.workload = check_choice("workload", workload, tuple(WORKLOADS))
+        self.rate = check_float("rate", rate, low=0.0, high=1e4, low_open=True)
+        self.num_requests = check_int("num_requests", num_requests, low=1, high=10**6)
+        options = check_fields("generator_config", generator_config or {}, WorkloadOptions)
+        self.workload_options = WorkloadOptions(**_check_workload_options(options))
+        self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, high=1e6, low_open=True)
+        self.idle_step = check_float("idle_step", idle_step, low=0.0, high=3600.0, low_open=True)
+        self.max_steps = None if max_steps is None else check_int("max_steps", max_steps, low=1)
+        rate_scale = check_float("rate_scale", rate_scale, low=0.0, high=1e4, low_open=True)
+        trace_start = check_float("trace_start", trace_start, low=0.0)
+        if trace_duration is not None:
+            trace_duration = check_float("trace_duration", trace_duration, low=0.0, low_open=True)
+        given = {name: value for name, value, default in (("rate_scale", rate_scale, 1.0), ("trace_start", trace_start, 0.0),
+                 ("trace_duration", trace_duration, None)) if value != default}
+        if trace is None and given:
+            raise ArgumentError(", ".join(f"{name}={value!r}" for name, value in given.items())
+                                + " applies only with trace=PATH (an Azure LLM trace file)")
         self._trace = None
+        if trace is not None and not isinstance(trace, (str, Path)):
+            raise ArgumentTypeError(f"trace must be the path of an Azure LLM trace file, got {trace!r}")
         if trace is not None:  # loaded here, so a bad file fails at make
             from schedgym.data.azure_llm import load_trace
 
@@ -185,7 +242,8 @@ class LLMServeEnv(GraphEnv):
         self._queue0 = self._replica + 1
         self._run0 = self._queue0 + self.window
         n_max = self._run0 + self.max_batch_size
-        self._init_spaces(GraphSpec(n_max, 2 * (n_max - 1), NODE_FEATURES, EDGE_FEATURES, GLOBAL_FEATURES))
+        self._init_spaces(GraphSpec(n_max, 2 * (n_max - 1), NODE_FEATURES, EDGE_FEATURES, GLOBAL_FEATURES),
+                          sized_by={"window": self.window, "max_batch_size": self.max_batch_size})
         self._static_nodes()
         self.sim: LLMSim | None = None
         self._shown = np.zeros(n_max, np.int64) - 1  # request shown on each node, -1 for none
@@ -258,11 +316,14 @@ class LLMServeEnv(GraphEnv):
     def _sample_instance(self) -> LLMInstance:
         from schedgym.envs.llm.generator import instance_from_trace, sample_instance
 
+        options = dataclasses.asdict(self.workload_options)
+        cv, slo_class = options.pop("cv"), options.pop("slo_class")
         if self._trace is not None:
             return instance_from_trace(self._trace, self.np_random, max_model_len=self.preset.max_model_len,
-                                       **self.generator_config)
+                                       slo_classes=slo_class, **options)
         return sample_instance(self.np_random, workload=self.workload, num_requests=self.num_requests,
-                               rate=self.rate, max_model_len=self.preset.max_model_len, **self.generator_config)
+                               rate=self.rate, cv=cv, max_model_len=self.preset.max_model_len,
+                               slo_classes=slo_class, **options)
 
     def _info(self, final: bool) -> dict[str, Any]:
         sim = self.sim

@@ -18,10 +18,11 @@ import pytest
 from schedgym import envs
 from schedgym.envs import validation
 from schedgym.envs.soc.generator import RandomDagParams, max_random_dag_edges, random_dag_structure
+from schedgym.envs.llm.env import WorkloadOptions
 from schedgym.envs.validation import ArgumentError, ArgumentTypeError
 from schedgym.envs.vm.generator import GeneratorConfig
 
-VM, SOC = "schedgym/VMReschedule-v1", "schedgym/SoCDAG-v0"
+VM, SOC, LLM = "schedgym/VMReschedule-v1", "schedgym/SoCDAG-v0", "schedgym/LLMServe-v0"
 
 # --------------------------------------------------------------------------- the shared checks
 
@@ -222,6 +223,23 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "idle_step": Num("float", 0.0, 1e6, low_open=True, optional=True),
         "max_steps": Num("int", 1, optional=True),
     },
+    LLM: {
+        "preset": Other(bad=("gpt-9", None, 3), good=("llama2-7b-h100",)),
+        "max_batch_size": Num("int", 1, 4096),
+        "token_budget": Num("int", 1, 4096 * 64),
+        "window": Num("int", 1, 4096),
+        "workload": Other(bad=("chat", None, 1), good=("code",)),
+        "rate": Num("float", 0.0, 1e4, low_open=True),
+        "num_requests": Num("int", 1, 10**6),
+        "generator_config": Other(bad=([1], "tenants")),
+        "trace": Other(bad=(3,)),
+        "rate_scale": Other(bad=(2.0, 0.0, math.nan)),  # without a trace, or out of range
+        "trace_start": Other(bad=(5.0, -1.0)),
+        "trace_duration": Other(bad=(10.0, 0.0)),
+        "reward_scale": Num("float", 0.0, 1e6, low_open=True),
+        "idle_step": Num("float", 0.0, 3600.0, low_open=True),
+        "max_steps": Num("int", 1, optional=True),
+    },
 }
 # Nested arguments: (argument, the env arguments that make it apply, its fields' rules).
 NESTED: dict[str, tuple[str, dict[str, Any], type, dict[str, Num]]] = {
@@ -241,6 +259,14 @@ NESTED: dict[str, tuple[str, dict[str, Any], type, dict[str, Num]]] = {
         "ccr": Num("float", 0.0, 1000.0),
         "beta": Num("float", 0.0, 2.0),
         "mean_cost": Num("float", 0.0, 1e6, low_open=True),
+    }),
+    LLM: ("generator_config", {}, WorkloadOptions, {
+        "cv": Num("float", 0.0, 100.0, low_open=True, optional=True),
+        "tenants": Num("int", 1, 1024),
+        "flood": Num("float", 1.0, 1e4, optional=True),
+        "tenant_skew": Num("float", 0.0, 10.0),
+        "slo_class": Num("int", 1, 4),
+        "max_new_tokens": Num("int", 1, 10**6, optional=True),
     }),
 }
 # Bad combinations and the cases found in the issue: (kwargs, argument named, value named).
@@ -273,6 +299,10 @@ COMBINATIONS: dict[str, list[tuple[dict[str, Any], str, Any]]] = {
         ({"apps": ("random",), "dag_params": [1]}, "dag_params", [1]),
         ({"apps": ("random",), "window": 20, "dag_params": {"shape": 2.0}}, 'dag_params["n_tasks"]', 30),
         ({"apps": ("random",), "dag_params": {"n_tasks": 100, "out_degree": 5}}, "out_degree", 5),
+    ],
+    LLM: [
+        ({"generator_config": {"no_such_field": 1}}, "generator_config", "no_such_field"),
+        ({"max_batch_size": True}, "max_batch_size", True),
     ],
 }
 
