@@ -38,14 +38,14 @@ class PastFutureScheduler(OrderedAdmission):
         self._rng = np.random.default_rng(self.seed if seed is None else seed)
         cap = int(sim.instance.max_new_tokens.max()) if sim.instance.num_requests else 1
         self._history: deque[int] = deque([cap] * 100, maxlen=HISTORY)
-        self._watched: set[int] = set()
+        self._recorded = np.zeros(sim.instance.num_requests, bool)
 
     def on_boundary(self, sim: LLMSim) -> None:
         st = sim.state
-        finished = [r for r in self._watched if st.status[r] == DONE]
-        for r in sorted(finished, key=lambda r: (st.finish[r], r)):
+        finished = np.flatnonzero((st.status == DONE) & ~self._recorded)
+        self._recorded[finished] = True
+        for r in finished[np.lexsort((finished, st.finish[finished]))]:
             self._history.append(int(st.generated[r]))
-        self._watched = set(kv_holders(sim))
 
     def admit(self, sim: LLMSim, request: int) -> bool:
         st, instance = sim.state, sim.instance

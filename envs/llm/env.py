@@ -153,8 +153,8 @@ class LLMServeEnv(GraphEnv):
     token gaps), ``e2e_mean``/``p99``, ``scheduling_delay_p50``/``p99``, ``throughput_rps``,
     ``throughput_tps``, ``slo_attainment`` (share meeting both SLOs), ``token_goodput`` (tokens
     per second), ``preemptions``, ``kv_utilization_mean``, ``tenant_service`` (weighted
-    input + 2 × output tokens per tenant, VTC's measure), ``fairness_jain`` (Jain's index of it)
-    and ``max_service_gap`` (VTC's: the largest service difference of two tenants over an
+    input + 2 × output tokens per tenant, VTC's measure), ``fairness_jain`` (Jain's index of the
+    tenants' SLO attainment) and ``max_service_gap`` (VTC's: the largest service difference of two tenants over an
     interval in which both were backlogged). Times in seconds.
 
     ## Arguments

@@ -402,8 +402,11 @@ def episode_metrics(sim: LLMSim) -> dict[str, Any]:
     delay = sim.first_scheduled[done] - arrival
     met = (ttft <= instance.ttft_slo[done]) & (tpot <= instance.tpot_slo[done])
     span = (float(st.finish[done].max()) - float(instance.arrival[0])) if len(done) else 0.0
-    service = st.tenant_service[np.unique(instance.tenant)] if instance.num_requests else st.tenant_service
-    jain = float(service.sum() ** 2 / (len(service) * (service ** 2).sum())) if service.any() else 1.0
+    # Jain's index of the tenants' SLO attainment: 1 when every tenant is served alike.
+    tenants = instance.tenant[done]
+    per_tenant = np.bincount(tenants, met, instance.num_tenants)[np.unique(tenants)] / \
+        np.bincount(tenants, minlength=instance.num_tenants)[np.unique(tenants)] if len(done) else np.zeros(0)
+    jain = float(per_tenant.sum() ** 2 / (len(per_tenant) * (per_tenant ** 2).sum())) if per_tenant.any() else 1.0
     per_second = (lambda x: x / span) if span > 0 else (lambda x: 0.0)
     return {
         "requests_done": int(len(done)),
