@@ -101,7 +101,7 @@ def test_picks_leave_room_for_the_decodes_blocks():
 def test_backlogged_service_gap_is_measured_between_tenants():
     # Tenant 0 floods at time 0, tenant 1 sends one request: FCFS serves tenant 0 first.
     arrivals = [0.0] * 30 + [0.001]
-    sim = make_sim(workload(arrivals, [2000] * 31, [50] * 31, tenant=[0] * 30 + [1], tenants=2))
+    sim = make_sim(workload(arrivals, [2000] * 31, [50] * 31, tenant=[0] * 30 + [1], tenants=2, tpot=1.0))
     fcfs_run(sim)
     metrics = sim.metrics()
     assert metrics["max_service_gap"] > 2000
