@@ -124,7 +124,7 @@ def read_config(out: Path, env_id: str) -> dict[str, Any]:
     try:
         config = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise _damaged(path, f"not valid YAML: {str(error).splitlines()[0]}") from None
+        raise _damaged(path, f"not valid YAML: {' '.join(str(error).split())}") from None
     if not isinstance(config, dict) or not {"env_id", "seed", "timesteps"} <= set(config):
         raise _damaged(path, "not a train.py config: env_id, seed or timesteps is missing")
     if config["env_id"] != env_id:
@@ -160,7 +160,7 @@ def _model_data(path: Path) -> dict[str, Any]:
                 raise _damaged(path, f"{bad} fails its CRC check")
             data = json.loads(archive.read("data"))
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-        raise _damaged(path, f"not a zip file: {error}") from None
+        raise _damaged(path, f"not a valid zip file: {error}") from None
     except KeyError:
         raise _damaged(path, "no 'data' member: not a stable-baselines3 model") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -202,10 +202,23 @@ def finished_summary(out: Path, state: RunState, timesteps: int) -> dict[str, An
 # ------------------------------------------------------------------------------- repair
 
 def repair(out: Path, state: RunState) -> None:
-    """Puts the derived files of ``out`` in line with its checkpoint ``state`` before resuming."""
+    """Puts the derived files of ``out`` in line with its checkpoint ``state`` before resuming.
+
+    Raises:
+        RunFolderError: ``best_model.zip`` is not the model of the state's best validation (it
+            is checked before anything is written).
+    """
+    best_is_checkpoint = state.best_timesteps == state.timesteps
+    if state.best_timesteps is not None and not best_is_checkpoint:
+        step = _model_data(out / BEST).get("num_timesteps")
+        if step != state.best_timesteps:
+            raise RunFolderError(f"{out / BEST} holds the model of step {step}, but the best validation of "
+                                 f"{out / CHECKPOINT} is at step {state.best_timesteps}; restore the file or "
+                                 "delete the run folder")
     remove_temporaries(out)
+    if best_is_checkpoint:
+        save_best(out)  # a kill may have come between the checkpoint and its copy
     write_curve(out, state.curve)
-    _repair_best(out, state)
     drop_events_after(out / "tb", state.timesteps)
 
 
@@ -216,19 +229,6 @@ def remove_temporaries(out: Path) -> None:
             temporary.unlink()
     for temporary in (out / "tb").rglob(f".{EVENTS_GLOB}"):
         temporary.unlink()
-
-
-def _repair_best(out: Path, state: RunState) -> None:
-    if state.best_timesteps is None:
-        return
-    if state.best_timesteps == state.timesteps:
-        save_best(out)  # killed between the checkpoint and its copy: the checkpoint is the best
-        return
-    step = _model_data(out / BEST).get("num_timesteps")
-    if step != state.best_timesteps:
-        raise RunFolderError(f"{out / BEST} holds the model of step {step}, but the best validation of "
-                             f"{out / CHECKPOINT} is at step {state.best_timesteps}; restore the file or delete "
-                             "the run folder")
 
 
 def drop_events_after(tb_dir: Path, step: int) -> None:
