@@ -244,11 +244,10 @@ def drop_events_after(tb_dir: Path, step: int) -> None:
         framed = sum(len(record) + 16 for record in records)  # 8 length + 4 + 4 CRC bytes each
         if len(kept) == len(records) and framed == path.stat().st_size:
             continue
-        with atomic_path(path) as temporary:
-            with open(temporary, "wb") as handle:
-                writer = RecordWriter(handle)
-                for record in kept:
-                    writer.write(record)
+        with atomic_path(path) as temporary, open(temporary, "wb") as handle:  # closed before the rename
+            writer = RecordWriter(handle)
+            for record in kept:
+                writer.write(record)
 
 
 __all__ = [

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from schedgym import envs  # registers the env ids
 from schedgym.data.files import write_json_atomic, write_text_atomic
 from schedgym.policies.checkpoint import (
-    BEST, CHECKPOINT, CONFIG, ONNX, PLOT, SUMMARY, RunFolderError, RunState, finished_summary, load_model, read_state,
+    BEST, CHECKPOINT, CONFIG, ONNX, PLOT, SUMMARY, RunState, finished_summary, load_model, read_state,
     repair, save_best, save_checkpoint, write_curve,
 )
 from schedgym.policies.pointer import PointerNet, torch_logits
@@ -393,7 +393,8 @@ def train(config: dict[str, Any], out: Path, resume: bool = False, progress: boo
         progress: Show progress bars (demonstrations, PPO steps).
 
     Raises:
-        RunFolderError: On resume, a file of ``out`` is missing or damaged.
+        schedgym.policies.checkpoint.RunFolderError: On resume, a file of ``out`` is missing
+            or damaged.
     """
     env_id, seed, total = config["env_id"], int(config["seed"]), int(config["timesteps"])
     checkpoint_freq(config)  # a bad value fails before any work
@@ -457,5 +458,5 @@ def _finish(config: dict[str, Any], out: Path, state: RunState, graph_metadata: 
 
 __all__ = [
     "load_config", "set_override", "config_path", "InstancePool", "make_vec_env", "net_action", "validation_instances", "rollout_metrics", "ProgressCallback",
-    "EnvMetricsCallback", "RunCallback", "checkpoint_freq", "dump_config", "train", "RunFolderError",
+    "EnvMetricsCallback", "RunCallback", "checkpoint_freq", "dump_config", "train",
 ]
