@@ -7,9 +7,11 @@ Hyperparameters come from ``policies/hyperparams/<Name>-vN.yaml``; override any 
 ``--set ppo.learning_rate=1e-4 --set policy.conv=gatv2``. The run folder receives
 ``config.yaml`` (the exact config), TensorBoard logs (``tb/``, with the env's own metrics under
 ``env/`` and the validation metrics under ``val/``), ``eval_curve.json``, ``best_model.zip``,
-``last_model.zip``, ``model.onnx`` (the best model, exported), ``summary.json`` and ``eval_curve.png``.
-``--resume`` continues a run from its ``last_model.zip`` and ``config.yaml`` up to ``--timesteps`` in
-total (with ``--set`` or ``--config`` it is an error: the saved config is kept as it is). Two optional
+``last_model.zip`` (the checkpoint, every ``checkpoint_freq`` timesteps), ``model.onnx`` (the best
+model, exported), ``summary.json`` and ``eval_curve.png``, each written atomically. ``--resume``
+continues a run, killed or finished, from its ``last_model.zip`` and ``config.yaml`` up to
+``--timesteps`` in total (with ``--set`` or ``--config`` it is an error: the saved config is kept as
+it is); a run already trained that far is left untouched. Two optional
 warm starts: ``init_from: runs/x/best_model.zip`` (weights of another run, any size of the same
 env) and an ``imitation`` section (clone a baseline first, see ``policies/imitation.py``).
 """
@@ -20,8 +22,6 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-
-import yaml
 
 from schedgym.envs import ENV_IDS
 
@@ -50,23 +50,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from schedgym.policies.training import load_config, train  # torch: only once the arguments are valid
+    # torch: only once the arguments are valid
+    from schedgym.policies.checkpoint import RunFolderError, has_checkpoint, read_config
+    from schedgym.policies.training import load_config, train
 
     out: Path = args.out
-    resume = args.resume and (out / "last_model.zip").exists()
-    if args.resume and not resume:
-        print(f"note: {out}/last_model.zip not found, starting a new run")
-    if resume:
-        config = yaml.safe_load((out / "config.yaml").read_text())
-        if config["env_id"] != args.env:
-            sys.exit(f"error: {out} trains {config['env_id']}, not {args.env}")
-    else:
-        config = load_config(args.env, args.set, args.config)
-        config["seed"] = args.seed
-    if args.timesteps is not None:
-        config["timesteps"] = args.timesteps
-    config.setdefault("commands", []).append("python " + shlex.join(sys.argv if argv is None else ["train.py", *argv]))
-    train(config, out, resume=resume, progress=not args.no_progress)
+    try:
+        resume = args.resume and has_checkpoint(out)
+        if args.resume and not resume:
+            print(f"note: {out}/last_model.zip not found, starting a new run")
+        if resume:
+            config = read_config(out, args.env)
+        else:
+            config = load_config(args.env, args.set, args.config)
+            config["seed"] = args.seed
+        if args.timesteps is not None:
+            config["timesteps"] = args.timesteps
+        config.setdefault("commands", []).append("python " + shlex.join(sys.argv if argv is None else ["train.py", *argv]))
+        train(config, out, resume=resume, progress=not args.no_progress)
+    except RunFolderError as error:
+        print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

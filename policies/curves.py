@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from schedgym.data.files import atomic_path
+
 
 def load_curve(path: Path) -> tuple[list[dict[str, Any]], str]:
     """The curve rows and the env id (empty if unknown) of a run curve or a policy sidecar."""
@@ -26,7 +28,8 @@ def load_curve(path: Path) -> tuple[list[dict[str, Any]], str]:
 
 
 def plot_validation_curve(curve: list[dict[str, Any]], metric: str, path: Path, title: str = "") -> None:
-    """Saves ``metric`` over timesteps (bottom axis) and wall minutes (top axis) as an image."""
+    """Saves ``metric`` over timesteps (bottom axis) and wall minutes (top axis) as an image,
+    atomically."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display on servers
@@ -48,7 +51,8 @@ def plot_validation_curve(curve: list[dict[str, Any]], metric: str, path: Path, 
     axis.set_title(title, fontsize=9)
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    with atomic_path(path) as temporary:  # keeps the suffix, which names the image format
+        figure.savefig(temporary, dpi=110)
     plt.close(figure)
 
 

@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import warnings
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from schedgym.data.files import write_bytes_atomic, write_json_atomic
 from schedgym.policies.pointer import INPUT_NAMES, PointerNet
 from schedgym.policies.runtime import METADATA_PREFIX
 
@@ -58,7 +60,8 @@ def export_net(
     env_kwargs: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Writes ``net`` to ``path`` as ONNX with SchedGym metadata.
+    """Writes ``net`` to ``path`` as ONNX with SchedGym metadata, atomically and once: the graph
+    is exported in memory, given its metadata and checked before the file is written.
 
     Args:
         net: The pointer network (``model.policy.pointer_net``).
@@ -71,7 +74,6 @@ def export_net(
     import onnx
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     n, e = graph_metadata["n_max"], graph_metadata["e_max"]
     f, fe, g = (len(graph_metadata[k]) for k in ("node_features", "edge_features", "global_features"))
     example = (
@@ -80,14 +82,15 @@ def export_net(
         torch.ones(1, n, dtype=torch.int8),
     )
     wrapper = _OnnxWrapper(net).eval()
+    graph = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            wrapper, example, str(path), input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
+            wrapper, example, graph, input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
             dynamic_axes={name: {0: "batch"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)},
             opset_version=OPSET, dynamo=False,
         )
-    model = onnx.load(str(path))
+    model = onnx.load_from_string(graph.getvalue())
     meta = {
         "env_id": env_id,
         "env_version": env_version(env_id),
@@ -107,7 +110,7 @@ def export_net(
         entry.key, entry.value = METADATA_PREFIX + key, json.dumps(value)
     model.producer_name = "schedgym"
     onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    write_bytes_atomic(path, model.SerializeToString())
     return path
 
 
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         if (run / "eval_curve.json").exists():
             record["validation_curve"] = json.loads((run / "eval_curve.json").read_text())
         sidecar = Path(args.out).with_suffix(".json")
-        sidecar.write_text(json.dumps(record, indent=1))
+        write_json_atomic(sidecar, record)
         print(f"wrote {sidecar}")
     return 0
 

@@ -6,10 +6,9 @@ parts. Kept in the package (not in ``train.py``) so that tests, notebooks and sw
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,22 @@ import numpy as np
 import torch
 import yaml
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
 from schedgym import envs  # registers the env ids
+from schedgym.data.files import write_json_atomic, write_text_atomic
+from schedgym.policies.checkpoint import (
+    BEST, CHECKPOINT, CONFIG, ONNX, PLOT, SUMMARY, RunState, finished_summary, load_model, read_state,
+    repair, save_best, save_checkpoint, write_curve,
+)
 from schedgym.policies.pointer import PointerNet, torch_logits
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
+#: Default ``checkpoint_freq``: env steps between checkpoints, the most a killed run loses.
+DEFAULT_CHECKPOINT_FREQ = 10_000
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -223,69 +230,104 @@ class EnvMetricsCallback(BaseCallback):
         return True
 
 
-class ValidationCallback(BaseCallback):
-    """Every ``freq`` steps: greedy rollouts on the validation set, TensorBoard ``val/<metric>``,
-    ``best_model.zip`` when ``metric`` improves, ``last_model.zip`` always, and the curve in
-    ``eval_curve.json`` (which a resumed run continues)."""
+class RunCallback(BaseCallback):
+    """Validation and checkpoints, at rollout boundaries (where the weights have been trained on
+    every step counted) and at the end of training.
 
-    def __init__(self, config: dict[str, Any], out: Path, freq: int) -> None:
+    Validation every ``eval.freq`` steps: greedy rollouts on the validation set, a row of the
+    curve (``eval_curve.json``), TensorBoard ``val/<metric>`` at that step. Checkpoint
+    (``last_model.zip`` with the :class:`~schedgym.policies.checkpoint.RunState`) at every
+    validation and often enough that at most ``checkpoint_freq`` steps are ever unsaved (at least
+    one rollout, ``n_envs * n_steps``); ``best_model.zip`` copies it when the metric improves.
+    """
+
+    def __init__(self, config: dict[str, Any], out: Path, state: RunState, last_checkpoint: int | None,
+                 clock: Callable[[], float]) -> None:
         super().__init__()
-        self.out, self.freq = Path(out), int(freq)
+        self.out, self.state, self.last_checkpoint, self.clock = Path(out), state, last_checkpoint, clock
         spec = config.get("eval", {})
-        self.metric = spec.get("metric")
+        self.eval_freq = int(spec.get("freq", 10_000))
+        self.checkpoint_freq = checkpoint_freq(config)
         self.sign = 1.0 if spec.get("mode", "min") == "min" else -1.0
         env_kwargs, self.items = validation_instances(config)
         self.env = gym.make(config["env_id"], **env_kwargs)
-        self.metric = self.metric or self.env.unwrapped.leaderboard_metrics[0]
-        self.curve_path = self.out / "eval_curve.json"
-        self.curve: list[dict[str, float]] = []
-        self.best = (float("inf"), float("inf"))
-        if self.curve_path.exists():
-            self.curve = json.loads(self.curve_path.read_text())
-            self.best = min((self.score(row) for row in self.curve), default=self.best)
-        self.start = time.perf_counter()
-        self.last_eval = -1
-
-    def _on_step(self) -> bool:
-        if self.model.num_timesteps // self.freq > self.last_eval // self.freq or self.last_eval < 0:
-            self.evaluate()
-        return True
+        self.metric = spec.get("metric") or self.env.unwrapped.leaderboard_metrics[0]
+        best = state.best_row()
+        self.best = self.score(best) if best else (float("inf"), float("inf"))
+        self.writer = None
 
     def score(self, row: dict[str, float]) -> tuple[float, float]:
         """Model-selection key, lower is better: first the share of truncated (stalled) episodes,
         whose metrics cover only part of the workload, then the metric."""
         return row.get("truncated", 0.0), self.sign * row[self.metric]
 
-    def evaluate(self) -> dict[str, float]:
-        self.last_eval = self.model.num_timesteps
-        net = self.model.policy.pointer_net
-        metrics = rollout_metrics(net, self.env, self.items)
-        for name, value in metrics.items():
-            self.logger.record(f"val/{name}", value)
-        elapsed = time.perf_counter() - self.start
-        previous = self.curve[-1]["wall_s"] if self.curve else 0.0
-        row = {"timesteps": int(self.model.num_timesteps), "wall_s": previous + elapsed, **metrics}
-        self.start = time.perf_counter()
-        self.curve.append(row)
-        self.curve_path.write_text(json.dumps(self.curve, indent=1))
-        score = self.score(metrics)
-        if score < self.best:
-            self.best = score
-            self.model.save(self.out / "best_model.zip")
-        self.model.save(self.out / "last_model.zip")
-        if self.verbose:
-            tqdm.write(f"[val] {row}")
-        return metrics
+    def _on_training_start(self) -> None:
+        self.writer = next((output.writer for output in self.logger.output_formats
+                            if isinstance(output, TensorBoardOutputFormat)), None)
+
+    def _on_rollout_start(self) -> None:
+        steps = self.model.num_timesteps
+        last = self.state.last_validation
+        validate = last is None or steps // self.eval_freq > last // self.eval_freq
+        rollout = self.model.n_steps * self.model.n_envs
+        unsaved = self.last_checkpoint is None or steps + rollout - self.last_checkpoint > self.checkpoint_freq
+        if validate or unsaved:
+            self.record(validate)
+
+    def _on_step(self) -> bool:
+        return True
 
     def _on_training_end(self) -> None:
-        if self.last_eval != self.model.num_timesteps:
-            self.evaluate()
+        steps = self.model.num_timesteps
+        validate = self.state.last_validation != steps  # the final validation
+        if validate or self.last_checkpoint != steps:
+            self.record(validate)
         self.env.close()
+
+    def record(self, validate: bool) -> None:
+        """Validates (if asked) and writes the checkpoint, then the best copy and the curve: a kill
+        between these writes leaves nothing that :func:`~schedgym.policies.checkpoint.repair`
+        cannot put right."""
+        improved = validate and self.validate()
+        steps = int(self.model.num_timesteps)
+        self.state.timesteps, self.state.wall_s = steps, self.clock()
+        save_checkpoint(self.model, self.state, self.out)
+        self.last_checkpoint = steps
+        if improved:
+            save_best(self.out)
+        if validate:
+            write_curve(self.out, self.state.curve)
+
+    def validate(self) -> bool:
+        """Appends a validation row at the current step; whether it is the best so far."""
+        steps = int(self.model.num_timesteps)
+        metrics = rollout_metrics(self.model.policy.pointer_net, self.env, self.items)
+        row = {"timesteps": steps, "wall_s": self.clock(), **metrics}
+        self.state.curve.append(row)
+        if self.writer is not None:
+            # Straight to TensorBoard at this step: through SB3's logger the values would wait
+            # for the next dump, at another step, and the final validation for none.
+            for name, value in metrics.items():
+                self.writer.add_scalar(f"val/{name}", value, steps)
+            self.writer.flush()
+        tqdm.write(f"[val] {row}")
+        if self.score(row) < self.best:
+            self.best, self.state.best_timesteps = self.score(row), steps
+            return True
+        return False
+
+
+def checkpoint_freq(config: dict[str, Any]) -> int:
+    """The config's ``checkpoint_freq``: the most env steps a killed run may lose."""
+    value = config.get("checkpoint_freq", DEFAULT_CHECKPOINT_FREQ)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"checkpoint_freq must be a positive number of timesteps, got {value!r}")
+    return value
 
 
 def dump_config(config: dict[str, Any], path: Path) -> None:
-    """Writes the exact config as YAML."""
-    path.write_text(yaml.safe_dump(copy.deepcopy(config), sort_keys=False))
+    """Writes the exact config as YAML, atomically."""
+    write_text_atomic(path, yaml.safe_dump(copy.deepcopy(config), sort_keys=False))
 
 
 # ------------------------------------------------------------------------------- the pipeline
@@ -308,90 +350,113 @@ def _build_model(config: dict[str, Any], vec_env: VecEnv, node_features: Sequenc
     )
 
 
+def _warm_start(model: Any, config: dict[str, Any], seed: int, progress: bool) -> dict[str, Any] | None:
+    """Applies ``init_from`` and ``imitation`` of a new run; returns the imitation record."""
+    if config.get("init_from"):
+        # Warm start from another run's weights: the pointer net does not depend on N_MAX/E_MAX,
+        # so e.g. a VM small policy initialises a VM medium run. (Unpickles: trusted files only.)
+        from sb3_contrib import MaskablePPO
+
+        source = MaskablePPO.load(config["init_from"], device="cpu")
+        model.policy.pointer_net.load_state_dict(source.policy.pointer_net.state_dict())
+        print(f"initialised from {config['init_from']}")
+    if not config.get("imitation"):
+        return None
+    from schedgym.policies.imitation import warm_start
+
+    print(f"warm start: imitating {config['imitation']['expert']} ...", flush=True)
+    imitation = warm_start(model.policy.pointer_net, config, seed, progress)
+    print(f"  {imitation['samples']} samples in {imitation['collect_s']:.0f} s, cloned in "
+          f"{imitation['clone_s']:.0f} s, loss {imitation['losses'][0]:.3f} -> {imitation['losses'][-1]:.3f}")
+    return imitation
+
+
+def _wall_clock(offset: float) -> Callable[[], float]:
+    """Wall seconds of the run: ``offset`` (earlier parts) plus the time since this call."""
+    start = time.perf_counter()
+    return lambda: offset + time.perf_counter() - start
+
+
 def train(config: dict[str, Any], out: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Trains a policy as ``config`` says into the run folder ``out``; returns the run summary.
 
     The folder receives ``config.yaml``, ``tb/``, ``eval_curve.json`` and ``eval_curve.png``,
-    ``best_model.zip``, ``last_model.zip``, ``model.onnx`` (the best model, exported) and
-    ``summary.json``.
+    ``best_model.zip``, ``last_model.zip`` (the checkpoint), ``model.onnx`` (the best model,
+    exported) and ``summary.json``, each written atomically.
 
     Args:
         config: The full config (``load_config``), with ``env_id``, ``seed`` and ``timesteps``.
         out: The run folder.
-        resume: Continue from ``out/last_model.zip`` up to ``config["timesteps"]`` in total
-            (warm starts are not repeated; the summary adds the earlier wall time).
+        resume: Continue from the checkpoint ``out/last_model.zip`` up to ``config["timesteps"]``
+            in total (warm starts are not repeated; curve, wall time and imitation record carry
+            on). A run already complete up to there is left untouched and its summary returned.
         progress: Show progress bars (demonstrations, PPO steps).
-    """
-    from sb3_contrib import MaskablePPO
 
+    Raises:
+        schedgym.policies.checkpoint.RunFolderError: On resume, a file of ``out`` is missing
+            or damaged.
+    """
+    env_id, seed, total = config["env_id"], int(config["seed"]), int(config["timesteps"])
+    checkpoint_freq(config)  # a bad value fails before any work
+    state = read_state(out / CHECKPOINT) if resume else RunState()
+    if resume:
+        summary = finished_summary(out, state, total)
+        if summary is not None:
+            print(f"{out} is already trained to {state.timesteps} timesteps (asked: {total}); nothing to do")
+            return summary
+        repair(out, state)
+    clock = _wall_clock(state.wall_s)
+    out.mkdir(parents=True, exist_ok=True)
+    dump_config(config, out / CONFIG)
+    torch.set_num_threads(int(config.get("torch_threads", 1)))
+    probe = gym.make(env_id, **config.get("env_kwargs", {}))
+    graph, metrics = probe.unwrapped.spec_graph, probe.unwrapped.leaderboard_metrics
+    probe.close()
+    vec_env = make_vec_env(config, seed)
+    if resume:
+        model = load_model(out / CHECKPOINT, env=vec_env, tensorboard_log=str(out / "tb"))
+        model.set_random_seed(seed + state.timesteps)  # the resumed part does not replay the first episodes
+    else:
+        model = _build_model(config, vec_env, graph.node_features, seed, out / "tb")
+        state.imitation = _warm_start(model, config, seed, progress)
+    run = RunCallback(config, out, state, state.timesteps if resume else None, clock)
+    callbacks = [EnvMetricsCallback(metrics), run]
+    if progress:
+        callbacks.insert(0, ProgressCallback(total))
+    model.learn(total_timesteps=max(0, total - state.timesteps), callback=callbacks,
+                reset_num_timesteps=not resume, tb_log_name="ppo")
+    vec_env.close()
+    return _finish(config, out, state, graph.metadata(), run.metric)
+
+
+def _finish(config: dict[str, Any], out: Path, state: RunState, graph_metadata: dict[str, Any],
+            metric: str) -> dict[str, Any]:
+    """Exports the best checkpoint, draws the curve and writes ``summary.json`` (last, so that a
+    run killed before it is finished again on resume)."""
     from schedgym.policies.curves import plot_validation_curve
     from schedgym.policies.export import export_net
 
     env_id = config["env_id"]
-    out.mkdir(parents=True, exist_ok=True)
-    dump_config(config, out / "config.yaml")
-    torch.set_num_threads(int(config.get("torch_threads", 1)))
-    seed = int(config["seed"])
-    probe = gym.make(env_id, **config.get("env_kwargs", {}))
-    graph = probe.unwrapped.spec_graph
-    metrics = probe.unwrapped.leaderboard_metrics
-    probe.close()
-    vec_env = make_vec_env(config, seed)
-    start = time.perf_counter()
-    if resume:
-        model = MaskablePPO.load(out / "last_model.zip", env=vec_env, device="cpu", tensorboard_log=str(out / "tb"))
-    else:
-        model = _build_model(config, vec_env, graph.node_features, seed, out / "tb")
-    if config.get("init_from") and not resume:
-        # Warm start from another run's weights: the pointer net does not depend on N_MAX/E_MAX,
-        # so e.g. a VM small policy initialises a VM medium run. (Unpickles: trusted files only.)
-        source = MaskablePPO.load(config["init_from"], device="cpu")
-        model.policy.pointer_net.load_state_dict(source.policy.pointer_net.state_dict())
-        print(f"initialised from {config['init_from']}")
-    imitation = None
-    if config.get("imitation") and not resume:
-        from schedgym.policies.imitation import warm_start
-
-        print(f"warm start: imitating {config['imitation']['expert']} ...", flush=True)
-        imitation = warm_start(model.policy.pointer_net, config, seed, progress)
-        print(f"  {imitation['samples']} samples in {imitation['collect_s']:.0f} s, cloned in "
-              f"{imitation['clone_s']:.0f} s, loss {imitation['losses'][0]:.3f} -> {imitation['losses'][-1]:.3f}")
-    total = int(config["timesteps"])
-    validation = ValidationCallback(config, out, int(config.get("eval", {}).get("freq", 10_000)))
-    validation.verbose = 1
-    callbacks = [EnvMetricsCallback(metrics), validation]
-    if progress:
-        callbacks.insert(0, ProgressCallback(total))
-    remaining = max(0, total - model.num_timesteps)
-    model.learn(total_timesteps=remaining, callback=callbacks, reset_num_timesteps=not resume, tb_log_name="ppo")
-    wall = time.perf_counter() - start
-    vec_env.close()
-    model.save(out / "last_model.zip")
-
-    best_path = out / "best_model.zip" if (out / "best_model.zip").exists() else out / "last_model.zip"
-    best = MaskablePPO.load(best_path, device="cpu")
-    curve = json.loads((out / "eval_curve.json").read_text()) if (out / "eval_curve.json").exists() else []
-    previous = json.loads((out / "summary.json").read_text()) if resume and (out / "summary.json").exists() else {}
+    best_name = BEST if state.best_timesteps is not None else CHECKPOINT
+    best = load_model(out / best_name)
     summary = {
-        "env_id": env_id, "env_kwargs": config.get("env_kwargs", {}), "seed": seed,
-        "timesteps": int(model.num_timesteps), "wall_s": previous.get("wall_s", 0.0) + wall,
-        "commands": config.get("commands", []), "best_checkpoint": best_path.name,
-        "imitation": imitation or previous.get("imitation"),
-        "best_val": min(curve, key=validation.score) if curve else None,
+        "env_id": env_id, "env_kwargs": config.get("env_kwargs", {}), "seed": int(config["seed"]),
+        "timesteps": state.timesteps, "wall_s": state.wall_s, "commands": config.get("commands", []),
+        "best_checkpoint": best_name, "imitation": state.imitation, "best_val": state.best_row(),
     }
-    export_net(best.policy.pointer_net, out / "model.onnx", graph.metadata(), env_id, config.get("env_kwargs", {}),
-               extra={"commands": summary["commands"], "seed": seed, "timesteps": summary["timesteps"],
-                      "checkpoint": best_path.name, "policy": config.get("policy", {})})
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    if curve:
-        plot_validation_curve(curve, validation.metric, out / "eval_curve.png", f"{env_id}: {out.name}")
-    best_value = summary["best_val"][validation.metric] if curve else "n/a"
-    print(f"trained {summary['timesteps']} steps in {summary['wall_s']:.0f} s; best validation "
-          f"{validation.metric}: {best_value}; wrote {out}/model.onnx")
+    export_net(best.policy.pointer_net, out / ONNX, graph_metadata, env_id, config.get("env_kwargs", {}),
+               extra={"commands": summary["commands"], "seed": summary["seed"], "timesteps": state.timesteps,
+                      "checkpoint": best_name, "policy": config.get("policy", {})})
+    if state.curve:
+        plot_validation_curve(state.curve, metric, out / PLOT, f"{env_id}: {out.name}")
+    write_json_atomic(out / SUMMARY, summary)
+    best_value = summary["best_val"][metric] if summary["best_val"] else "n/a"
+    print(f"trained {state.timesteps} steps in {state.wall_s:.0f} s; best validation {metric}: {best_value}; "
+          f"wrote {out}/{ONNX}")
     return summary
 
 
 __all__ = [
     "load_config", "set_override", "config_path", "InstancePool", "make_vec_env", "net_action", "validation_instances", "rollout_metrics", "ProgressCallback",
-    "EnvMetricsCallback", "ValidationCallback", "dump_config", "train",
+    "EnvMetricsCallback", "RunCallback", "checkpoint_freq", "dump_config", "train",
 ]

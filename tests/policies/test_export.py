@@ -80,6 +80,24 @@ def test_metadata_records_env_and_features(tmp_path):
     assert meta["env_kwargs"] == {"size": "small"}
 
 
+def test_a_failed_export_leaves_the_previous_file(tmp_path, monkeypatch):
+    import onnx
+
+    env = gym.make("schedgym/VMReschedule-v1", size="small")
+    _export(env, "schedgym/VMReschedule-v1", tmp_path / "p.onnx", kwargs={"size": "small"})
+    previous = (tmp_path / "p.onnx").read_bytes()
+
+    def refuse(model):
+        assert model.metadata_props, "checked before its metadata were added"
+        raise onnx.checker.ValidationError("refused")
+
+    monkeypatch.setattr(onnx.checker, "check_model", refuse)
+    with pytest.raises(onnx.checker.ValidationError):
+        _export(env, "schedgym/VMReschedule-v1", tmp_path / "p.onnx", conv="sage", kwargs={"size": "small"})
+    assert (tmp_path / "p.onnx").read_bytes() == previous  # the file is only written once complete
+    assert [path.name for path in tmp_path.iterdir()] == ["p.onnx"]
+
+
 def test_mismatched_observation_is_refused(tmp_path):
     small = gym.make("schedgym/VMReschedule-v1", size="small")
     _export(small, "schedgym/VMReschedule-v1", tmp_path / "p.onnx", kwargs={"size": "small"})
@@ -140,6 +158,7 @@ def test_validation_curve_picture(tmp_path) -> None:
     out = tmp_path / "p.png"
     plot_validation_curve(curve, "m", out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["p.json", "p.png"]  # no temporary left
     with pytest.raises(ValueError, match="no 'missing' values"):
         plot_validation_curve(curve, "missing", out)
     (tmp_path / "bad.json").write_text("{")

@@ -46,11 +46,17 @@ def test_resume_continues_the_run(tiny_run, tmp_path):
 
     out = tmp_path / "resumed"
     shutil.copytree(tiny_run, out)
+    first = json.loads((out / "summary.json").read_text())
+    first_curve = json.loads((out / "eval_curve.json").read_text())
     assert train.main(["--env", "schedgym/VMReschedule-v1", "--timesteps", "384", "--out", str(out),
                        "--resume", "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["timesteps"] >= 384
+    assert summary["timesteps"] == 384
     assert len(summary["commands"]) == 2
+    assert summary["wall_s"] > first["wall_s"] and summary["imitation"] == first["imitation"]
+    curve = json.loads((out / "eval_curve.json").read_text())
+    assert curve[:len(first_curve)] == first_curve  # continued, the resume step not validated again
+    assert [row["timesteps"] for row in curve] == [0, 128, 256, 384]
 
 
 @pytest.mark.parametrize("extra", [["--set", "ppo.n_steps=16"], ["--config", "other.yaml"],
