@@ -37,6 +37,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
                                 dir=target.parent)
     os.close(fd)
     temporary = Path(name)
+    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; a run's files are for its readers
     try:
         yield temporary
         _fsync(temporary)
@@ -59,6 +60,12 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 def write_json_atomic(path: str | os.PathLike[str], value: Any, indent: int | None = 1) -> None:
     """Writes ``value`` as JSON to ``path`` atomically."""
     write_text_atomic(path, json.dumps(value, indent=indent) + "\n")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync(path: Path) -> None:

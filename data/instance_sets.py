@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from schedgym.data.files import atomic_path
 from schedgym.envs import ENVS, load_reference
 
 FORMAT_VERSION = 1
@@ -132,16 +131,8 @@ def save(path: Path, recipe: Recipe, instance_set: InstanceSet) -> None:
     arrays = {"meta": np.array(json.dumps(meta))}
     for index, instance in enumerate(instance_set.instances):
         arrays.update({f"{index}/{field}": value for field, value in instance.arrays().items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez_compressed(file, **arrays)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a data file is for everyone to read
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        np.savez_compressed(temporary, **arrays)
 
 
 def load(path: Path, env_key: str) -> InstanceSet:

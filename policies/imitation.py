@@ -73,7 +73,7 @@ def _expert_factory(env_id: str, name: str, kwargs: dict[str, Any]) -> Callable[
     if is_learned(name):
         from schedgym.policies.sampling import BestOfKScheduler
 
-        policy = load_policy(name)
+        policy = load_policy(name, env_id)  # another env's policy is refused here, not at its first reset
         return lambda: BestOfKScheduler(policy, **kwargs)
     from schedgym import baselines
 

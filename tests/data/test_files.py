@@ -31,3 +31,13 @@ def test_the_temporary_keeps_the_suffix_writers_rely_on(tmp_path):
         assert temporary.suffix == ".zip" and temporary.parent == tmp_path / "sub"
         temporary.write_bytes(b"x")
     assert (tmp_path / "sub" / "last_model.zip").read_bytes() == b"x"
+
+
+def test_a_written_file_is_readable_by_others_as_umask_allows(tmp_path):
+    import os
+    import stat
+
+    write_text_atomic(tmp_path / "config.yaml", "a: 1")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "config.yaml").stat().st_mode) == 0o666 & ~mask
