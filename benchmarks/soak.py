@@ -150,17 +150,19 @@ def check_observation(obs: dict[str, np.ndarray], space: gym.spaces.Dict, full: 
     require(obs.keys() == space.spaces.keys(), lambda: f"observation keys {sorted(obs)}")
     for key, sub in space.spaces.items():
         value = obs[key]
-        require(value.shape == sub.shape and value.dtype == sub.dtype,
-                lambda: f"{key}: shape {value.shape} dtype {value.dtype}, space {sub}")
+        if value.shape != sub.shape or value.dtype != sub.dtype:
+            raise InvariantError(f"{key}: shape {value.shape} dtype {value.dtype}, space {sub}")
     for key in ("nodes", "edge_attr", "globals"):
-        require(np.isfinite(obs[key]).all(),
-                lambda: f"{key} not finite at {np.argwhere(~np.isfinite(obs[key]))[:5].tolist()}")
+        if not np.isfinite(obs[key]).all():
+            where = np.argwhere(~np.isfinite(obs[key]))[:5].tolist()
+            raise InvariantError(f"{key} not finite at {where}")
     edges = obs["edge_index"]
     n_max = obs["nodes"].shape[0]
     require(edges.min() >= 0 and edges.max() < n_max,
             lambda: f"edge_index outside [0, {n_max}): {edges.min()}..{edges.max()}")
     for key in ("node_mask", "edge_mask", "action_mask"):
-        require((obs[key].view(np.uint8) <= 1).all(), lambda: f"{key} holds values other than 0/1")
+        if not (obs[key].view(np.uint8) <= 1).all():
+            raise InvariantError(f"{key} holds values other than 0/1")
     require(obs["action_mask"][NOOP_NODE] == 1, "the no-op node is not legal")
     if full:
         require(space.contains(obs), "observation_space.contains(obs) is False")
@@ -169,8 +171,8 @@ def check_observation(obs: dict[str, np.ndarray], space: gym.spaces.Dict, full: 
 def check_numbers(reward: float, info: dict[str, Any]) -> None:
     require(math.isfinite(reward), lambda: f"reward {reward}")
     for key, value in info.items():
-        if isinstance(value, (int, float, np.number)):
-            require(math.isfinite(value), lambda: f"info[{key!r}] = {value}")
+        if isinstance(value, (int, float, np.number)) and not math.isfinite(value):
+            raise InvariantError(f"info[{key!r}] = {value}")
 
 
 # ------------------------------------------------------------------------------------- VM
@@ -262,12 +264,13 @@ class VMChecker:
                                            ("mem", self.need_mem, inst.numa_mem, state.free_mem)):
             used = self._used(state, need)
             over = np.argwhere(used > capacity)
-            require(over.size == 0, lambda: f"{name} over capacity on (pm, numa) "
-                                            f"{over[:5].tolist()}: {used[tuple(over[0])]} > "
-                                            f"{capacity[tuple(over[0])]}")
-            require(np.array_equal(capacity - used, free),
-                    lambda: f"free_{name} differs from capacity - allocation at "
-                            f"{np.argwhere(capacity - used != free)[:5].tolist()}")
+            if over.size:
+                first = tuple(over[0])
+                raise InvariantError(f"{name} over capacity on (pm, numa) {over[:5].tolist()}: "
+                                     f"{used[first]} > {capacity[first]}")
+            if not np.array_equal(capacity - used, free):
+                where = np.argwhere(capacity - used != free)[:5].tolist()
+                raise InvariantError(f"free_{name} differs from capacity - allocation at {where}")
 
     def _used(self, state, need: np.ndarray) -> np.ndarray:
         """Allocation of every NUMA node, (P, 2), recomputed from the placement."""
@@ -410,8 +413,9 @@ class SoCChecker:
                 lambda: f"job {j} task {i} committed to PE {pe}, which cannot run it")
         for a, _ in self._job_preds(sim, j)[i]:
             done = self.episode.tasks.get((j, a))
-            require(done is not None and not math.isnan(done.finish),
-                    lambda: f"job {j} task {i} committed before its predecessor {a} finished")
+            if done is None or math.isnan(done.finish):
+                raise InvariantError(f"job {j} task {i} committed before its predecessor {a} "
+                                     "finished")
         self.episode.tasks[(j, i)] = _Task(committed_at=float(s.time), pe=pe)
 
     def _on_finish(self, sim, j: int, i: int, pe: int, start: float, end: float) -> None:
@@ -435,9 +439,9 @@ class SoCChecker:
         for a, volume in self._job_preds(sim, j)[i]:
             pred = episode.tasks[(j, a)]
             transfer = 0.0 if pred.pe == pe else volume / self.bandwidth[pred.pe, pe]
-            require(_not_before(start, pred.finish + transfer),
-                    lambda: f"{where}: starts before predecessor {a} (PE {pred.pe}, finished "
-                            f"{pred.finish}) plus transfer {transfer}")
+            if not _not_before(start, pred.finish + transfer):
+                raise InvariantError(f"{where}: starts before predecessor {a} (PE {pred.pe}, "
+                                     f"finished {pred.finish}) plus transfer {transfer}")
         task.start, task.finish = start, end
         episode.last_finish, episode.pe_free[pe] = end, end
 
@@ -575,7 +579,7 @@ def run_episode(env: gym.Env, checker, config: Config, episode_seed: int, limit:
             if terminated or truncated:
                 return step + 1, None
         return limit, None
-    except Exception as error:  # an env exception is a finding too, not a crash of the soak
+    except Exception as error:  # noqa: BLE001 - an env exception is a finding, not a crash
         detail = "".join(traceback.format_exception_only(error)).strip()
         if not isinstance(error, InvariantError):
             detail += "\n" + "".join(traceback.format_tb(error.__traceback__)[-3:])

@@ -182,7 +182,7 @@ class _Occurrences:
     first: dict[str, tuple[int, int]]  # kind -> (part index, line)
 
     @classmethod
-    def empty(cls) -> "_Occurrences":
+    def empty(cls) -> _Occurrences:
         return cls({kind: 0 for kind in IRREGULARITIES}, {})
 
     def add(self, kind: str, count: int, part: int, line: int) -> None:

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from schedgym.data.google_cluster import ClusterSnapshot
 
 
-def load_trace_snapshot(trace_dir: Path, time_s: float | None) -> "ClusterSnapshot":
+def load_trace_snapshot(trace_dir: Path, time_s: float | None) -> ClusterSnapshot:
     """The Google 2011 trace's machines and running tasks at ``time_s`` (trace seconds), without
     the machines too small to model (under one core or one GiB per NUMA node) and their tasks."""
-    from schedgym.data.google_cluster import TraceWarning, load_snapshot  # pandas-heavy: only trace users pay
+    # pandas-heavy: only trace users pay for it
+    from schedgym.data.google_cluster import TraceWarning, load_snapshot
 
     snapshot = load_snapshot(trace_dir, None if time_s is None else int(round(time_s * 1e6)))
     numa_cpu, numa_mem = numa_capacity(snapshot.machines)
@@ -54,7 +55,7 @@ def numa_capacity(machines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def instance_from_snapshot(
-    snapshot: "ClusterSnapshot",
+    snapshot: ClusterSnapshot,
     rng: np.random.Generator,
     num_pms: int,
     max_vms: int,

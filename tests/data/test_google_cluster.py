@@ -392,7 +392,7 @@ def test_schedule_of_a_running_task_moves_it_and_is_counted(tmp_path: Path, spli
     assert snap.tasks["machine_id"].tolist() == [2]
     assert snap.irregularities == only("schedule_while_running")
     where = f"part-0000{int(split)}-of-0000{len(parts)}.csv: line {1 if split else 2}"
-    assert f"SCHEDULE events of running tasks (moved to the later machine): 1, first at" in message
+    assert "SCHEDULE events of running tasks (moved to the later machine): 1, first at" in message
     assert where in message
 
 
@@ -547,7 +547,7 @@ def test_integer_too_large_for_float64_is_refused(tmp_path: Path, value: int) ->
     with pytest.raises(TraceFormatError) as error:
         load_snapshot(root, 10)
     message = str(error.value)
-    assert f"line 1, field 'timestamp' (column 1): expected an integer below 2**53" in message
+    assert "line 1, field 'timestamp' (column 1): expected an integer below 2**53" in message
     assert repr(str(value)) in message
 
 

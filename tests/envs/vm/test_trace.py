@@ -6,11 +6,10 @@ import gzip
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 from schedgym import envs  # noqa: F401
-import numpy as np
-
 from schedgym.data.google_cluster import TraceFormatError, TraceWarning, load_snapshot
 from schedgym.envs.vm.sim import placement_violations
 from schedgym.envs.vm.trace import instance_from_snapshot, load_trace_snapshot
