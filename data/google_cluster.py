@@ -588,8 +588,9 @@ def _task_state(
         runs = _runs_before(events)
         known = ~np.isnan(runs)
         _count_irregular(events[known], runs[known], found)
+        may_be_irregular = events["event_type"].isin([t for t, _ in _IRREGULAR_TASK_EVENTS.values()])
         undecided.append(
-            events[~known]
+            events[~known & may_be_irregular.to_numpy()]
             .groupby([*_TASK_KEY, "event_type", "part"], sort=False)["line"]
             .agg(["size", "min"])
             .rename(columns={"size": "count", "min": "line"})
