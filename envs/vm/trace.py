@@ -11,19 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from schedgym.envs.vm.generator import CORES_PER_UNIT, GIB_PER_UNIT, requests_to_vm_sizes
 from schedgym.envs.vm.types import BOTH_NUMA, VMInstance
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas-heavy: only trace users import them
+    import pandas as pd
+
     from schedgym.data.google_cluster import ClusterSnapshot
 
 
 def load_trace_snapshot(trace_dir: Path, time_s: float | None) -> ClusterSnapshot:
     """The Google 2011 trace's machines and running tasks at ``time_s`` (trace seconds), without
     the machines too small to model (under one core or one GiB per NUMA node) and their tasks."""
-    # pandas-heavy: only trace users pay for it
     from schedgym.data.google_cluster import TraceWarning, load_snapshot
 
     snapshot = load_snapshot(trace_dir, None if time_s is None else int(round(time_s * 1e6)))
