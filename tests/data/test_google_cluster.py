@@ -6,6 +6,7 @@ import gzip
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -555,3 +556,45 @@ def test_job_id_too_large_for_float64_is_refused(tmp_path: Path) -> None:
     root = tiny_trace(tmp_path, ONE_MACHINE, [task(0, 2**53 + 1, 0, "", 0)])
     with pytest.raises(TraceFormatError, match="field 'job_id' .*below 2\\*\\*53"):
         load_snapshot(root, 10)
+
+
+def reference_state(events: list[tuple[int, int, int, int]]) -> tuple[set, dict[str, int]]:
+    """The state machine of the module docstring, one event at a time: (job, machine) of the
+    running tasks and the irregular event counts. Events are (time, job, machine, type)."""
+    runs: dict[int, int] = {}  # job -> machine of a running task (task index 0 throughout)
+    counts = dict.fromkeys(IRREGULARITIES, 0)
+    for _, job, machine, kind in events:
+        running = job in runs
+        if kind == 1:
+            counts["schedule_while_running"] += running
+            runs[job] = machine
+        elif kind == 0:
+            counts["submit_while_running"] += running
+            runs.pop(job, None)
+        elif kind == 7:
+            counts["update_pending_while_running"] += running
+        elif kind == 8:
+            counts["update_running_while_not_running"] += not running
+        else:
+            runs.pop(job, None)
+    return set(runs.items()), counts
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_task_states_match_a_sequential_reference(tmp_path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    times = np.sort(rng.integers(0, 50, size=80))  # many ties, kept in file order
+    events = [(int(t), int(rng.integers(6)), int(rng.integers(1, 3)), int(rng.integers(9)))
+              for t in times]
+    cuts = np.sort(rng.choice(np.arange(1, len(events)), size=int(rng.integers(0, 4)), replace=False))
+    parts = [
+        [task(t, job, 0, str(machine) if kind == 1 else "", kind, cpu="0.1", mem="0.1")
+         for t, job, machine, kind in events[a:b]]
+        for a, b in zip([0, *cuts], [*cuts, len(events)])
+    ]
+    root = tiny_trace(tmp_path, ONE_MACHINE, *parts)
+
+    snap = load_snapshot(root, 100)
+    running, counts = reference_state(events)
+    assert set(zip(snap.tasks["job_id"], snap.tasks["machine_id"])) == running
+    assert snap.irregularities == counts
