@@ -8,20 +8,42 @@ memory are normalised so that the largest machine has 1.0.
 
 Semantics of :func:`load_snapshot` at time ``t`` (events after ``t`` are ignored):
 
-* A machine is alive if its last event at or before ``t`` is an ADD or UPDATE, not a REMOVE; its
-  platform, CPU and memory are the latest non-empty values from its ADD/UPDATE events.
-* Events are ordered by timestamp, ties by their order in the files. A task (job ID, task index)
-  runs at ``t`` if its last event at or before ``t`` is SCHEDULE or UPDATE_RUNNING and it has been
-  scheduled at least once; its machine is the one of its last SCHEDULE, and its requests,
-  priority and different-machines flag are the latest non-empty values of any of its events.
-  An empty flag means no restriction; an empty priority becomes -1.
-* Part files are assumed to be in time order, as in the official trace: reading stops after the
-  first part that starts after ``t``.
+* Events are ordered by timestamp, ties by their order in the files.
+* A machine is alive if its last event at or before ``t`` is an ADD or UPDATE, not a REMOVE, and it
+  was ADDed since its last REMOVE. Its platform, CPU and memory are the latest non-empty values
+  from its ADD/UPDATE events since its last REMOVE: a REMOVE forgets the capacity, so a machine
+  re-added with empty fields has unknown capacity (and is skipped).
+* A task (job ID, task index) follows the schema's state machine: SCHEDULE makes it run on the
+  event's machine; SUBMIT, EVICT, FAIL, FINISH, KILL and LOST make it not run; UPDATE_PENDING and
+  UPDATE_RUNNING leave that unchanged. It runs at ``t`` if its last SCHEDULE is later than its last
+  other state change. Its requests, priority and different-machines flag are the latest non-empty
+  values of any of its events. An empty flag means no restriction; an empty priority becomes -1.
 
-Every problem in the files raises :class:`TraceFormatError` naming the file and, where it applies,
-the 1-based line, the field and the bad value. Columns the snapshot does not use (missing info,
-user, scheduling class, disk request) must be present but are not validated. Integers are handled
-as float64 internally, which is exact for the trace's IDs and timestamps (all below 2**53).
+Rules for bad input, which every loader of this package follows:
+
+* **Errors** (:class:`TraceFormatError`, naming the file and, where it applies, the 1-based line,
+  the field and the value): what makes a file unreadable or its meaning as a whole doubtful. A
+  line without the table's number of fields; a value that does not parse or lies outside its
+  field's range (event types, normalised values in [0, 1], a machine capacity of 0, integers of
+  2**53 or more); gzip problems; part files whose times go backwards from one part to the next
+  (the loader folds parts in name order and stops at the first part after ``t``, so a misnamed part
+  would silently drop or reorder events); a table whose parts hold no events at all.
+* **Tolerated irregularities** (counted, never silent): what concerns one machine or task and has
+  one reasonable resolution. Each is applied as documented, counted in the snapshot (``skipped``
+  for machines and tasks left out, ``irregularities`` for events resolved), and every load with a
+  non-zero count issues one :class:`TraceWarning` giving the counts and, for events, the file and
+  line of the first one. Promote it to an error with ``warnings.simplefilter("error", TraceWarning)``.
+  The irregular events (:data:`IRREGULARITIES`) are transitions the state machine does not allow:
+  the later event wins for SCHEDULE or SUBMIT (a task scheduled again while running moves to the
+  new machine; one submitted while running stops running), and an UPDATE never changes whether a
+  task runs or a machine is alive (its values still apply). Left out (:data:`SKIP_REASONS`):
+  machines of unknown capacity, tasks of unknown requests, and running tasks whose machine is
+  removed, of unknown capacity or unknown at ``t``.
+* Columns the snapshot does not use (missing info, user, scheduling class, disk request) must be
+  present but are not validated. Integers are handled as float64 internally, exact below 2**53
+  (the trace's IDs and timestamps are far below); the timestamp 2**63 - 1, which the schema uses
+  for events after the end of the trace window, is read as later than any ``t``.
+* Parts after the first one that starts after ``t`` are not read, so neither are they checked.
 """
 
 from __future__ import annotations
@@ -31,6 +53,7 @@ import gzip
 import io
 import os
 import re
+import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,15 +79,17 @@ TASK_COLUMNS = (
     "different_machines",
 )
 
-_MACHINE_REMOVE = 1
-_MACHINE_EVENT_MAX = 2  # ADD, REMOVE, UPDATE
-_TASK_SCHEDULE = 1
-_TASK_UPDATE_RUNNING = 8
+_MACHINE_ADD, _MACHINE_REMOVE, _MACHINE_UPDATE = 0, 1, 2
+_MACHINE_EVENT_MAX = 2
+_TASK_SUBMIT, _TASK_SCHEDULE = 0, 1
+_TASK_UPDATE_PENDING, _TASK_UPDATE_RUNNING = 7, 8
 _TASK_EVENT_MAX = 8  # SUBMIT ... UPDATE_RUNNING
+# Whether a task runs after each event type; NaN: the event (an UPDATE) does not change it.
+_RUNS_AFTER = np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan, np.nan])
 
 _TASK_KEY = ["job_id", "task_index"]
 _TASK_STATE = [
-    "event_type",
+    "runs",
     "machine_id",
     "cpu_request",
     "memory_request",
@@ -75,6 +100,7 @@ _TASK_STATE = [
 _PART_NAME = re.compile(r"part-.+\.csv(\.gz)?")
 _PART_PATTERN = "part-*.csv.gz or part-*.csv"
 _EXACT_INTEGER_LIMIT = 2.0**53
+_AFTER_TRACE_WINDOW = "9223372036854775807"  # 2**63 - 1: "after the end of the trace window"
 _CAPACITY_TOLERANCE = 1e-9  # normalised values are rounded in the trace; allow float noise above 1.0
 _GZIP_MAGIC = b"\x1f\x8b"
 _NEWLINE = ord("\n")
@@ -82,14 +108,41 @@ _COMMA = ord(",")
 
 SKIP_REASONS = (
     "machines_missing_capacity",
-    "tasks_without_schedule",
     "tasks_missing_request",
+    "tasks_on_removed_machine",
+    "tasks_on_machine_missing_capacity",
     "tasks_on_unknown_machine",
 )
+
+# Irregular task events: (event type, whether it is irregular when the task runs or when it does not).
+_IRREGULAR_TASK_EVENTS = {
+    "schedule_while_running": (_TASK_SCHEDULE, True),
+    "submit_while_running": (_TASK_SUBMIT, True),
+    "update_pending_while_running": (_TASK_UPDATE_PENDING, True),
+    "update_running_while_not_running": (_TASK_UPDATE_RUNNING, False),
+}
+IRREGULARITIES = (*_IRREGULAR_TASK_EVENTS, "machine_update_while_removed")
+
+_DESCRIPTIONS = {
+    "machines_missing_capacity": "machines of unknown CPU or memory left out",
+    "tasks_missing_request": "running tasks of unknown CPU or memory request left out",
+    "tasks_on_removed_machine": "running tasks on a removed machine left out",
+    "tasks_on_machine_missing_capacity": "running tasks on a machine of unknown capacity left out",
+    "tasks_on_unknown_machine": "running tasks on a machine without events by then left out",
+    "schedule_while_running": "SCHEDULE events of running tasks (moved to the later machine)",
+    "submit_while_running": "SUBMIT events of running tasks (no longer running)",
+    "update_pending_while_running": "UPDATE_PENDING events of running tasks (state unchanged)",
+    "update_running_while_not_running": "UPDATE_RUNNING events of tasks not running (state unchanged)",
+    "machine_update_while_removed": "UPDATE events of machines not added since removal (still removed)",
+}
 
 
 class TraceFormatError(ValueError):
     """A trace file does not follow the clusterdata-2011 format; the message says where and why."""
+
+
+class TraceWarning(UserWarning):
+    """A trace holds tolerated irregularities; the message counts them (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -105,15 +158,37 @@ class ClusterSnapshot:
             requests, sorted by (``machine_id``, ``job_id``, ``task_index``); columns ``job_id``,
             ``task_index``, ``machine_id`` (int64), ``cpu_request``, ``memory_request`` (float64),
             ``different_machines`` (bool) and ``priority`` (int64, -1 if never given).
-        skipped: How many machines or tasks were dropped, per reason (every key of
-            :data:`SKIP_REASONS`, zero included). A dropped task counts under its first reason in
-            the order: never scheduled, missing request, machine not in ``machines``.
+        skipped: How many machines or running tasks were left out, per reason (every key of
+            :data:`SKIP_REASONS`, zero included). A task counts under its first reason in that
+            order.
+        irregularities: How many events at or before ``time_us`` were irregular and resolved, per
+            kind (every key of :data:`IRREGULARITIES`, zero included).
+        trace_dir: The directory read.
     """
 
     time_us: int
     machines: pd.DataFrame
     tasks: pd.DataFrame
     skipped: dict[str, int]
+    irregularities: dict[str, int]
+    trace_dir: Path
+
+
+@dataclass
+class _Occurrences:
+    """Counts of irregular events per kind, and where the first of each kind was (file order)."""
+
+    counts: dict[str, int]
+    first: dict[str, tuple[int, int]]  # kind -> (part index, line)
+
+    @classmethod
+    def empty(cls) -> _Occurrences:
+        return cls({kind: 0 for kind in IRREGULARITIES}, {})
+
+    def add(self, kind: str, count: int, part: int, line: int) -> None:
+        if count:
+            self.counts[kind] += int(count)
+            self.first[kind] = min(self.first.get(kind, (part, line)), (part, line))
 
 
 def load_snapshot(trace_dir: str | os.PathLike, time_us: int | None = None) -> ClusterSnapshot:
@@ -130,12 +205,15 @@ def load_snapshot(trace_dir: str | os.PathLike, time_us: int | None = None) -> C
     Raises:
         FileNotFoundError: ``trace_dir`` or one of its two folders is missing, or a folder has no
             part files.
-        TraceFormatError: A part file is malformed (the message names file, line, field and value),
-            or ``time_us`` is None and task_events holds no events.
-        ValueError: ``time_us`` is negative.
+        TraceFormatError: A part file is malformed (the message names file, line, field and
+            value), parts are out of time order, or a table holds no events.
+        ValueError: ``time_us`` is negative or not below 2**53.
+
+    Warns:
+        TraceWarning: If any machine or task was left out or any event was irregular.
     """
-    if time_us is not None and time_us < 0:
-        raise ValueError(f"time_us must be >= 0, got {time_us}")
+    if time_us is not None and not 0 <= time_us < _EXACT_INTEGER_LIMIT:
+        raise ValueError(f"time_us must be >= 0 and below 2**53 microseconds, got {time_us}")
     root = Path(trace_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: trace directory not found")
@@ -143,18 +221,44 @@ def load_snapshot(trace_dir: str | os.PathLike, time_us: int | None = None) -> C
     machine_parts = _part_files(root / "machine_events")
     task_parts = _part_files(root / "task_events")
 
-    state, end_us = _task_state(task_parts, time_us)
-    if time_us is None:
-        if end_us is None:
-            raise TraceFormatError(f"{root / 'task_events'}: no events, so pass time_us explicitly")
-        time_us = end_us
-    machines, machines_skipped = _machines_at(machine_parts, time_us)
-    tasks, skipped = _running_tasks(state, machines)
-    return ClusterSnapshot(
+    found = _Occurrences.empty()
+    state, end_us = _task_state(task_parts, time_us, found)
+    time_us = end_us if time_us is None else time_us
+    machines, machine_status = _machines_at(machine_parts, time_us, found)
+    tasks, skipped = _running_tasks(state, machines, machine_status)
+    snapshot = ClusterSnapshot(
         time_us=int(time_us),
         machines=machines,
         tasks=tasks,
-        skipped={"machines_missing_capacity": machines_skipped, **skipped},
+        skipped={"machines_missing_capacity": int((machine_status == "missing_capacity").sum()),
+                 **skipped},
+        irregularities=dict(found.counts),
+        trace_dir=root,
+    )
+    _warn(snapshot, found, {"machine": machine_parts, "task": task_parts})
+    return snapshot
+
+
+def _warn(snapshot: ClusterSnapshot, found: _Occurrences, parts: dict[str, list[Path]]) -> None:
+    """Issues one TraceWarning with every non-zero count of the snapshot, if there is one."""
+    counts = {**snapshot.skipped, **snapshot.irregularities}
+    if not any(counts.values()):
+        return
+    items = []
+    for kind, count in counts.items():
+        if not count:
+            continue
+        item = f"{_DESCRIPTIONS[kind]}: {count}"
+        if kind in found.first:
+            part, line = found.first[kind]
+            table = "machine" if kind.startswith("machine_") else "task"
+            item += f", first at {parts[table][part]}: line {line}"
+        items.append(item)
+    warnings.warn(
+        f"{snapshot.trace_dir}: snapshot at t={snapshot.time_us} us: " + "; ".join(items)
+        + " (rules: schedgym.data.google_cluster)",
+        TraceWarning,
+        stacklevel=3,
     )
 
 
@@ -223,26 +327,43 @@ class _Fields:
         return (text == "").to_numpy(dtype=bool), numbers
 
     def integers(
-        self, column: str, *, optional: bool = False, maximum: int | None = None
+        self,
+        column: str,
+        *,
+        optional: bool = False,
+        maximum: int | None = None,
+        exempt: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Parses a non-negative integer field.
+        """Parses a non-negative integer field below 2**53 (exact in float64).
 
         Args:
             column: Field name.
             optional: Whether the field may be empty (then NaN in the result).
             maximum: Largest valid value (event types), if bounded.
+            exempt: Boolean array of lines not to check (special values the caller replaces).
 
         Returns:
             float64 values, NaN where empty.
         """
         empty, values = self._empty_and_numbers(column)
+        checked = np.ones(len(values), bool) if exempt is None else ~exempt
         if not optional:
-            self.fail_first(empty, column, "required field is empty")
-        whole = np.isfinite(values) & (values == np.floor(values))
-        valid = whole & (values >= 0) & (values < _EXACT_INTEGER_LIMIT)
-        self.fail_first(~empty & ~valid, column, "expected a non-negative integer")
+            self.fail_first(checked & empty, column, "required field is empty")
+        whole = np.isfinite(values) & (values == np.floor(values)) & (values >= 0)
+        self.fail_first(checked & ~empty & ~whole, column, "expected a non-negative integer")
+        self.fail_first(
+            checked & (values >= _EXACT_INTEGER_LIMIT), column,
+            "expected an integer below 2**53 (integers are held as float64, exact only below)",
+        )
         if maximum is not None:
             self.fail_first(values > maximum, column, f"expected a value from 0 to {maximum}")
+        return values
+
+    def timestamps(self) -> np.ndarray:
+        """Parses the timestamp field: float64 microseconds, +inf for "after the trace window"."""
+        after_window = (self.frame["timestamp"] == _AFTER_TRACE_WINDOW).to_numpy(dtype=bool)
+        values = self.integers("timestamp", exempt=after_window)
+        values[after_window] = np.inf
         return values
 
     def fractions(self, column: str) -> np.ndarray:
@@ -319,9 +440,9 @@ def _raise_column_count(path: Path, columns: Sequence[str], line_number: int, li
 
 def _parse_machine_events(fields: _Fields) -> pd.DataFrame:
     """Validates and types the machine_events fields."""
-    return pd.DataFrame(
+    events = pd.DataFrame(
         {
-            "timestamp": fields.integers("timestamp"),
+            "timestamp": fields.timestamps(),
             "machine_id": fields.integers("machine_id").astype(np.int64),
             "event_type": fields.integers("event_type", maximum=_MACHINE_EVENT_MAX).astype(np.int64),
             "platform": fields.text("platform"),
@@ -329,13 +450,19 @@ def _parse_machine_events(fields: _Fields) -> pd.DataFrame:
             "memory": fields.fractions("memory"),
         }
     )
+    # ADD and UPDATE describe a machine; a capacity of 0 would be no machine at all.
+    describes = (events["event_type"] != _MACHINE_REMOVE).to_numpy()
+    for column in ("cpu", "memory"):
+        zero = describes & (events[column] == 0).to_numpy()
+        fields.fail_first(zero, column, "a machine's capacity must be above 0")
+    return events
 
 
 def _parse_task_events(fields: _Fields) -> pd.DataFrame:
     """Validates and types the task_events fields the snapshot uses."""
     events = pd.DataFrame(
         {
-            "timestamp": fields.integers("timestamp"),
+            "timestamp": fields.timestamps(),
             "job_id": fields.integers("job_id").astype(np.int64),
             "task_index": fields.integers("task_index").astype(np.int64),
             "machine_id": fields.integers("machine_id", optional=True),
@@ -358,70 +485,179 @@ def _read_events(
     parse: Callable[[_Fields], pd.DataFrame],
     time_us: int | None,
 ) -> Iterator[pd.DataFrame]:
-    """Yields each part's events at or before ``time_us`` (all if None), sorted by timestamp.
+    """Yields each part's events at or before ``time_us`` (all if None), sorted by timestamp, with
+    their ``part`` (index into ``parts``) and 1-based ``line``.
 
-    The sort is stable, so simultaneous events keep their file order. Yields at least one frame.
+    The sort is stable, so simultaneous events keep their file order. Events after the end of the
+    trace window (timestamp 2**63 - 1) are never yielded. Yields at least one frame.
+
+    Raises:
+        TraceFormatError: If a part has an event earlier than the last event of the part before,
+            or if every part is empty.
     """
-    for path in parts:
-        events = parse(_read_fields(path, columns)).sort_values("timestamp", kind="stable")
-        if time_us is None:
-            yield events
-            continue
-        yield events[events["timestamp"] <= time_us]
-        # Parts are in time order: once one starts after time_us, the rest do too.
-        if len(events) and events["timestamp"].iat[0] > time_us:
-            return
+    previous_end, previous_path, lines = -np.inf, None, 0
+    for index, path in enumerate(parts):
+        events = parse(_read_fields(path, columns))
+        lines += len(events)
+        events["part"] = index
+        events["line"] = np.arange(1, len(events) + 1)
+        timestamps = events["timestamp"].to_numpy()
+        in_window = np.isfinite(timestamps)
+        early = np.flatnonzero(in_window & (timestamps < previous_end))
+        if early.size:
+            row = int(early[0])
+            raise TraceFormatError(
+                f"{path}: line {row + 1}, field 'timestamp' (column 1): {timestamps[row]:.0f} is "
+                f"earlier than the last event of {previous_path.name} ({previous_end:.0f}); part "
+                "files must be in time order when sorted by name, as in the official trace"
+            )
+        events = events[in_window].sort_values("timestamp", kind="stable")
+        yield events if time_us is None else events[events["timestamp"] <= time_us]
+        if len(events):
+            previous_end, previous_path = events["timestamp"].iat[-1], path
+            # Parts are in time order: once one starts after time_us, the rest do too.
+            if time_us is not None and events["timestamp"].iat[0] > time_us:
+                return
+    if not lines:
+        raise TraceFormatError(
+            f"{parts[0].parent}: its {len(parts)} part file(s) hold no events "
+            "(an interrupted download or the wrong folder?)"
+        )
 
 
-def _task_state(parts: Sequence[Path], time_us: int | None) -> tuple[pd.DataFrame, int | None]:
-    """Folds task events into one row per task: last event type and latest non-empty values.
+def _runs_before(events: pd.DataFrame) -> np.ndarray:
+    """Whether each task runs just before each of its events (1.0 / 0.0), as far as ``events``
+    (one part, in time order) tell; NaN where that depends on earlier parts."""
+    n = len(events)
+    rows = np.arange(n)
+    jobs, indices = events["job_id"].to_numpy(), events["task_index"].to_numpy()
+    order = np.lexsort((rows, indices, jobs))  # task by task, each in time order
+    jobs, indices = jobs[order], indices[order]
+    first = np.ones(n, bool)
+    first[1:] = (jobs[1:] != jobs[:-1]) | (indices[1:] != indices[:-1])
+    group_start = np.maximum.accumulate(np.where(first, rows, 0))
+    change = _RUNS_AFTER[events["event_type"].to_numpy()[order]]
+    last_change = np.maximum.accumulate(np.where(np.isnan(change), -1, rows))
+    after = np.where(last_change >= group_start, change[np.maximum(last_change, 0)], np.nan)
+    before = np.empty(n)
+    before[1:] = after[:-1]
+    before[first] = np.nan
+    result = np.empty(n)
+    result[order] = before
+    return result
 
-    ``machine_id`` in the result is that of the task's last SCHEDULE (NaN if none). Each part is
-    reduced on its own first, so memory follows the number of tasks rather than of events.
+
+def _first_location(events: pd.DataFrame) -> tuple[int, int]:
+    """(part, line) of the first of ``events`` in file order."""
+    first = events[["part", "line"]].sort_values(["part", "line"]).iloc[0]
+    return int(first["part"]), int(first["line"])
+
+
+def _count_irregular(flagged: pd.DataFrame, runs: np.ndarray, found: _Occurrences) -> None:
+    """Adds the irregular events among ``flagged`` (columns event_type, part, line and, if
+    present, count) given whether their task ran just before each (``runs``, 1.0 / 0.0)."""
+    counts = flagged["count"] if "count" in flagged else pd.Series(1, index=flagged.index)
+    for kind, (event_type, when_running) in _IRREGULAR_TASK_EVENTS.items():
+        bad = ((flagged["event_type"] == event_type) & (runs == float(when_running))).to_numpy()
+        if bad.any():
+            found.add(kind, counts[bad].sum(), *_first_location(flagged[bad]))
+
+
+def _task_state(
+    parts: Sequence[Path], time_us: int | None, found: _Occurrences
+) -> tuple[pd.DataFrame, int]:
+    """Folds task events into one row per task: whether it runs at the end, the machine of its
+    last SCHEDULE (NaN if none), and the latest non-empty values; irregular events go to ``found``.
+
+    Each part is reduced on its own first, so memory follows the number of tasks rather than of
+    events. Within a part, whether a task ran before an event is known once the part has changed
+    its state; the events before that (at most one state change and some updates per task) are
+    judged after all parts are read, from the state each task had when the part began.
 
     Returns:
-        The state indexed by (job_id, task_index), and the latest timestamp read (None if none).
+        The state indexed by (job_id, task_index), and the latest timestamp read.
+
+    Raises:
+        TraceFormatError: If ``time_us`` is None and no event has a time within the trace window.
     """
-    summaries = []
+    summaries, undecided = [], []
     end_us: int | None = None
     for events in _read_events(parts, TASK_COLUMNS, _parse_task_events, time_us):
         if len(events):
             end_us = max(end_us or 0, int(events["timestamp"].iat[-1]))
-        scheduled_on = events["machine_id"].where(events["event_type"] == _TASK_SCHEDULE)
-        # groupby.last skips NaN per column: the latest non-empty value, event type never empty.
-        by_task = events.assign(machine_id=scheduled_on).groupby(_TASK_KEY, sort=False)
-        summaries.append(by_task[_TASK_STATE].last())
-    return pd.concat(summaries).groupby(level=_TASK_KEY, sort=False).last(), end_us
-
-
-def _machines_at(parts: Sequence[Path], time_us: int) -> tuple[pd.DataFrame, int]:
-    """Returns the machines alive at ``time_us`` with known capacity, and how many lacked it."""
-    events = pd.concat(list(_read_events(parts, MACHINE_COLUMNS, _parse_machine_events, time_us)))
-    removed = events["event_type"] == _MACHINE_REMOVE
-    latest = (
-        events.assign(
-            platform=events["platform"].mask(removed),
-            cpu=events["cpu"].mask(removed),
-            memory=events["memory"].mask(removed),
+        runs = _runs_before(events)
+        known = ~np.isnan(runs)
+        _count_irregular(events[known], runs[known], found)
+        may_be_irregular = events["event_type"].isin([t for t, _ in _IRREGULAR_TASK_EVENTS.values()])
+        undecided.append(
+            events[~known & may_be_irregular.to_numpy()]
+            .groupby([*_TASK_KEY, "event_type", "part"], sort=False)["line"]
+            .agg(["size", "min"])
+            .rename(columns={"size": "count", "min": "line"})
+            .reset_index()
         )
-        .groupby("machine_id", sort=True)
-        .last()
-    )
-    alive = latest[latest["event_type"] != _MACHINE_REMOVE]
-    known = alive["cpu"].notna() & alive["memory"].notna()
-    machines = alive.loc[known, ["platform", "cpu", "memory"]].reset_index()
+        scheduled_on = events["machine_id"].where(events["event_type"] == _TASK_SCHEDULE)
+        runs_after = _RUNS_AFTER[events["event_type"].to_numpy()]
+        # groupby.last skips NaN per column: the latest non-empty value, or the latest state change.
+        by_task = events.assign(machine_id=scheduled_on, runs=runs_after).groupby(_TASK_KEY, sort=False)
+        summaries.append(by_task[[*_TASK_STATE, "part"]].last())
+    if end_us is None and time_us is None:
+        raise TraceFormatError(f"{parts[0].parent}: no events within the trace window, so pass time_us")
+    per_part = pd.concat(summaries)
+    _count_undecided(pd.concat(undecided, ignore_index=True), per_part, found)
+    state = per_part.groupby(level=_TASK_KEY, sort=False)[_TASK_STATE].last()
+    return state, end_us if time_us is None else time_us
+
+
+def _count_undecided(undecided: pd.DataFrame, per_part: pd.DataFrame, found: _Occurrences) -> None:
+    """Judges the events whose task state came from earlier parts (see :func:`_task_state`)."""
+    if undecided.empty:
+        return
+    by_task = per_part.groupby(level=_TASK_KEY, sort=False)["runs"]
+    # State after each part (forward-filled over parts that left it unchanged), then at its start.
+    after = by_task.ffill()
+    at_start = after.groupby(level=_TASK_KEY, sort=False).shift(1).fillna(0.0)
+    start = pd.DataFrame({"part": per_part["part"].to_numpy(), "runs": at_start.to_numpy()},
+                         index=per_part.index).reset_index()
+    judged = undecided.merge(start, on=[*_TASK_KEY, "part"], how="left", validate="many_to_one")
+    _count_irregular(judged, judged["runs"].to_numpy(), found)
+
+
+def _machines_at(
+    parts: Sequence[Path], time_us: int, found: _Occurrences
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The machines alive at ``time_us`` with known capacity, and the status of every machine
+    with events by then (indexed by ID): "alive", "missing_capacity" or "removed"."""
+    events = pd.concat(list(_read_events(parts, MACHINE_COLUMNS, _parse_machine_events, time_us)),
+                       ignore_index=True)
+    machine, kind = events["machine_id"], events["event_type"]
+    removed = (kind == _MACHINE_REMOVE).astype(np.int64)
+    # An event's epoch counts the REMOVEs before it; the current epoch follows the last REMOVE.
+    epoch = removed.groupby(machine).cumsum() - removed
+    current = epoch == removed.groupby(machine).transform("sum")
+    added = (kind == _MACHINE_ADD).astype(np.int64).groupby([machine, epoch]).cummax() == 1
+    stray = ((kind == _MACHINE_UPDATE) & ~added).to_numpy()
+    if stray.any():
+        found.add("machine_update_while_removed", int(stray.sum()), *_first_location(events[stray]))
+    latest = events[current].groupby("machine_id", sort=True)[["platform", "cpu", "memory"]].last()
+    alive = added[current].groupby(machine[current], sort=True).any()
+    known = latest["cpu"].notna() & latest["memory"].notna()
+    status = pd.Series("removed", index=pd.Index(machine.unique(), name="machine_id"))
+    status[alive.index[alive & ~known]] = "missing_capacity"
+    status[alive.index[alive & known]] = "alive"
+    machines = latest.loc[alive & known].reset_index()
     machines["platform"] = machines["platform"].fillna("").astype(str)
-    return machines, int((~known).sum())
+    return machines, status
 
 
-def _running_tasks(state: pd.DataFrame, machines: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+def _running_tasks(
+    state: pd.DataFrame, machines: pd.DataFrame, machine_status: pd.Series
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Selects the running tasks placeable on ``machines``; counts the others per reason."""
-    running = state[state["event_type"].isin((_TASK_SCHEDULE, _TASK_UPDATE_RUNNING))]
-    no_schedule = running["machine_id"].isna()
-    missing_request = ~no_schedule & (running["cpu_request"].isna() | running["memory_request"].isna())
-    placed = running["machine_id"].isin(machines["machine_id"])
-    unknown_machine = ~no_schedule & ~missing_request & ~placed
-    kept = running[~(no_schedule | missing_request | unknown_machine)].reset_index()
+    running = state[state["runs"] == 1.0]  # so it has a SCHEDULE, which always names a machine
+    missing_request = running["cpu_request"].isna() | running["memory_request"].isna()
+    status = running["machine_id"].astype(np.int64).map(machine_status)
+    kept = running[~missing_request & (status == "alive")].reset_index()
     tasks = pd.DataFrame(
         {
             "job_id": kept["job_id"].astype(np.int64),
@@ -434,9 +670,11 @@ def _running_tasks(state: pd.DataFrame, machines: pd.DataFrame) -> tuple[pd.Data
         }
     )
     tasks = tasks.sort_values(["machine_id", "job_id", "task_index"], kind="stable", ignore_index=True)
+    placed = ~missing_request
     skipped = {
-        "tasks_without_schedule": int(no_schedule.sum()),
         "tasks_missing_request": int(missing_request.sum()),
-        "tasks_on_unknown_machine": int(unknown_machine.sum()),
+        "tasks_on_removed_machine": int((placed & (status == "removed")).sum()),
+        "tasks_on_machine_missing_capacity": int((placed & (status == "missing_capacity")).sum()),
+        "tasks_on_unknown_machine": int((placed & status.isna()).sum()),
     }
     return tasks, skipped

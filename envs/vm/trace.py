@@ -1,10 +1,12 @@
 """VM rescheduling instances from a real Google cluster-data 2011 trace: the snapshot of machines
 and running tasks at a time, and instances drawn from it (the loader is
-:mod:`schedgym.data.google_cluster`)."""
+:mod:`schedgym.data.google_cluster`, whose rules for bad input apply here too: what the model
+cannot represent is left out with a counted :class:`~schedgym.data.google_cluster.TraceWarning`)."""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,18 +15,47 @@ import numpy as np
 from schedgym.envs.vm.generator import CORES_PER_UNIT, GIB_PER_UNIT, requests_to_vm_sizes
 from schedgym.envs.vm.types import BOTH_NUMA, VMInstance
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas-heavy: only trace users import them
+    import pandas as pd
+
     from schedgym.data.google_cluster import ClusterSnapshot
 
-def load_trace_snapshot(trace_dir: Path, time_s: float | None) -> "ClusterSnapshot":
-    """The Google 2011 trace's machines and running tasks at ``time_s`` (trace seconds)."""
-    from schedgym.data.google_cluster import load_snapshot  # pandas-heavy; only trace users pay for it
 
-    return load_snapshot(trace_dir, None if time_s is None else int(round(time_s * 1e6)))
+def load_trace_snapshot(trace_dir: Path, time_s: float | None) -> ClusterSnapshot:
+    """The Google 2011 trace's machines and running tasks at ``time_s`` (trace seconds), without
+    the machines too small to model (under one core or one GiB per NUMA node) and their tasks."""
+    from schedgym.data.google_cluster import TraceWarning, load_snapshot
+
+    snapshot = load_snapshot(trace_dir, None if time_s is None else int(round(time_s * 1e6)))
+    numa_cpu, numa_mem = numa_capacity(snapshot.machines)
+    tiny = (numa_cpu < 1) | (numa_mem < 1)
+    if not tiny.any():
+        return snapshot
+    gone = snapshot.machines["machine_id"][tiny]
+    on_gone = snapshot.tasks["machine_id"].isin(gone)
+    warnings.warn(
+        f"{snapshot.trace_dir}: {int(tiny.sum())} machines with less than one core or GiB per NUMA "
+        f"node (at {CORES_PER_UNIT} cores and {GIB_PER_UNIT} GiB per normalised unit) left out, "
+        f"with their {int(on_gone.sum())} running tasks; first: machine {int(gone.iloc[0])}",
+        TraceWarning,
+        stacklevel=2,
+    )
+    return replace(
+        snapshot,
+        machines=snapshot.machines[~tiny].reset_index(drop=True),
+        tasks=snapshot.tasks[~on_gone].reset_index(drop=True),
+    )
+
+
+def numa_capacity(machines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Whole cores and GiB of each NUMA node of each machine (two equal nodes), each (M,) int64."""
+    cores = np.round(machines["cpu"].to_numpy() * CORES_PER_UNIT / 2).astype(np.int64)
+    gib = np.round(machines["memory"].to_numpy() * GIB_PER_UNIT / 2).astype(np.int64)
+    return cores, gib
 
 
 def instance_from_snapshot(
-    snapshot: "ClusterSnapshot",
+    snapshot: ClusterSnapshot,
     rng: np.random.Generator,
     num_pms: int,
     max_vms: int,
@@ -38,20 +69,28 @@ def instance_from_snapshot(
     with a warning that counts them.
 
     Raises:
-        ValueError: If the snapshot has fewer than ``num_pms`` machines or the drawn machines run
-            more than ``max_vms`` tasks.
+        ValueError: If the snapshot has fewer than ``num_pms`` machines, a drawn machine has less
+            than one core or GiB per NUMA node (:func:`load_trace_snapshot` leaves those out), or
+            the drawn machines run more than ``max_vms`` tasks.
     """
     machines, tasks = snapshot.machines, snapshot.tasks
     if len(machines) < num_pms:
         raise ValueError(
-            f"the trace snapshot at t={snapshot.time_us} us has {len(machines)} machines with known "
-            f"capacity; this size needs {num_pms}: choose a smaller size or another time"
+            f"the trace snapshot of {snapshot.trace_dir} at t={snapshot.time_us} us has "
+            f"{len(machines)} machines with known capacity; this size needs {num_pms}: choose a "
+            "smaller size or another time"
         )
     chosen = np.sort(rng.choice(len(machines), size=num_pms, replace=False))
     picked = machines.iloc[chosen]
-    numa_cpu = np.maximum(1, np.round(picked["cpu"].to_numpy() * CORES_PER_UNIT / 2)).astype(np.int32)
-    numa_mem = np.maximum(1, np.round(picked["memory"].to_numpy() * GIB_PER_UNIT / 2)).astype(np.int32)
-    numa_cpu, numa_mem = np.repeat(numa_cpu[:, None], 2, 1), np.repeat(numa_mem[:, None], 2, 1)
+    cores, gib = numa_capacity(picked)
+    tiny = (cores < 1) | (gib < 1)
+    if tiny.any():
+        raise ValueError(
+            f"machine {int(picked['machine_id'].iloc[int(np.argmax(tiny))])} of {snapshot.trace_dir} "
+            "has less than one core or GiB per NUMA node; load the snapshot with load_trace_snapshot"
+        )
+    numa_cpu = np.repeat(cores.astype(np.int32)[:, None], 2, 1)
+    numa_mem = np.repeat(gib.astype(np.int32)[:, None], 2, 1)
     pm_of_machine = dict(zip(picked["machine_id"].to_numpy().tolist(), range(num_pms)))
     running = tasks[tasks["machine_id"].isin(pm_of_machine)]
     cpu, mem, double = requests_to_vm_sizes(
@@ -85,9 +124,13 @@ def instance_from_snapshot(
         kept.append(i)
         numa_of.append(numa)
     if len(kept) < len(running):
+        from schedgym.data.google_cluster import TraceWarning
+
         warnings.warn(
-            f"trace snapshot: dropped {len(running) - len(kept)} of {len(running)} tasks that do not "
-            "fit their machine after rounding to whole cores and GiB (or repeat an anti-affinity job)",
+            f"trace snapshot of {snapshot.trace_dir}: dropped {len(running) - len(kept)} of "
+            f"{len(running)} tasks that do not fit their machine after rounding to whole cores and "
+            "GiB (or repeat an anti-affinity job)",
+            TraceWarning,
             stacklevel=2,
         )
     if len(kept) > max_vms:

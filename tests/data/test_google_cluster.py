@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import gzip
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from schedgym.data.google_cluster import SKIP_REASONS, ClusterSnapshot, TraceFormatError, load_snapshot
+from schedgym.data.google_cluster import (
+    IRREGULARITIES,
+    SKIP_REASONS,
+    ClusterSnapshot,
+    TraceFormatError,
+    TraceWarning,
+    load_snapshot,
+)
+
+# The shared fixture holds one of several irregularities on purpose; tests about the warning itself
+# catch it with pytest.warns, the others ignore it.
+pytestmark = pytest.mark.filterwarnings("ignore::schedgym.data.google_cluster.TraceWarning")
 
 MACHINE_PART = "part-00000-of-00001.csv.gz"
 TASK_PARTS = ("part-00000-of-00002.csv.gz", "part-00001-of-00002.csv")
@@ -116,7 +129,8 @@ def trace(tmp_path: Path) -> Path:
 
 
 def test_snapshot_at_time(trace: Path) -> None:
-    snap = load_snapshot(trace, 1000)
+    with pytest.warns(TraceWarning) as caught:
+        snap = load_snapshot(trace, 1000)
 
     assert isinstance(snap, ClusterSnapshot)
     assert snap.time_us == 1000
@@ -134,11 +148,22 @@ def test_snapshot_at_time(trace: Path) -> None:
     pd.testing.assert_frame_equal(snap.tasks, expected_tasks)
     assert snap.skipped == {
         "machines_missing_capacity": 1,  # m4
-        "tasks_without_schedule": 1,  # 19
         "tasks_missing_request": 1,  # 15
-        "tasks_on_unknown_machine": 2,  # 16 on removed m2, 17 on m4
+        "tasks_on_removed_machine": 1,  # 16 on m2
+        "tasks_on_machine_missing_capacity": 1,  # 17 on m4
+        "tasks_on_unknown_machine": 0,
     }
     assert tuple(snap.skipped) == SKIP_REASONS
+    # Job 19 has an UPDATE_RUNNING but was never scheduled: it does not run.
+    assert snap.irregularities == {kind: int(kind == "update_running_while_not_running") for kind in IRREGULARITIES}
+    assert snap.trace_dir == trace
+    # One warning with every non-zero count, and where the first irregular event is.
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "snapshot at t=1000 us" in message
+    assert "running tasks on a removed machine left out: 1" in message
+    assert f"UPDATE_RUNNING events of tasks not running (state unchanged): 1, first at " \
+           f"{trace / 'task_events' / TASK_PARTS[0]}: line 14" in message
 
 
 def test_default_time_is_end_of_task_events(trace: Path) -> None:
@@ -185,24 +210,23 @@ def test_parts_starting_after_time_are_not_read(trace: Path) -> None:
         load_snapshot(trace, 1000)
 
 
-def test_capacity_tolerance_and_empty_task_events(tmp_path: Path) -> None:
+def test_capacity_tolerance(tmp_path: Path) -> None:
     root = write_trace(
         tmp_path / "t",
         machine_lines=["0,7,0,P,1.0000000001,1"],
-        task_lines=([],),
+        task_lines=([task(0, 1, 0, "7", 1, cpu="0.1", mem="0.1")],),
         task_parts=("part-00000-of-00001.csv",),
     )
 
     snap = load_snapshot(root, 10)
     pd.testing.assert_frame_equal(snap.machines, machines_frame([(7, "P", 1.0, 1.0)]))  # clipped
-    pd.testing.assert_frame_equal(snap.tasks, tasks_frame([]))
-    with pytest.raises(TraceFormatError, match="task_events: no events"):
-        load_snapshot(root)
+    assert snap.tasks["machine_id"].tolist() == [7]
 
 
-def test_negative_time_rejected(trace: Path) -> None:
-    with pytest.raises(ValueError, match="time_us must be >= 0"):
-        load_snapshot(trace, -1)
+@pytest.mark.parametrize("time_us", [-1, 2**53])
+def test_time_outside_the_exact_range_rejected(trace: Path, time_us: int) -> None:
+    with pytest.raises(ValueError, match="time_us must be >= 0 and below 2\\*\\*53"):
+        load_snapshot(trace, time_us)
 
 
 # id: (table, 0-based line index, replacement line, fragments the message must contain)
@@ -323,3 +347,254 @@ def test_part_both_compressed_and_plain(trace: Path) -> None:
 
     with pytest.raises(TraceFormatError, match="part-00000-of-00002.csv.gz are both present"):
         load_snapshot(trace)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs that would silently lose or invent data: each is refused or counted (module docstring).
+
+ONE_MACHINE = ["0,1,0,P,0.5,0.5", "0,2,0,P,0.5,0.5"]
+
+
+def tiny_trace(root: Path, machine_lines: list[str], *task_parts: list[str]) -> Path:
+    """A trace of plain .csv parts: one machine_events part and the given task_events parts."""
+    write_part(root / "machine_events" / "part-00000-of-00001.csv", machine_lines)
+    for index, lines in enumerate(task_parts):
+        write_part(root / "task_events" / f"part-{index:05d}-of-{len(task_parts):05d}.csv", lines)
+    return root
+
+
+def snapshot_and_warning(root: Path, time_us: int | None = None) -> tuple[ClusterSnapshot, str]:
+    with pytest.warns(TraceWarning) as caught:
+        snap = load_snapshot(root, time_us)
+    assert len(caught) == 1
+    return snap, str(caught[0].message)
+
+
+def only(kind: str, count: int = 1) -> dict[str, int]:
+    return {key: count if key == kind else 0 for key in IRREGULARITIES}
+
+
+def test_clean_trace_warns_nothing(tmp_path: Path) -> None:
+    root = tiny_trace(tmp_path, ONE_MACHINE, [task(0, 1, 0, "1", 1, cpu="0.1", mem="0.1")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TraceWarning)
+        snap = load_snapshot(root)
+    assert snap.irregularities == only("schedule_while_running", 0)
+    assert not any(snap.skipped.values())
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one_part", "across_parts"])
+def test_schedule_of_a_running_task_moves_it_and_is_counted(tmp_path: Path, split: bool) -> None:
+    first = task(100, 1, 0, "1", 1, cpu="0.1", mem="0.1")
+    second = task(200, 1, 0, "2", 1)  # no EVICT in between
+    parts = ([first], [second]) if split else ([first, second],)
+    snap, message = snapshot_and_warning(tiny_trace(tmp_path, ONE_MACHINE, *parts), 300)
+
+    assert snap.tasks["machine_id"].tolist() == [2]
+    assert snap.irregularities == only("schedule_while_running")
+    where = f"part-0000{int(split)}-of-0000{len(parts)}.csv: line {1 if split else 2}"
+    assert "SCHEDULE events of running tasks (moved to the later machine): 1, first at" in message
+    assert where in message
+
+
+def test_schedule_after_an_evict_is_regular(tmp_path: Path) -> None:
+    lines = [task(100, 1, 0, "1", 1, cpu="0.1", mem="0.1"), task(150, 1, 0, "1", 2),
+             task(150, 1, 0, "", 0), task(200, 1, 0, "2", 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TraceWarning)
+        snap = load_snapshot(tiny_trace(tmp_path, ONE_MACHINE, lines), 300)
+    assert snap.tasks["machine_id"].tolist() == [2]
+
+
+@pytest.mark.parametrize(
+    "later, kind, runs",
+    [
+        (task(200, 1, 0, "", 0), "submit_while_running", False),  # the later event wins
+        (task(200, 1, 0, "", 7, cpu="0.2"), "update_pending_while_running", True),
+    ],
+    ids=["submit", "update_pending"],
+)
+def test_other_events_of_a_running_task(tmp_path: Path, later: str, kind: str, runs: bool) -> None:
+    lines = [task(100, 1, 0, "1", 1, cpu="0.1", mem="0.1"), later]
+    snap, _ = snapshot_and_warning(tiny_trace(tmp_path, ONE_MACHINE, lines), 300)
+
+    assert snap.irregularities == only(kind)
+    assert snap.tasks["job_id"].tolist() == ([1] if runs else [])
+    if runs:
+        assert snap.tasks["cpu_request"].tolist() == [0.2]  # an update's values still apply
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one_part", "across_parts"])
+def test_update_running_after_an_evict_does_not_revive_the_task(tmp_path: Path, split: bool) -> None:
+    ran = [task(100, 1, 0, "1", 1, cpu="0.1", mem="0.1"), task(150, 1, 0, "1", 2)]
+    update = [task(200, 1, 0, "1", 8)]
+    parts = (ran, update) if split else (ran + update,)
+    snap, _ = snapshot_and_warning(tiny_trace(tmp_path, ONE_MACHINE, *parts), 300)
+
+    assert snap.tasks.empty
+    assert snap.irregularities == only("update_running_while_not_running")
+
+
+def test_parts_out_of_time_order_are_refused(tmp_path: Path) -> None:
+    # Part 0 ends at 900; part 1 holds earlier events (its FINISH would be lost or misordered).
+    later = [task(100, 1, 0, "1", 1, cpu="0.1", mem="0.1"), task(900, 2, 0, "1", 1, cpu="0.1", mem="0.1")]
+    earlier = [task(50, 3, 0, "2", 1, cpu="0.1", mem="0.1"), task(500, 1, 0, "1", 4)]
+    root = tiny_trace(tmp_path, ONE_MACHINE, later, earlier)
+
+    with pytest.raises(TraceFormatError) as error:
+        load_snapshot(root, 1000)
+    message = str(error.value)
+    assert "part-00001-of-00002.csv: line 1, field 'timestamp' (column 1): 50 is earlier than the " \
+           "last event of part-00000-of-00002.csv (900)" in message
+    assert "time order" in message
+
+
+def test_parts_meeting_at_one_time_are_in_order(tmp_path: Path) -> None:
+    root = tiny_trace(tmp_path, ONE_MACHINE, [task(100, 1, 0, "1", 1, cpu="0.1", mem="0.1")],
+                      [task(100, 1, 0, "1", 4)])  # a tie across parts keeps file order
+    assert load_snapshot(root, 200).tasks.empty
+
+
+def test_machine_events_out_of_time_order_are_refused(tmp_path: Path) -> None:
+    write_part(tmp_path / "machine_events" / "part-00000-of-00002.csv", ["0,1,0,P,0.5,0.5", "300,1,1,P,,"])
+    write_part(tmp_path / "machine_events" / "part-00001-of-00002.csv", ["200,2,0,P,0.5,0.5"])
+    write_part(tmp_path / "task_events" / "part-00000-of-00001.csv", [task(0, 1, 0, "2", 0)])
+
+    with pytest.raises(TraceFormatError, match=r"part-00001-of-00002\.csv: line 1, field 'timestamp'"):
+        load_snapshot(tmp_path, 400)
+
+
+def test_re_added_machine_does_not_reuse_its_old_capacity(tmp_path: Path) -> None:
+    machines = ["0,1,0,P,0.5,0.5", "100,1,1,P,,", "200,1,0,,,", "0,2,0,P,0.5,0.5", "100,2,1,P,,",
+                "200,2,0,Q,0.25,"]
+    machines = sorted(machines, key=lambda line: int(line.split(",")[0]))
+    tasks = [task(300, 1, 0, "1", 1, cpu="0.1", mem="0.1"), task(300, 2, 0, "2", 1, cpu="0.1", mem="0.1")]
+    snap, message = snapshot_and_warning(tiny_trace(tmp_path, machines, tasks), 400)
+
+    assert snap.machines.empty  # m1 re-added without capacity, m2 without memory
+    assert snap.skipped["machines_missing_capacity"] == 2
+    assert snap.skipped["tasks_on_machine_missing_capacity"] == 2
+    assert "machines of unknown CPU or memory left out: 2" in message
+
+
+def test_re_added_machine_takes_its_new_capacity(tmp_path: Path) -> None:
+    machines = ["0,1,0,P,0.5,0.5", "100,1,1,P,,", "200,1,0,Q,1,0.25"]
+    snap = load_snapshot(tiny_trace(tmp_path, machines, [task(0, 1, 0, "", 0)]), 300)
+    pd.testing.assert_frame_equal(snap.machines, machines_frame([(1, "Q", 1.0, 0.25)]))
+
+
+def test_update_of_a_removed_machine_does_not_revive_it(tmp_path: Path) -> None:
+    machines = ["0,1,0,P,0.5,0.5", "0,2,0,P,0.5,0.5", "100,1,1,P,,", "200,1,2,P,0.5,0.5"]
+    tasks = [task(300, 1, 0, "1", 1, cpu="0.1", mem="0.1")]
+    snap, message = snapshot_and_warning(tiny_trace(tmp_path, machines, tasks), 400)
+
+    assert snap.machines["machine_id"].tolist() == [2]
+    assert snap.irregularities == only("machine_update_while_removed")
+    assert snap.skipped["tasks_on_removed_machine"] == 1
+    assert "machine_events/part-00000-of-00001.csv: line 4" in message
+
+
+@pytest.mark.parametrize("field, line", [("cpu", "0,2,0,P,0,0.5"), ("memory", "0,2,0,P,0.5,0.0")])
+def test_machine_with_zero_capacity_is_refused(tmp_path: Path, field: str, line: str) -> None:
+    root = tiny_trace(tmp_path, ["0,1,0,P,0.5,0.5", line], [task(0, 1, 0, "", 0)])
+    with pytest.raises(TraceFormatError) as error:
+        load_snapshot(root, 10)
+    assert f"part-00000-of-00001.csv: line 2, field {field!r}" in str(error.value)
+    assert "capacity must be above 0" in str(error.value)
+
+
+def test_remove_may_carry_a_zero_capacity(tmp_path: Path) -> None:
+    root = tiny_trace(tmp_path, ["0,1,0,P,0.5,0.5", "0,2,0,P,0.5,0.5", "5,2,1,P,0,0"],
+                      [task(0, 1, 0, "", 0)])
+    assert load_snapshot(root, 10).machines["machine_id"].tolist() == [1]
+
+
+def test_tasks_on_removed_or_unknown_machines_are_counted(tmp_path: Path) -> None:
+    machines = ["0,1,0,P,0.5,0.5", "0,2,0,P,0.5,0.5", "200,2,1,P,,"]
+    tasks = [task(100, 1, 0, "2", 1, cpu="0.1", mem="0.1"), task(100, 2, 0, "9", 1, cpu="0.1", mem="0.1"),
+             task(100, 3, 0, "1", 1, cpu="0.1", mem="0.1")]
+    snap, message = snapshot_and_warning(tiny_trace(tmp_path, machines, tasks), 300)
+
+    assert snap.tasks["job_id"].tolist() == [3]
+    assert snap.skipped["tasks_on_removed_machine"] == 1
+    assert snap.skipped["tasks_on_unknown_machine"] == 1
+    assert "running tasks on a removed machine left out: 1" in message
+    assert "running tasks on a machine without events by then left out: 1" in message
+
+
+@pytest.mark.parametrize("table", ["machine_events", "task_events"])
+def test_table_without_events_is_refused(tmp_path: Path, table: str) -> None:
+    root = tiny_trace(tmp_path, ONE_MACHINE, [task(0, 1, 0, "", 0)])
+    for part in (root / table).iterdir():
+        part.write_bytes(b"")
+
+    with pytest.raises(TraceFormatError, match=f"{table}: its 1 part file\\(s\\) hold no events"):
+        load_snapshot(root, 10)
+
+
+def test_timestamp_after_the_trace_window(tmp_path: Path) -> None:
+    lines = [task(100, 1, 0, "1", 1, cpu="0.1", mem="0.1"), task(2**63 - 1, 1, 0, "1", 4)]
+    root = tiny_trace(tmp_path, ONE_MACHINE, lines)
+
+    snap = load_snapshot(root)  # the end of the task events is the last time inside the window
+    assert snap.time_us == 100
+    assert snap.tasks["job_id"].tolist() == [1]  # its FINISH comes after any snapshot time
+    assert load_snapshot(root, 2**53 - 1).tasks["job_id"].tolist() == [1]
+
+
+@pytest.mark.parametrize("value", [2**53, 2**63, 2**63 - 2])
+def test_integer_too_large_for_float64_is_refused(tmp_path: Path, value: int) -> None:
+    root = tiny_trace(tmp_path, ONE_MACHINE, [task(value, 1, 0, "", 0)])
+    with pytest.raises(TraceFormatError) as error:
+        load_snapshot(root, 10)
+    message = str(error.value)
+    assert "line 1, field 'timestamp' (column 1): expected an integer below 2**53" in message
+    assert repr(str(value)) in message
+
+
+def test_job_id_too_large_for_float64_is_refused(tmp_path: Path) -> None:
+    root = tiny_trace(tmp_path, ONE_MACHINE, [task(0, 2**53 + 1, 0, "", 0)])
+    with pytest.raises(TraceFormatError, match="field 'job_id' .*below 2\\*\\*53"):
+        load_snapshot(root, 10)
+
+
+def reference_state(events: list[tuple[int, int, int, int]]) -> tuple[set, dict[str, int]]:
+    """The state machine of the module docstring, one event at a time: (job, machine) of the
+    running tasks and the irregular event counts. Events are (time, job, machine, type)."""
+    runs: dict[int, int] = {}  # job -> machine of a running task (task index 0 throughout)
+    counts = dict.fromkeys(IRREGULARITIES, 0)
+    for _, job, machine, kind in events:
+        running = job in runs
+        if kind == 1:
+            counts["schedule_while_running"] += running
+            runs[job] = machine
+        elif kind == 0:
+            counts["submit_while_running"] += running
+            runs.pop(job, None)
+        elif kind == 7:
+            counts["update_pending_while_running"] += running
+        elif kind == 8:
+            counts["update_running_while_not_running"] += not running
+        else:
+            runs.pop(job, None)
+    return set(runs.items()), counts
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_task_states_match_a_sequential_reference(tmp_path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    times = np.sort(rng.integers(0, 50, size=80))  # many ties, kept in file order
+    events = [(int(t), int(rng.integers(6)), int(rng.integers(1, 3)), int(rng.integers(9)))
+              for t in times]
+    cuts = np.sort(rng.choice(np.arange(1, len(events)), size=int(rng.integers(0, 4)), replace=False))
+    parts = [
+        [task(t, job, 0, str(machine) if kind == 1 else "", kind, cpu="0.1", mem="0.1")
+         for t, job, machine, kind in events[a:b]]
+        for a, b in zip([0, *cuts], [*cuts, len(events)])
+    ]
+    root = tiny_trace(tmp_path, ONE_MACHINE, *parts)
+
+    snap = load_snapshot(root, 100)
+    running, counts = reference_state(events)
+    assert set(zip(snap.tasks["job_id"], snap.tasks["machine_id"])) == running
+    assert snap.irregularities == counts

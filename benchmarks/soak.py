@@ -1,0 +1,683 @@
+"""Soak test of every registered env: long runs of random masked actions, invariants checked
+after every step. Not part of the test suite (CI does not run it): it takes hours at the default
+10^6 steps per configuration.
+
+Configurations: for every env id in the table of :mod:`schedgym.envs`, each distinct set of env
+kwargs that its fixed instance sets use (VM small and medium; SoC static-random, static-apps and
+the streaming load × noise grid), plus :data:`EXTRA_CONFIGS`. Instances are the env's own seeded
+samples (``reset(seed=...)``), not the fixed sets.
+
+Actions: episode seeds come from ``np.random.default_rng([--seed, crc32(config name)])``; an
+episode resets with ``reset(seed=s)`` and draws its actions from ``np.random.default_rng(s)``:
+the no-op node (VM stop, SoC wait) with probability ``--noop-prob``, else uniformly among the
+other legal nodes (the no-op alone when nothing else is legal). A low no-op probability lets
+episodes reach their migration limit or their last job instead of stopping after a few steps.
+
+Checks after every step (a failure is reported with what is needed to replay it):
+
+* all envs: the no-op is legal and the mask non-empty; the observation has the space's keys,
+  shapes and dtypes, finite float arrays, edge indices in ``[0, N_MAX)`` and 0/1 masks (what
+  ``observation_space.contains`` checks, done cheaply); the full ``contains`` runs every
+  ``--check-every`` steps (default 100) and on every step of a replay; reward and numeric
+  ``info`` values are finite.
+* VM (``state``, recomputed from the instance): every VM on one PM and a NUMA node of its kind,
+  CPU and memory of every NUMA node within capacity and equal to what ``free_cpu`` /
+  ``free_mem`` say, anti-affinity jobs on distinct PMs, the observation's placement edges are
+  exactly one per VM (two for a double VM) to the NUMA nodes where it sits, fragment rate in
+  [0, 1] and equal to ``info``, the reward equal to the FR decrease minus the migration cost,
+  the mask equal to the legal VMs / destinations of the state, the migration count within
+  ``mnl``; every ``--check-every`` steps the incremental legality table equals the
+  from-scratch ``sim.destination_feasibility``.
+* SoC (``state`` and ``sim``, which the env documents as readable): time and jobs done never
+  decrease, at most one running task per PE, queue lengths equal the tasks on each PE, the mask
+  equal to the ready tasks / capable PEs. Every commit and every finish is observed through a
+  read-only hook on the sim (``commit`` and the private ``_finish``, with the realised times in
+  the private ``_act_start`` / ``_act_finish``; the script fails at start if these names go):
+  a task is committed once, when ready, to a capable PE, after all its predecessors finished;
+  it finishes once, at the current time, in time order, on its PE; it starts no earlier than
+  its commit, its job's arrival and each predecessor's finish plus ``volume / bandwidth``
+  (zero on one PE); no PE overlaps two tasks; it runs for its mean latency times its noise
+  factor; at the end every task finished and ``info``'s makespan and mean job duration agree.
+
+Run (``--envs`` takes env ids, keys such as ``soc``, or configuration names)::
+
+    python -m benchmarks.soak [--steps 1000000] [--envs vm-small,soc] [--seed 0]
+    python -m benchmarks.soak --replay vm-small --episode-seed 123   # one episode, all checks
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import traceback
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from tqdm import tqdm
+
+from schedgym.data.instance_sets import recipes
+from schedgym.envs import ENVS, ENV_IDS
+from schedgym.envs.graph import NOOP_NODE
+from schedgym.envs.soc.types import DONE, QUEUED, READY, RUNNING
+from schedgym.envs.vm.sim import destination_feasibility
+from schedgym.envs.vm.types import BOTH_NUMA
+
+EXTRA_CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
+    # DeepSoCS's one-step decisions (earliest-finish PE) under the heaviest load with noise.
+    "soc-eft-heavy-noise0.2": ("schedgym/SoCDAG-v0", {"injection_rate": 40.0, "noise": 0.2,
+                                                      "pe_selection": "eft"}),
+    # Random DAGs streamed onto Topcuoglu's unrelated machines (no fixed set uses this).
+    "soc-stream-unrelated-4": ("schedgym/SoCDAG-v0", {"platform": "unrelated-4"}),
+}
+MAX_PRINTED_FAILURES = 5  # per configuration; the rest are only counted
+_REL_TOL = 1e-9  # relative tolerance of time comparisons (sums of float latencies)
+
+
+class InvariantError(AssertionError):
+    """An invariant of an env failed; the message says which and with what values."""
+
+
+def require(condition: Any, message: str | Callable[[], str]) -> None:
+    """Raises :class:`InvariantError` unless ``condition``; ``message`` may be lazy."""
+    if not condition:
+        raise InvariantError(message() if callable(message) else message)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One env configuration to soak: a name, the env id and its ``gym.make`` kwargs."""
+
+    name: str
+    env_id: str
+    kwargs: dict[str, Any]
+
+
+def configurations() -> dict[str, Config]:
+    """Every configuration, by name: the distinct kwargs of each env's instance sets, then the
+    extras. A set's name without its ``-test`` / ``-val`` suffix names its configuration."""
+    configs: dict[str, Config] = {}
+    for env_id in ENV_IDS:
+        key = ENVS[env_id].key
+        seen: list[dict[str, Any]] = []
+        for recipe in recipes(key).values():
+            if recipe.env_kwargs in seen:
+                continue
+            seen.append(recipe.env_kwargs)
+            base = recipe.name.removesuffix(f"-{recipe.purpose}")
+            configs[f"{key}-{base}"] = Config(f"{key}-{base}", env_id, dict(recipe.env_kwargs))
+    for name, (env_id, kwargs) in EXTRA_CONFIGS.items():
+        configs[name] = Config(name, env_id, dict(kwargs))
+    return configs
+
+
+def select(configs: dict[str, Config], spec: str | None) -> list[Config]:
+    """The configurations named by ``--envs``: comma-separated env ids, env keys or names."""
+    if not spec:
+        return list(configs.values())
+    chosen: list[Config] = []
+    for item in (part.strip() for part in spec.split(",") if part.strip()):
+        matches = [c for c in configs.values()
+                   if item in (c.name, c.env_id) or ENVS[c.env_id].key == item]
+        if not matches:
+            raise SystemExit(f"--envs: unknown {item!r}; env ids {', '.join(ENV_IDS)}, keys "
+                             f"{', '.join(e.key for e in ENVS.values())}, configurations "
+                             f"{', '.join(configs)}")
+        chosen += [c for c in matches if c not in chosen]
+    return chosen
+
+
+def random_action(rng: np.random.Generator, mask: np.ndarray, noop_prob: float) -> int:
+    """The no-op with probability ``noop_prob`` (or when it is the only legal node), else a
+    uniformly random other legal node."""
+    legal = np.flatnonzero(mask)
+    others = legal[legal != NOOP_NODE]
+    if others.size == 0 or rng.random() < noop_prob:
+        return NOOP_NODE
+    return int(others[rng.integers(others.size)])
+
+
+# ------------------------------------------------------------------------------ observation
+
+
+def check_observation(obs: dict[str, np.ndarray], space: gym.spaces.Dict, full: bool) -> None:
+    """The observation is in ``space``: cheap equivalent checks, the real ``contains`` if full."""
+    require(obs.keys() == space.spaces.keys(), lambda: f"observation keys {sorted(obs)}")
+    for key, sub in space.spaces.items():
+        value = obs[key]
+        if value.shape != sub.shape or value.dtype != sub.dtype:
+            raise InvariantError(f"{key}: shape {value.shape} dtype {value.dtype}, space {sub}")
+    for key in ("nodes", "edge_attr", "globals"):
+        if not np.isfinite(obs[key]).all():
+            where = np.argwhere(~np.isfinite(obs[key]))[:5].tolist()
+            raise InvariantError(f"{key} not finite at {where}")
+    edges = obs["edge_index"]
+    n_max = obs["nodes"].shape[0]
+    require(edges.min() >= 0 and edges.max() < n_max,
+            lambda: f"edge_index outside [0, {n_max}): {edges.min()}..{edges.max()}")
+    for key in ("node_mask", "edge_mask", "action_mask"):
+        if not (obs[key].view(np.uint8) <= 1).all():
+            raise InvariantError(f"{key} holds values other than 0/1")
+    require(obs["action_mask"][NOOP_NODE] == 1, "the no-op node is not legal")
+    if full:
+        require(space.contains(obs), "observation_space.contains(obs) is False")
+
+
+def check_numbers(reward: float, info: dict[str, Any]) -> None:
+    require(math.isfinite(reward), lambda: f"reward {reward}")
+    for key, value in info.items():
+        if isinstance(value, (int, float, np.number)) and not math.isfinite(value):
+            raise InvariantError(f"info[{key!r}] = {value}")
+
+
+# ------------------------------------------------------------------------------------- VM
+
+
+class VMChecker:
+    """Invariants of ``schedgym/VMReschedule-v1`` (see the module docstring)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env = env.unwrapped
+
+    def on_reset(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        env, state = self.env, self.env.state
+        inst = state.instance
+        self.num_pms, self.num_vms = inst.num_pms, inst.num_vms
+        self.vm_nodes = np.array([env.vm_node(v) for v in range(self.num_vms)], np.int64)
+        self.dest_nodes = np.array([env.destination_node(d) for d in range(3 * self.num_pms)],
+                                   np.int64)
+        self.need_cpu = np.where(inst.vm_double, inst.vm_cpu // 2, inst.vm_cpu).astype(np.int64)
+        self.need_mem = np.where(inst.vm_double, inst.vm_mem // 2, inst.vm_mem).astype(np.int64)
+        restricted = np.flatnonzero(inst.vm_anti_affinity)
+        self.restricted = restricted
+        self.restricted_job = np.unique(inst.vm_job[restricted], return_inverse=True)[1]
+        self.fragment_rate = self._fragment_rate()
+        require(abs(self.fragment_rate - info["initial_fragment_rate"]) <= 1e-12,
+                lambda: f"initial FR {info['initial_fragment_rate']} != {self.fragment_rate}")
+        self._check_state(obs, info)
+
+    def on_step(self, action: int, obs: dict[str, np.ndarray], reward: float, terminated: bool,
+                info: dict[str, Any]) -> None:
+        env, state = self.env, self.env.state
+        before, phase_before = self.fragment_rate, self.phase
+        self._check_state(obs, info)
+        moved = phase_before == 1 and action != NOOP_NODE
+        expected = before - self.fragment_rate - env.migration_cost if moved else 0.0
+        require(abs(reward - expected) <= 1e-9,
+                lambda: f"reward {reward}, FR {before} -> {self.fragment_rate}: expected {expected}")
+        should_end = action == NOOP_NODE or state.migrations >= env.mnl
+        require(terminated == should_end,
+                lambda: f"terminated={terminated} after action {action}, {state.migrations} "
+                        f"migrations of mnl {env.mnl}")
+
+    def full_check(self) -> None:
+        state = self.env.state
+        reference = destination_feasibility(state, np.arange(3 * self.num_pms))
+        require(np.array_equal(state.feasible, reference),
+                lambda: f"incremental legality differs from recomputation at "
+                        f"{np.argwhere(state.feasible != reference)[:5].tolist()} (vm, dest)")
+        require(np.array_equal(state.num_destinations, state.feasible.sum(1)),
+                "num_destinations differs from the row sums of feasible")
+
+    def _fragment_rate(self) -> float:
+        free = self.env.state.free_cpu.astype(np.int64)
+        total = int(free.sum())
+        return float((free % self.env.state.granularity).sum()) / total if total else 0.0
+
+    def _check_state(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        state = self.env.state
+        self._check_placement(state)
+        self._check_capacity(state)
+        self._check_anti_affinity(state)
+        self._check_edges(state, obs)
+        self.fragment_rate = self._fragment_rate()
+        require(0.0 <= self.fragment_rate <= 1.0, lambda: f"fragment rate {self.fragment_rate}")
+        require(abs(info["fragment_rate"] - self.fragment_rate) <= 1e-12,
+                lambda: f"info fragment_rate {info['fragment_rate']} != {self.fragment_rate}")
+        require(0 <= state.migrations <= self.env.mnl and state.migrations == len(state.history),
+                lambda: f"{state.migrations} migrations, {len(state.history)} in history, "
+                        f"mnl {self.env.mnl}")
+        self.phase = int(state.selected_vm >= 0)
+        require(info["phase"] == self.phase and obs["globals"][0] == self.phase,
+                lambda: f"phase: info {info['phase']}, globals {obs['globals'][0]}, "
+                        f"state selected_vm {state.selected_vm}")
+        self._check_mask(state, obs["action_mask"])
+
+    def _check_placement(self, state) -> None:
+        double = state.instance.vm_double
+        require(state.vm_pm.shape == (self.num_vms,) and state.vm_numa.shape == (self.num_vms,),
+                "placement arrays changed shape")
+        require(((state.vm_pm >= 0) & (state.vm_pm < self.num_pms)).all(),
+                lambda: f"VM on PM {state.vm_pm.min()}..{state.vm_pm.max()} of {self.num_pms}")
+        kind_ok = np.where(double, state.vm_numa == BOTH_NUMA, np.isin(state.vm_numa, (0, 1)))
+        require(kind_ok.all(), lambda: f"VMs {np.flatnonzero(~kind_ok)[:5].tolist()} on a NUMA "
+                                       f"node not of their kind")
+
+    def _check_capacity(self, state) -> None:
+        inst = state.instance
+        for name, need, capacity, free in (("cpu", self.need_cpu, inst.numa_cpu, state.free_cpu),
+                                           ("mem", self.need_mem, inst.numa_mem, state.free_mem)):
+            used = self._used(state, need)
+            over = np.argwhere(used > capacity)
+            if over.size:
+                first = tuple(over[0])
+                raise InvariantError(f"{name} over capacity on (pm, numa) {over[:5].tolist()}: "
+                                     f"{used[first]} > {capacity[first]}")
+            if not np.array_equal(capacity - used, free):
+                where = np.argwhere(capacity - used != free)[:5].tolist()
+                raise InvariantError(f"free_{name} differs from capacity - allocation at {where}")
+
+    def _used(self, state, need: np.ndarray) -> np.ndarray:
+        """Allocation of every NUMA node, (P, 2), recomputed from the placement."""
+        single = state.vm_numa != BOTH_NUMA
+        slots = 2 * state.vm_pm[single].astype(np.int64) + state.vm_numa[single]
+        used = np.bincount(slots, need[single], minlength=2 * self.num_pms).reshape(-1, 2)
+        halves = np.bincount(state.vm_pm[~single], need[~single], minlength=self.num_pms)
+        return (used + halves[:, None]).astype(np.int64)
+
+    def _check_anti_affinity(self, state) -> None:
+        if not self.restricted.size:
+            return
+        keys = np.sort(self.restricted_job * self.num_pms + state.vm_pm[self.restricted])
+        clash = np.flatnonzero(np.diff(keys) == 0)
+        require(clash.size == 0, lambda: f"anti-affinity broken: two VMs of one job on PM "
+                                         f"{keys[clash[0]] % self.num_pms}")
+
+    def _check_edges(self, state, obs: dict[str, np.ndarray]) -> None:
+        """The placement edges (VM → NUMA) of the observation are exactly the placement."""
+        src, dst = obs["edge_index"][:, obs["edge_mask"].astype(bool)]
+        first_vm, n_max = self.vm_nodes[0], obs["nodes"].shape[0]
+        from_vm = (src >= first_vm) & (src <= self.vm_nodes[-1])
+        shown = np.sort(src[from_vm] * n_max + dst[from_vm])
+        pm = state.vm_pm.astype(np.int64)
+        single = state.vm_numa != BOTH_NUMA
+        numa_a = np.where(single, 2 * pm + np.maximum(state.vm_numa, 0), 2 * pm)
+        targets = np.concatenate([self.dest_nodes[numa_a], self.dest_nodes[2 * pm[~single] + 1]])
+        sources = np.concatenate([self.vm_nodes, self.vm_nodes[~single]])
+        expected = np.sort(sources * n_max + targets)
+        require(np.array_equal(shown, expected),
+                lambda: f"placement edges: {shown.size} shown, {expected.size} expected; first "
+                        f"difference VM node {self._first_difference(shown, expected, n_max)}")
+
+    @staticmethod
+    def _first_difference(a: np.ndarray, b: np.ndarray, n_max: int) -> int:
+        diff = np.setxor1d(a, b)
+        return int(diff[0] // n_max) if diff.size else -1
+
+    def _check_mask(self, state, mask: np.ndarray) -> None:
+        expected = np.zeros_like(mask)
+        expected[NOOP_NODE] = 1
+        if state.selected_vm < 0:
+            expected[self.vm_nodes] = state.num_destinations > 0
+        else:
+            expected[self.dest_nodes] = state.feasible[state.selected_vm]
+        require(np.array_equal(mask, expected),
+                lambda: f"action mask differs from the state at nodes "
+                        f"{np.flatnonzero(mask != expected)[:10].tolist()} (phase {self.phase})")
+
+
+# ------------------------------------------------------------------------------------ SoC
+
+
+@dataclass
+class _Task:
+    """What the SoC checker saw of one task (job j, task i)."""
+
+    committed_at: float
+    pe: int
+    start: float = math.nan
+    finish: float = math.nan
+
+
+@dataclass
+class _Episode:
+    tasks: dict[tuple[int, int], _Task] = field(default_factory=dict)
+    last_finish: float = -math.inf  # latest finish observed (finishes come in time order)
+    pe_free: np.ndarray | None = None  # (P,) finish of the last task observed on each PE
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= _REL_TOL * max(1.0, abs(a), abs(b))
+
+
+def _not_before(a: float, b: float) -> bool:
+    """a >= b up to float noise."""
+    return a >= b - _REL_TOL * max(1.0, abs(a), abs(b))
+
+
+class SoCChecker:
+    """Invariants of ``schedgym/SoCDAG-v0`` (see the module docstring)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env = env.unwrapped
+        platform = self.env.platform
+        self.pe_kind = platform.pe_kind
+        self.bandwidth = platform.bandwidth
+        self.pe_nodes = np.array([self.env.pe_node(p) for p in range(platform.n_pe)], np.int64)
+        self.task_nodes = np.array([self.env.task_node(s) for s in range(self.env.window)],
+                                   np.int64)
+
+    def on_reset(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        sim = self.env.sim
+        self.episode = _Episode(pe_free=np.full(len(self.pe_kind), -math.inf))
+        self.preds: dict[int, list[list[tuple[int, float]]]] = {}
+        self.time, self.done_jobs = sim.state.time, sim.state.n_done_jobs
+        require(sim.state.n_done_jobs == 0, "jobs done at reset")
+        self._hook(sim)
+        self._check_state(obs, info)
+
+    def _hook(self, sim) -> None:
+        """Observes every commit and finish of the sim without changing what it does."""
+        for name in ("commit", "_finish", "_act_start", "_act_finish"):
+            if not hasattr(sim, name):
+                raise RuntimeError(f"SoCSim has no {name!r}: update benchmarks/soak.py's hooks")
+        commit, finish = sim.commit, sim._finish
+
+        def observed_commit(slot: int, pe: int) -> None:
+            self._on_commit(sim, slot, pe)
+            commit(slot, pe)
+
+        def observed_finish(slot: int) -> None:
+            # Read before the call: a completed job's slots may be refilled within it.
+            s = sim.state
+            j, i, pe = int(s.task_job[slot]), int(s.task_index[slot]), int(s.task_pe[slot])
+            start, end = float(sim._act_start[slot]), float(sim._act_finish[slot])
+            finish(slot)
+            self._on_finish(sim, j, i, pe, start, end)
+
+        sim.commit, sim._finish = observed_commit, observed_finish
+
+    def _job_preds(self, sim, j: int) -> list[list[tuple[int, float]]]:
+        """Predecessors (task, volume) of every task of job ``j``, from the instance's DAG."""
+        if j not in self.preds:
+            job = sim.jobs[j]
+            preds: list[list[tuple[int, float]]] = [[] for _ in range(job.n_tasks)]
+            for (a, b), volume in zip(job.edges.tolist(), job.volume.tolist()):
+                preds[b].append((a, volume))
+            self.preds[j] = preds
+        return self.preds[j]
+
+    def _on_commit(self, sim, slot: int, pe: int) -> None:
+        s = sim.state
+        j, i = int(s.task_job[slot]), int(s.task_index[slot])
+        require(s.task_valid[slot] and s.task_status[slot] == READY,
+                lambda: f"commit of slot {slot} (job {j} task {i}) with status "
+                        f"{s.task_status[slot]}, valid {s.task_valid[slot]}")
+        require((j, i) not in self.episode.tasks, lambda: f"job {j} task {i} committed twice")
+        require(np.isfinite(sim.jobs[j].cost[i, self.pe_kind[pe]]),
+                lambda: f"job {j} task {i} committed to PE {pe}, which cannot run it")
+        for a, _ in self._job_preds(sim, j)[i]:
+            done = self.episode.tasks.get((j, a))
+            if done is None or math.isnan(done.finish):
+                raise InvariantError(f"job {j} task {i} committed before its predecessor {a} "
+                                     "finished")
+        self.episode.tasks[(j, i)] = _Task(committed_at=float(s.time), pe=pe)
+
+    def _on_finish(self, sim, j: int, i: int, pe: int, start: float, end: float) -> None:
+        episode, now = self.episode, float(sim.state.time)
+        task = episode.tasks.get((j, i))
+        where = f"job {j} task {i} on PE {pe} [{start}, {end}]"
+        require(task is not None and task.pe == pe, lambda: f"{where}: finished but never "
+                                                             f"committed to that PE")
+        require(math.isnan(task.finish), lambda: f"{where}: finished twice")
+        require(_close(end, now) and _not_before(end, episode.last_finish),
+                lambda: f"{where}: finish at time {now}, previous finish {episode.last_finish}")
+        require(_not_before(start, task.committed_at) and _not_before(start, sim.arrival[j]),
+                lambda: f"{where}: starts before its commit at {task.committed_at} or its "
+                        f"job's arrival at {sim.arrival[j]}")
+        require(_not_before(start, episode.pe_free[pe]),
+                lambda: f"{where}: overlaps the previous task on the PE, finished at "
+                        f"{episode.pe_free[pe]}")
+        duration = sim.jobs[j].cost[i, self.pe_kind[pe]] * sim.noise[j][i]
+        require(_close(end - start, duration), lambda: f"{where}: ran {end - start}, expected "
+                                                       f"{duration} (mean latency × noise)")
+        for a, volume in self._job_preds(sim, j)[i]:
+            pred = episode.tasks[(j, a)]
+            transfer = 0.0 if pred.pe == pe else volume / self.bandwidth[pred.pe, pe]
+            if not _not_before(start, pred.finish + transfer):
+                raise InvariantError(f"{where}: starts before predecessor {a} (PE {pred.pe}, "
+                                     f"finished {pred.finish}) plus transfer {transfer}")
+        task.start, task.finish = start, end
+        episode.last_finish, episode.pe_free[pe] = end, end
+
+    def on_step(self, action: int, obs: dict[str, np.ndarray], reward: float, terminated: bool,
+                info: dict[str, Any]) -> None:
+        env, sim = self.env, self.env.sim
+        before = self.time
+        self._check_state(obs, info)
+        require(reward <= 0.0, lambda: f"reward {reward} > 0 (time only costs)")
+        if env.mode == "static":
+            require(_close(reward, -(self.time - before) * env.reward_scale),
+                    lambda: f"static reward {reward} for time {before} -> {self.time}")
+        require(terminated == sim.done, lambda: f"terminated={terminated}, sim.done={sim.done}")
+        if terminated:
+            self._check_end(sim, info)
+
+    def full_check(self) -> None:
+        """Every check of this env runs on every step; nothing more to do periodically."""
+
+    def _check_state(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        s = self.env.sim.state
+        require(math.isfinite(s.time) and _not_before(s.time, self.time),
+                lambda: f"time went from {self.time} to {s.time}")
+        require(self.done_jobs <= s.n_done_jobs <= s.n_jobs,
+                lambda: f"jobs done went from {self.done_jobs} to {s.n_done_jobs} of {s.n_jobs}")
+        require(info["jobs_completed"] == s.n_done_jobs, "info jobs_completed != state")
+        self.time, self.done_jobs = s.time, s.n_done_jobs
+        valid = s.task_valid
+        status = s.task_status
+        n_pe = len(self.pe_kind)
+        running = valid & (status == RUNNING)
+        per_pe = np.bincount(s.task_pe[running], minlength=n_pe)
+        require(per_pe.max(initial=0) <= 1, lambda: f"PEs {np.flatnonzero(per_pe > 1).tolist()} "
+                                                    f"run two tasks at time {s.time}")
+        require(_not_before(s.time, s.task_start[running].max(initial=-math.inf)),
+                lambda: f"a running task starts after the current time {s.time}")
+        on_pe = valid & ((status == QUEUED) | (status == RUNNING))
+        queued = np.bincount(s.task_pe[on_pe], minlength=n_pe)
+        require(np.array_equal(queued, s.pe_queue_len),
+                lambda: f"queue lengths {s.pe_queue_len.tolist()}, tasks on PEs {queued.tolist()}")
+        require(((status[valid] >= 0) & (status[valid] <= DONE)).all(), "unknown task status")
+        self._check_mask(s, obs["action_mask"])
+
+    def _check_mask(self, s, mask: np.ndarray) -> None:
+        expected = np.zeros_like(mask)
+        expected[NOOP_NODE] = 1
+        if s.phase == 0:
+            require(s.selected_slot == -1, lambda: f"phase 0 with slot {s.selected_slot} selected")
+            expected[self.task_nodes] = s.task_valid & (s.task_status == READY)
+        else:
+            slot = s.selected_slot
+            require(s.task_valid[slot] and s.task_status[slot] == READY,
+                    lambda: f"phase 1 with slot {slot} of status {s.task_status[slot]} selected")
+            expected[self.pe_nodes] = np.isfinite(s.task_cost[slot])
+        require(np.array_equal(mask, expected),
+                lambda: f"action mask differs from the state at nodes "
+                        f"{np.flatnonzero(mask != expected)[:10].tolist()} (phase {s.phase})")
+
+    def _check_end(self, sim, info: dict[str, Any]) -> None:
+        tasks = self.episode.tasks
+        total = sum(job.n_tasks for job in sim.jobs)
+        finished = [t for t in tasks.values() if not math.isnan(t.finish)]
+        require(len(finished) == total, lambda: f"episode ended with {len(finished)} of "
+                                                f"{total} tasks finished")
+        require(_close(info["makespan"], max(t.finish for t in finished)),
+                lambda: f"makespan {info['makespan']}, last finish "
+                        f"{max(t.finish for t in finished)}")
+        job_end = np.full(len(sim.jobs), -math.inf)
+        for (j, _), task in tasks.items():
+            job_end[j] = max(job_end[j], task.finish)
+        mean = float(np.mean(job_end - sim.arrival))
+        require(_close(info["avg_job_duration"], mean),
+                lambda: f"avg_job_duration {info['avg_job_duration']}, from finishes {mean}")
+
+
+CHECKERS: dict[str, type] = {"vm": VMChecker, "soc": SoCChecker}
+
+
+# --------------------------------------------------------------------------------- driver
+
+
+@dataclass
+class Failure:
+    """A failed check or an exception, with what is needed to replay it."""
+
+    config: Config
+    episode_seed: int
+    step: int  # index of the step within the episode, -1 at reset
+    message: str
+
+    def report(self, noop_prob: float) -> str:
+        c = self.config
+        return (f"FAIL {c.name} ({c.env_id}, kwargs {c.kwargs}) episode seed {self.episode_seed}, "
+                f"step {self.step}: {self.message}\n"
+                f"  replay: python -m benchmarks.soak --replay {c.name} --episode-seed "
+                f"{self.episode_seed} --noop-prob {noop_prob}\n"
+                f"  or in Python: from benchmarks.soak import replay; replay({c.name!r}, "
+                f"{self.episode_seed}, noop_prob={noop_prob})")
+
+
+@dataclass
+class Result:
+    config: Config
+    steps: int = 0
+    episodes: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def run_episode(env: gym.Env, checker, config: Config, episode_seed: int, limit: int,
+                check_every: int, noop_prob: float,
+                actions: list[int] | None = None) -> tuple[int, Failure | None]:
+    """One episode of at most ``limit`` steps with every check.
+
+    Returns:
+        The steps taken and the failure, if any (the episode stops at its first failure).
+    """
+    step = -1
+    try:
+        obs, info = env.reset(seed=episode_seed)
+        check_observation(obs, env.observation_space, full=True)
+        checker.on_reset(obs, info)
+        rng = np.random.default_rng(episode_seed)
+        for step in range(limit):
+            action = random_action(rng, obs["action_mask"], noop_prob)
+            if actions is not None:
+                actions.append(action)
+            obs, reward, terminated, truncated, info = env.step(action)
+            full = (step + 1) % check_every == 0
+            check_observation(obs, env.observation_space, full)
+            check_numbers(reward, info)
+            checker.on_step(action, obs, reward, terminated, info)
+            if full:
+                checker.full_check()
+            if terminated or truncated:
+                return step + 1, None
+        return limit, None
+    except Exception as error:  # noqa: BLE001 - an env exception is a finding, not a crash
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        if not isinstance(error, InvariantError):
+            detail += "\n" + "".join(traceback.format_tb(error.__traceback__)[-3:])
+        return step + 1, Failure(config, episode_seed, step, detail)
+
+
+def soak(config: Config, steps: int, seed: int, check_every: int, noop_prob: float) -> Result:
+    """``steps`` random masked steps of ``config`` in episodes seeded from ``seed``."""
+    env = gym.make(config.env_id, **config.kwargs)
+    checker = CHECKERS[ENVS[config.env_id].key](env)
+    rng = np.random.default_rng([seed, zlib.crc32(config.name.encode())])
+    result = Result(config)
+    start = time.perf_counter()
+    with tqdm(total=steps, desc=config.name, unit="step", mininterval=10.0,
+              smoothing=0.05) as bar:
+        while result.steps < steps:
+            episode_seed = int(rng.integers(2**32))
+            taken, failure = run_episode(env, checker, config, episode_seed,
+                                         steps - result.steps, check_every, noop_prob)
+            result.steps += taken
+            result.episodes += 1
+            bar.update(taken)
+            if failure is not None:
+                result.failures.append(failure)
+                if len(result.failures) <= MAX_PRINTED_FAILURES:
+                    tqdm.write(failure.report(noop_prob))
+    result.wall_s = time.perf_counter() - start
+    env.close()
+    return result
+
+
+def replay(name: str, episode_seed: int, noop_prob: float = 0.01,
+           limit: int = 10**7) -> Failure | None:
+    """Replays one episode of configuration ``name`` with the full checks on every step and
+    prints its actions and the outcome; returns the failure, if any."""
+    configs = configurations()
+    if name not in configs:
+        raise SystemExit(f"--replay: unknown configuration {name!r}; known: {', '.join(configs)}")
+    config = configs[name]
+    env = gym.make(config.env_id, **config.kwargs)
+    actions: list[int] = []
+    taken, failure = run_episode(env, CHECKERS[ENVS[config.env_id].key](env), config,
+                                 episode_seed, limit, 1, noop_prob, actions)
+    print(f"{name} ({config.env_id}, kwargs {config.kwargs}), reset(seed={episode_seed}), "
+          f"{taken} steps, actions: {actions}")
+    print(failure.report(noop_prob) if failure else "every check passed")
+    return failure
+
+
+def print_summary(results: list[Result]) -> None:
+    print("\n| configuration | steps | episodes | failures | wall_s | steps/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        rate = r.steps / r.wall_s if r.wall_s else 0.0
+        print(f"| {r.config.name} | {r.steps} | {r.episodes} | {len(r.failures)} | "
+              f"{r.wall_s:.0f} | {rate:.0f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10**6, help="steps per configuration")
+    parser.add_argument("--envs", default=None,
+                        help="comma-separated env ids, env keys or configuration names (all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--check-every", type=int, default=100,
+                        help="steps between full observation_space.contains and legality checks")
+    parser.add_argument("--noop-prob", type=float, default=0.01,
+                        help="probability of the no-op node when other actions are legal")
+    parser.add_argument("--replay", metavar="CONFIG", help="replay one episode of CONFIG")
+    parser.add_argument("--episode-seed", type=int, help="the episode to replay")
+    parser.add_argument("--list", action="store_true", help="list the configurations and exit")
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.check_every < 1 or not 0.0 <= args.noop_prob <= 1.0:
+        parser.error("need --steps >= 1, --check-every >= 1 and --noop-prob in [0, 1]")
+    configs = configurations()
+    if args.list:
+        for config in configs.values():
+            print(f"{config.name}: {config.env_id} {config.kwargs}")
+        return 0
+    if args.replay:
+        if args.episode_seed is None:
+            parser.error("--replay needs --episode-seed")
+        return 1 if replay(args.replay, args.episode_seed, args.noop_prob) else 0
+    chosen = select(configs, args.envs)
+    print(f"soak: {args.steps} steps per configuration, seed {args.seed}, full checks every "
+          f"{args.check_every} steps, no-op probability {args.noop_prob}: "
+          f"{', '.join(c.name for c in chosen)}", flush=True)
+    results = []
+    for config in chosen:
+        result = soak(config, args.steps, args.seed, args.check_every, args.noop_prob)
+        results.append(result)
+        rate = result.steps / result.wall_s if result.wall_s else 0.0
+        print(f"{config.name}: {result.steps} steps, {result.episodes} episodes, "
+              f"{len(result.failures)} failures, {result.wall_s:.0f} s, {rate:.0f} steps/s",
+              flush=True)
+    print_summary(results)
+    return 1 if any(r.failures for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
