@@ -36,6 +36,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from schedgym.envs.llm.cost import HardwarePreset
 from schedgym.envs.llm.types import (BLOCK_TOKENS, DONE, PENDING, PREFILLING, RUNNING, WAITING,
@@ -45,7 +46,6 @@ from schedgym.envs.llm.types import (BLOCK_TOKENS, DONE, PENDING, PREFILLING, RU
 def blocks_for(tokens: np.ndarray | int) -> np.ndarray | int:
     """KV blocks holding ``tokens`` tokens."""
     return -(-tokens // BLOCK_TOKENS)
-
 
 class LLMSim:
     """One replica serving one workload.
@@ -58,6 +58,8 @@ class LLMSim:
         idle_step: Seconds an empty iteration idles when no arrival is left to wait for.
         window: Queued requests a scheduler may pick from: the first ``window`` of the queue in
             arrival order (:meth:`visible_queue`), the ones an observation shows.
+        compiled: Run the iterations in the numba kernel (:func:`_advance_kernel`); False runs
+            the numpy reference (:meth:`_iterate`), which the kernel equals bit for bit (tested).
 
     Raises:
         ValueError: If a request cannot ever be served (context or KV capacity); the message
@@ -65,9 +67,10 @@ class LLMSim:
     """
 
     def __init__(self, instance: LLMInstance, preset: HardwarePreset, max_batch_size: int,
-                 token_budget: int, idle_step: float, window: int) -> None:
+                 token_budget: int, idle_step: float, window: int, compiled: bool = True) -> None:
         self.instance, self.preset, self.window = instance, preset, window
         self.max_batch_size, self.token_budget, self.idle_step = max_batch_size, token_budget, idle_step
+        self.compiled = compiled
         self.capacity = preset.kv_blocks
         self._check_servable(instance)
         n = instance.num_requests
@@ -88,11 +91,15 @@ class LLMSim:
         self.first_scheduled = np.full(n, np.nan)  # s, first pick of each request
         self._picks: list[int] = []
         self._admissions = 0
+        self._decode_need: int | None = 0  # decode_blocks_needed() of the running set, None when stale
         self._gaps = np.empty(int(np.maximum(instance.output_tokens - 1, 0).sum()))
         self._gap_count = 0
         self._kv_block_seconds = 0.0  # ∫ used blocks dt, for the mean utilisation
         self._backlog = _BacklogGaps(instance.num_tenants)
         self._done_count = 0
+        if compiled:
+            self._kernel = _KernelBuffers(instance, preset)
+            self._running_in_buffer = True  # the kernel's copy of ``running`` is current
         if n:
             self.state.time = float(instance.arrival[0])
             self._admit_arrivals()
@@ -104,6 +111,11 @@ class LLMSim:
         """The queued requests a scheduler may pick: the first ``window`` by arrival."""
         return self.queue[:self.window]
 
+    def is_visible(self, request: int) -> bool:
+        """Whether ``request`` is in :meth:`visible_queue` (a binary search: the queue is sorted)."""
+        position = bisect.bisect_left(self.queue, request)
+        return position < min(self.window, len(self.queue)) and self.queue[position] == request
+
     @property
     def done(self) -> bool:
         """Whether every request has completed."""
@@ -113,16 +125,26 @@ class LLMSim:
         """New KV blocks the running decodes need this iteration (0 if decodes are paused)."""
         if self.paused or not self.running:
             return 0
-        rows = np.asarray(self.running)
-        st = self.state
-        need = blocks_for(self.instance.prompt_tokens[rows] + st.generated[rows]) - st.kv_blocks[rows]
-        return int(need.sum())
+        if self._decode_need is None:  # a preemption changed the running set
+            rows = np.asarray(self.running)
+            st = self.state
+            need = blocks_for(self.instance.prompt_tokens[rows] + st.generated[rows]) - st.kv_blocks[rows]
+            self._decode_need = int(need.sum())
+        return self._decode_need
 
     def chunk_if_picked(self, request: int) -> int:
-        """Prefill tokens a pick of ``request`` would schedule now (0 if it cannot be picked)."""
-        if request not in self.visible_queue():
+        """Prefill tokens a pick of ``request`` would schedule now (0 if it cannot be picked);
+        the scalar form of :meth:`pick_chunks`."""
+        st = self.state
+        if (self._batch_size() >= self.max_batch_size or st.budget <= st.batch_tokens
+                or not self.is_visible(request) or st.picked[request]):
             return 0
-        return int(self.pick_chunks(np.asarray([request]))[0])
+        prefilled = int(st.prefilled[request])
+        chunk = min(int(st.prefill_target[request]) - prefilled, st.budget - st.batch_tokens)
+        if chunk <= 0:
+            return 0
+        new_blocks = blocks_for(prefilled + chunk) - int(st.kv_blocks[request])
+        return chunk if new_blocks <= st.free_blocks - self.decode_blocks_needed() else 0
 
     def pick_chunks(self, requests: np.ndarray) -> np.ndarray:
         """The chunk a pick of each of the queued ``requests`` would schedule now, 0 where the
@@ -166,7 +188,7 @@ class LLMSim:
             self._admissions += 1
         if math.isnan(self.first_scheduled[request]):
             self.first_scheduled[request] = st.time
-        new_blocks = int(blocks_for(st.prefilled[request] + chunk)) - int(st.kv_blocks[request])
+        new_blocks = blocks_for(int(st.prefilled[request]) + chunk) - int(st.kv_blocks[request])
         st.kv_blocks[request] += new_blocks
         st.free_blocks -= new_blocks
         st.picked[request] = chunk
@@ -185,6 +207,8 @@ class LLMSim:
             raise ValueError(f"request {request} holds no KV or is picked this iteration: cannot preempt")
         if st.status[request] == RUNNING:
             self.running.remove(request)
+            self._decode_need = None
+            self._running_in_buffer = False
             if not self.paused:
                 st.batch_tokens -= 1
             bisect.insort(self.queue, request)
@@ -215,24 +239,38 @@ class LLMSim:
         """Executes the batch formed at this boundary and advances to the next decision.
 
         A pause with no pick is void (the decodes run). An empty batch idles until the next
-        arrival, or ``idle_step`` when none is left. Returns the JITServe goodput tokens earned.
+        arrival, or ``idle_step`` when none is left. Returns the JITServe goodput tokens earned
+        by that batch (not by the decode-only iterations that follow it before the next decision).
         """
         if self.paused and not self._picks:
             self.paused = False
-        earned = self._iterate() if (self._picks or self.running) else self._idle()
-        self.advance()
+        if not (self._picks or self.running):
+            earned = self._idle()
+            self.advance()
+        elif self.compiled:
+            if not self.paused:
+                self._ensure_decode_memory()
+            earned = self._advance_compiled(form=True)
+            self._backlog.observe(self)
+        else:
+            earned = self._iterate()
+            self.advance()
         return earned
 
     def advance(self) -> None:
         """Runs iterations (decodes only) and jumps to arrivals until a request is queued or
         every request is done."""
-        instance = self.instance
-        while not self.queue and not self.done:
-            if self.running:
-                self._iterate()
-            else:  # nothing runs, nothing waits: the next arrival
-                self.state.time = max(self.state.time, float(instance.arrival[self.state.arrived]))
-                self._admit_arrivals()
+        if self.compiled:
+            if not self.queue and not self.done:
+                self._advance_compiled(form=False)
+        else:
+            instance = self.instance
+            while not self.queue and not self.done:
+                if self.running:
+                    self._iterate()
+                else:  # nothing runs, nothing waits: the next arrival
+                    self.state.time = max(self.state.time, float(instance.arrival[self.state.arrived]))
+                    self._admit_arrivals()
         self._backlog.observe(self)
 
     def _idle(self) -> float:
@@ -243,7 +281,43 @@ class LLMSim:
         self._start_boundary()
         return 0.0
 
+    def _advance_compiled(self, form: bool) -> float:
+        """:meth:`_iterate` (the batch formed, if ``form``) and :meth:`advance`'s loop in one
+        kernel call; returns the goodput earned by the formed batch."""
+        st, buffers = self.state, self._kernel
+        scalars = buffers.scalars
+        scalars[:_RESULTS] = (len(self.running), len(self.queue), st.free_blocks, st.arrived,
+                              self._done_count, self._gap_count, self.iterations, self.preemptions)
+        if not self._running_in_buffer:
+            buffers.running[:len(self.running)] = self.running
+        times = buffers.times
+        times[0], times[1] = st.time, self._kv_block_seconds
+        arrived = st.arrived
+        _advance_kernel(form, self.paused, np.asarray(self._picks, np.int64), buffers.running, buffers.removed,
+                        buffers.preempted, scalars, times, buffers.requests, buffers.deadlines,
+                        buffers.token_charge, buffers.weight, buffers.cost, self.capacity, st.status,
+                        st.prefilled, st.prefill_target, st.generated, st.kv_blocks, st.admitted_at,
+                        st.first_token, st.last_token, st.finish, st.restarts, st.goodput_tokens,
+                        st.tenant_service, st.picked, self._gaps)
+        (n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
+         self.preemptions, n_removed, n_preempted, self._decode_need, earned) = scalars.tolist()
+        st.time, self._kv_block_seconds = times.tolist()
+        queue = self.queue
+        for request in buffers.removed[:n_removed].tolist():
+            del queue[bisect.bisect_left(queue, request)]
+        for request in buffers.preempted[:n_preempted].tolist():
+            bisect.insort(queue, request)
+        queue.extend(range(arrived, st.arrived))  # later ids than every queued one
+        self.running = buffers.running[:n_running].tolist()
+        self._running_in_buffer = True
+        self._picks.clear()  # the kernel cleared their picked chunks
+        self.paused = False
+        st.budget = self.token_budget
+        st.batch_tokens = n_running
+        return float(earned)
+
     def _iterate(self) -> float:
+        """The numpy reference of one iteration (the kernel's twin): executes the batch formed."""
         st, instance = self.state, self.instance
         decodes = np.asarray([] if self.paused else self._ensure_decode_memory(), np.int64)
         picks = np.asarray(self._picks, np.int64)
@@ -274,7 +348,7 @@ class LLMSim:
                 st.goodput_tokens[fresh[met]] += instance.prompt_tokens[fresh[met]]
                 earned += int(instance.prompt_tokens[fresh[met]].sum())
                 for request in finished.tolist():
-                    self.queue.remove(request)
+                    del self.queue[bisect.bisect_left(self.queue, request)]
                 st.status[finished] = RUNNING
                 self.running.extend(finished.tolist())
                 earned += self._deliver(finished, end)
@@ -336,6 +410,7 @@ class LLMSim:
         self.paused = False
         st.budget = self.token_budget
         st.batch_tokens = len(self.running)
+        self._decode_need = None
 
     def _check_servable(self, instance: LLMInstance) -> None:
         context = instance.prompt_tokens + instance.output_tokens
@@ -356,6 +431,219 @@ class LLMSim:
     def metrics(self) -> dict[str, Any]:
         """Every metric of the requests completed so far (times in seconds)."""
         return episode_metrics(self)
+
+
+# ---------------------------------------------------------------------- compiled iterations
+#
+# The kernel runs what LLMSim._iterate and LLMSim.advance do, iteration by iteration, with the
+# same arithmetic in the same order (floating sums as sequential as np.add.at's), so that its
+# results equal the numpy reference bit for bit (tests/envs/llm/test_fastsim.py). Between two
+# decisions the replica often runs dozens of decode-only iterations over a hundred requests:
+# in numpy each cost ~150 µs of small-array passes, here about a microsecond.
+
+# Slots of _KernelBuffers.scalars: the counters LLMSim passes in and reads back, then the outputs.
+_N_RUNNING, _QUEUED, _FREE, _ARRIVED, _DONE, _GAPS, _ITERATIONS, _PREEMPTIONS = range(8)
+_RESULTS = 8
+_REMOVED, _PREEMPTED, _DECODE_NEED, _EARNED = range(_RESULTS, _RESULTS + 4)
+
+
+class _KernelBuffers:
+    """The kernel's constant per-request arrays and scratch buffers, made once per episode.
+
+    The constants are computed with the reference's own numpy expressions (``arrival +
+    ttft_slo``, ``2.0 / tenant_weight``), so they round as the reference does.
+    """
+
+    def __init__(self, instance: LLMInstance, preset: HardwarePreset) -> None:
+        n = instance.num_requests
+        self.requests = np.stack([instance.prompt_tokens, instance.output_tokens,
+                                  instance.tenant]).astype(np.int64)  # (3, R) prompt, output, tenant
+        self.deadlines = np.stack([instance.arrival, instance.arrival + instance.ttft_slo,
+                                   instance.tpot_slo]).astype(np.float64)  # (3, R) arrival, TTFT deadline, TPOT
+        self.token_charge = (2.0 / instance.tenant_weight).astype(np.float64)  # (T,) service per output token
+        self.weight = instance.tenant_weight.astype(np.float64)  # (T,)
+        self.cost = np.array([preset.floor_ms, preset.intercept_ms, preset.per_token_ms, preset.prefill_attn_ms,
+                              preset.decode_attn_ms, preset.per_seq_ms, preset.overhead_ms], np.float64)  # (7,)
+        self.running = np.zeros(n, np.int64)  # (R,) the running requests, in order, then scratch
+        self.removed = np.zeros(n, np.int64)  # (R,) requests that left the queue (prefill done)
+        self.preempted = np.zeros(n, np.int64)  # (R,) requests preempted into the queue
+        self.scalars = np.zeros(_EARNED + 1, np.int64)  # counters, slots above
+        self.times = np.zeros(2)  # (2,) time and ∫ used blocks dt
+
+
+@njit(cache=True, inline="always")
+def _deliver_kernel(running, lo, hi, end, deadlines, requests, token_charge, generated, last_token,
+                    goodput, service, status, finish, kv, gaps, gap_count):  # pragma: no cover - compiled
+    """LLMSim._deliver for ``running[lo:hi]``; returns (tokens met, gap count, blocks freed,
+    requests completed)."""
+    met = freed = completed = 0
+    for j in range(lo, hi):
+        r = running[j]
+        previous = last_token[r]
+        if not np.isnan(previous):
+            gaps[gap_count] = end - previous
+            gap_count += 1
+        index = generated[r]  # 0-based index of the token delivered now
+        generated[r] = index + 1
+        last_token[r] = end
+        if end <= deadlines[1, r] + index * deadlines[2, r]:
+            goodput[r] += 1
+            met += 1
+        service[requests[2, r]] += token_charge[requests[2, r]]
+        if index + 1 == requests[1, r]:
+            status[r] = DONE
+            finish[r] = end
+            freed += kv[r]
+            kv[r] = 0
+            completed += 1
+    return met, gap_count, freed, completed
+
+
+@njit(cache=True, inline="always")
+def _compact_running(running, count, status):  # pragma: no cover - compiled
+    """Drops the completed requests from ``running[:count]``, keeping the order; the new count."""
+    kept = 0
+    for j in range(count):
+        if status[running[j]] != DONE:
+            running[kept] = running[j]
+            kept += 1
+    return kept
+
+
+@njit(cache=True, inline="always")
+def _decode_need_kernel(running, count, requests, generated, kv):  # pragma: no cover - compiled
+    """LLMSim.decode_blocks_needed for ``running[:count]``."""
+    need = 0
+    for j in range(count):
+        r = running[j]
+        need += (requests[0, r] + generated[r] + BLOCK_TOKENS - 1) // BLOCK_TOKENS - kv[r]
+    return need
+
+
+@njit(cache=True)
+def _advance_kernel(form, paused, picks, running, removed, preempted, scalars, times, requests, deadlines,
+                    token_charge, weight, cost, capacity, status, prefilled, target, generated, kv,
+                    admitted_at, first_token, last_token, finish, restarts, goodput, service, picked,
+                    gaps):  # pragma: no cover - compiled
+    """If ``form``, LLMSim._iterate on the batch formed (its decodes' memory already ensured);
+    then LLMSim.advance's loop. Reads and updates ``scalars`` and ``times`` (slots above) and the
+    state arrays; returns the queue's changes in ``removed`` and ``preempted``."""
+    n = requests.shape[1]
+    n_running, queued, free, arrived = scalars[_N_RUNNING], scalars[_QUEUED], scalars[_FREE], scalars[_ARRIVED]
+    done, gap_count, iterations, preemptions = scalars[_DONE], scalars[_GAPS], scalars[_ITERATIONS], scalars[_PREEMPTIONS]
+    time, kv_seconds = times[0], times[1]
+    n_removed = n_preempted = earned_first = 0
+    first = form
+    while True:
+        if not first and (queued > 0 or done == n):
+            break
+        if not first and n_running == 0:  # nothing runs, nothing waits: the next arrival
+            if deadlines[0, arrived] > time:
+                time = deadlines[0, arrived]
+        else:
+            n_picks = len(picks) if first else 0
+            decodes = 0 if (first and paused) else n_running
+            if not first:  # LLMSim._ensure_decode_memory; the queue is empty, so it holds no KV
+                need = _decode_need_kernel(running, n_running, requests, generated, kv)
+                while n_running > 0 and need > free:
+                    victim = 0  # the most recently admitted
+                    for j in range(1, n_running):
+                        if admitted_at[running[j]] > admitted_at[running[victim]]:
+                            victim = j
+                    r = running[victim]
+                    for j in range(victim, n_running - 1):
+                        running[j] = running[j + 1]
+                    n_running -= 1
+                    free += kv[r]
+                    kv[r] = 0
+                    status[r] = WAITING
+                    prefilled[r] = 0
+                    target[r] = requests[0, r] + generated[r]
+                    restarts[r] += 1
+                    preemptions += 1
+                    preempted[n_preempted] = r
+                    n_preempted += 1
+                    queued += 1
+                    need = _decode_need_kernel(running, n_running, requests, generated, kv)
+                decodes = n_running
+            prefill_tokens = attention = context = 0
+            for k in range(n_picks):
+                chunk = picked[picks[k]]
+                prefill_tokens += chunk
+                attention += chunk * (2 * prefilled[picks[k]] + chunk)
+            for j in range(decodes):
+                context += requests[0, running[j]] + generated[running[j]]
+            linear = cost[1] + cost[2] * (prefill_tokens + decodes)  # HardwarePreset.iteration_ms
+            if not linear > cost[0]:
+                linear = cost[0]
+            duration = (linear + cost[3] * float(attention) + cost[4] * context
+                        + cost[5] * (decodes + n_picks) + cost[6]) / 1000.0
+            kv_seconds += (capacity - free) * duration
+            end = time + duration
+            earned = 0
+            if decodes:
+                for j in range(decodes):
+                    r = running[j]
+                    new_blocks = (requests[0, r] + generated[r] + BLOCK_TOKENS - 1) // BLOCK_TOKENS - kv[r]
+                    kv[r] += new_blocks
+                    free -= new_blocks
+                met, gap_count, freed, completed = _deliver_kernel(
+                    running, 0, decodes, end, deadlines, requests, token_charge, generated, last_token,
+                    goodput, service, status, finish, kv, gaps, gap_count)
+                earned += met
+                free += freed
+                if completed:
+                    done += completed
+                    n_running = _compact_running(running, n_running, status)
+            if n_picks:
+                for k in range(n_picks):
+                    prefilled[picks[k]] += picked[picks[k]]
+                for k in range(n_picks):
+                    p = picks[k]
+                    if restarts[p] == 0:  # recomputation is no service
+                        service[requests[2, p]] += picked[p] / weight[requests[2, p]]
+                lo = n_running
+                for k in range(n_picks):
+                    p = picks[k]
+                    if prefilled[p] == target[p]:
+                        if np.isnan(first_token[p]):
+                            first_token[p] = end
+                            if end <= deadlines[1, p]:
+                                goodput[p] += requests[0, p]
+                                earned += requests[0, p]
+                        status[p] = RUNNING
+                        running[n_running] = p
+                        n_running += 1
+                        removed[n_removed] = p
+                        n_removed += 1
+                        queued -= 1
+                if n_running > lo:
+                    met, gap_count, freed, completed = _deliver_kernel(
+                        running, lo, n_running, end, deadlines, requests, token_charge, generated, last_token,
+                        goodput, service, status, finish, kv, gaps, gap_count)
+                    earned += met
+                    free += freed
+                    if completed:
+                        done += completed
+                        n_running = _compact_running(running, n_running, status)
+                for k in range(n_picks):
+                    picked[picks[k]] = 0
+            time = end
+            iterations += 1
+            if first:
+                earned_first = earned
+                first = False
+        start = arrived  # LLMSim._admit_arrivals
+        while arrived < n and deadlines[0, arrived] <= time:
+            status[arrived] = WAITING
+            arrived += 1
+        queued += arrived - start
+    scalars[_N_RUNNING], scalars[_QUEUED], scalars[_FREE], scalars[_ARRIVED] = n_running, queued, free, arrived
+    scalars[_DONE], scalars[_GAPS], scalars[_ITERATIONS], scalars[_PREEMPTIONS] = done, gap_count, iterations, preemptions
+    scalars[_REMOVED], scalars[_PREEMPTED] = n_removed, n_preempted
+    scalars[_DECODE_NEED] = _decode_need_kernel(running, n_running, requests, generated, kv)
+    scalars[_EARNED] = earned_first
+    times[0], times[1] = time, kv_seconds
 
 
 class _BacklogGaps:
