@@ -82,14 +82,21 @@ class OrderedAdmission(BatchScheduler):
 
     def _head(self, sim: LLMSim) -> int | None:
         """The first unpicked candidate in priority order if the admission rule admits it."""
-        st = sim.state
-        candidates = [r for r in sim.visible_queue() if not st.picked[r]]
+        picks = sim._picks
+        candidates = [r for r in sim.visible_queue() if r not in picks] if picks else sim.visible_queue()
         if not candidates:
             return None
-        head = self.order(sim, np.asarray(candidates, np.int64))[0]
-        if not self.admit(sim, int(head)) or not self._fits_whole(sim, int(head), pausing=self.prefill_only):
+        head = self.first(sim, candidates)
+        if not self.admit(sim, head) or not self._fits_whole(sim, head, pausing=self.prefill_only):
             return None
-        return int(head)
+        return head
+
+    def first(self, sim: LLMSim, candidates: list[int]) -> int:
+        """The candidate :meth:`order` puts first (without ordering them all where the order is
+        arrival order, FCFS, as its candidates already are)."""
+        if type(self).order is OrderedAdmission.order:
+            return int(candidates[0])
+        return int(self.order(sim, np.asarray(candidates, np.int64))[0])
 
     def _fits_whole(self, sim: LLMSim, request: int, pausing: bool = False) -> bool:
         if self.chunked:
@@ -124,5 +131,4 @@ def reserved_blocks(sim: LLMSim, requests: Sequence[int]) -> int:
 
 def kv_holders(sim: LLMSim) -> list[int]:
     """Requests holding KV now: running ones and partial prefills."""
-    st = sim.state
-    return sim.running + [r for r in sim.queue if st.kv_blocks[r] > 0]
+    return sim.running + sim.prefilling

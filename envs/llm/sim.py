@@ -84,6 +84,7 @@ class LLMSim:
             picked=np.zeros(n, np.int64), budget=token_budget, batch_tokens=0,
         )
         self.queue: list[int] = []  # arrived requests holding no running slot, by id (= arrival order)
+        self.prefilling: list[int] = []  # the queued requests holding a partial prefill's KV, by id
         self.running: list[int] = []  # decoding requests, in admission order
         self.paused = False
         self.iterations = 0
@@ -97,13 +98,26 @@ class LLMSim:
         self._kv_block_seconds = 0.0  # ∫ used blocks dt, for the mean utilisation
         self._backlog = _BacklogGaps(instance.num_tenants)
         self._done_count = 0
+        self._num_requests = n
         if compiled:
-            self._kernel = _KernelBuffers(instance, preset)
+            self._kernel = _KernelBuffers(instance, preset, self.state, self.capacity)
             self._running_in_buffer = True  # the kernel's copy of ``running`` is current
         if n:
             self.state.time = float(instance.arrival[0])
             self._admit_arrivals()
         self.advance()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_kernel", None)  # pickling copies the state's arrays apart from its blocks
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.compiled:
+            self._kernel = _KernelBuffers(self.instance, self.preset, self.state, self.capacity)
+            self._kernel.picks[:len(self._picks)] = self._picks
+            self._running_in_buffer = False
 
     # ------------------------------------------------------------------ queries
 
@@ -119,7 +133,7 @@ class LLMSim:
     @property
     def done(self) -> bool:
         """Whether every request has completed."""
-        return self._done_count == self.instance.num_requests
+        return self._done_count == self._num_requests
 
     def decode_blocks_needed(self) -> int:
         """New KV blocks the running decodes need this iteration (0 if decodes are paused)."""
@@ -136,8 +150,8 @@ class LLMSim:
         """Prefill tokens a pick of ``request`` would schedule now (0 if it cannot be picked);
         the scalar form of :meth:`pick_chunks`."""
         st = self.state
-        if (self._batch_size() >= self.max_batch_size or st.budget <= st.batch_tokens
-                or not self.is_visible(request) or st.picked[request]):
+        if ((0 if self.paused else len(self.running)) + len(self._picks) >= self.max_batch_size
+                or st.budget <= st.batch_tokens or not self.is_visible(request) or st.picked[request]):
             return 0
         prefilled = int(st.prefilled[request])
         chunk = min(int(st.prefill_target[request]) - prefilled, st.budget - st.batch_tokens)
@@ -186,6 +200,7 @@ class LLMSim:
             st.status[request] = PREFILLING
             st.admitted_at[request] = self._admissions
             self._admissions += 1
+            bisect.insort(self.prefilling, request)
         if math.isnan(self.first_scheduled[request]):
             self.first_scheduled[request] = st.time
         new_blocks = blocks_for(int(st.prefilled[request]) + chunk) - int(st.kv_blocks[request])
@@ -193,6 +208,8 @@ class LLMSim:
         st.free_blocks -= new_blocks
         st.picked[request] = chunk
         st.batch_tokens += chunk
+        if self.compiled:
+            self._kernel.picks[len(self._picks)] = request
         self._picks.append(request)
         return chunk
 
@@ -212,6 +229,8 @@ class LLMSim:
             if not self.paused:
                 st.batch_tokens -= 1
             bisect.insort(self.queue, request)
+        else:  # a partial prefill
+            self.prefilling.remove(request)
         st.free_blocks += int(st.kv_blocks[request])
         st.kv_blocks[request] = 0
         st.status[request] = WAITING
@@ -286,25 +305,23 @@ class LLMSim:
         kernel call; returns the goodput earned by the formed batch."""
         st, buffers = self.state, self._kernel
         scalars = buffers.scalars
-        scalars[:_RESULTS] = (len(self.running), len(self.queue), st.free_blocks, st.arrived,
+        scalars[:_RESULTS] = (len(self._picks), len(self.running), len(self.queue), st.free_blocks, st.arrived,
                               self._done_count, self._gap_count, self.iterations, self.preemptions)
         if not self._running_in_buffer:
             buffers.running[:len(self.running)] = self.running
         times = buffers.times
         times[0], times[1] = st.time, self._kv_block_seconds
         arrived = st.arrived
-        _advance_kernel(form, self.paused, np.asarray(self._picks, np.int64), buffers.running, buffers.removed,
-                        buffers.preempted, scalars, times, buffers.requests, buffers.deadlines,
-                        buffers.token_charge, buffers.weight, buffers.cost, self.capacity, st.status,
-                        st.prefilled, st.prefill_target, st.generated, st.kv_blocks, st.admitted_at,
-                        st.first_token, st.last_token, st.finish, st.restarts, st.goodput_tokens,
-                        st.tenant_service, st.picked, self._gaps)
-        (n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
-         self.preemptions, n_removed, n_preempted, self._decode_need, earned) = scalars.tolist()
+        _advance_kernel(form, self.paused, buffers.lists, scalars, times, buffers.requests, buffers.deadlines,
+                        buffers.tenants, buffers.cost, st.status, buffers.int_rows, buffers.float_rows,
+                        st.tenant_service, self._gaps)
+        (_, n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
+         self.preemptions, n_removed, n_preempted, self._decode_need, earned, _) = scalars.tolist()
         st.time, self._kv_block_seconds = times.tolist()
         queue = self.queue
         for request in buffers.removed[:n_removed].tolist():
             del queue[bisect.bisect_left(queue, request)]
+            self.prefilling.remove(request)
         for request in buffers.preempted[:n_preempted].tolist():
             bisect.insort(queue, request)
         queue.extend(range(arrived, st.arrived))  # later ids than every queued one
@@ -349,6 +366,7 @@ class LLMSim:
                 earned += int(instance.prompt_tokens[fresh[met]].sum())
                 for request in finished.tolist():
                     del self.queue[bisect.bisect_left(self.queue, request)]
+                    self.prefilling.remove(request)
                 st.status[finished] = RUNNING
                 self.running.extend(finished.tolist())
                 earned += self._deliver(finished, end)
@@ -442,32 +460,48 @@ class LLMSim:
 # in numpy each cost ~150 µs of small-array passes, here about a microsecond.
 
 # Slots of _KernelBuffers.scalars: the counters LLMSim passes in and reads back, then the outputs.
-_N_RUNNING, _QUEUED, _FREE, _ARRIVED, _DONE, _GAPS, _ITERATIONS, _PREEMPTIONS = range(8)
-_RESULTS = 8
-_REMOVED, _PREEMPTED, _DECODE_NEED, _EARNED = range(_RESULTS, _RESULTS + 4)
+_N_PICKS, _N_RUNNING, _QUEUED, _FREE, _ARRIVED, _DONE, _GAPS, _ITERATIONS, _PREEMPTIONS = range(9)
+_RESULTS = 9
+_REMOVED, _PREEMPTED, _DECODE_NEED, _EARNED, _CAPACITY = range(_RESULTS, _RESULTS + 5)
+
+
+# The per-request arrays of LLMState that become rows of one (8, R) and one (3, R) block, so that
+# the kernel takes two arguments for them (numba's dispatch costs ~0.25 µs per argument).
+_INT_ROWS = ("prefilled", "prefill_target", "generated", "kv_blocks", "admitted_at", "restarts", "goodput_tokens",
+             "picked")
+_FLOAT_ROWS = ("first_token", "last_token", "finish")
 
 
 class _KernelBuffers:
-    """The kernel's constant per-request arrays and scratch buffers, made once per episode.
+    """The kernel's arrays, made once per episode (and again when a pickled sim is loaded): the
+    state's per-request arrays as rows of two blocks (the state's fields become views of them),
+    constant per-request arrays and scratch buffers.
 
     The constants are computed with the reference's own numpy expressions (``arrival +
     ttft_slo``, ``2.0 / tenant_weight``), so they round as the reference does.
     """
 
-    def __init__(self, instance: LLMInstance, preset: HardwarePreset) -> None:
+    def __init__(self, instance: LLMInstance, preset: HardwarePreset, state: LLMState, capacity: int) -> None:
         n = instance.num_requests
+        self.int_rows = np.stack([getattr(state, field) for field in _INT_ROWS]).astype(np.int64)  # (8, R)
+        self.float_rows = np.stack([getattr(state, field) for field in _FLOAT_ROWS]).astype(np.float64)  # (3, R)
+        for rows, fields in ((self.int_rows, _INT_ROWS), (self.float_rows, _FLOAT_ROWS)):
+            for row, field in zip(rows, fields):
+                setattr(state, field, row)
         self.requests = np.stack([instance.prompt_tokens, instance.output_tokens,
                                   instance.tenant]).astype(np.int64)  # (3, R) prompt, output, tenant
         self.deadlines = np.stack([instance.arrival, instance.arrival + instance.ttft_slo,
                                    instance.tpot_slo]).astype(np.float64)  # (3, R) arrival, TTFT deadline, TPOT
-        self.token_charge = (2.0 / instance.tenant_weight).astype(np.float64)  # (T,) service per output token
-        self.weight = instance.tenant_weight.astype(np.float64)  # (T,)
+        self.tenants = np.stack([2.0 / instance.tenant_weight,
+                                 instance.tenant_weight]).astype(np.float64)  # (2, T) service per output token, weight
         self.cost = np.array([preset.floor_ms, preset.intercept_ms, preset.per_token_ms, preset.prefill_attn_ms,
                               preset.decode_attn_ms, preset.per_seq_ms, preset.overhead_ms], np.float64)  # (7,)
-        self.running = np.zeros(n, np.int64)  # (R,) the running requests, in order, then scratch
-        self.removed = np.zeros(n, np.int64)  # (R,) requests that left the queue (prefill done)
-        self.preempted = np.zeros(n, np.int64)  # (R,) requests preempted into the queue
-        self.scalars = np.zeros(_EARNED + 1, np.int64)  # counters, slots above
+        # (4, R): this iteration's picks, the running requests (in order), the requests that left
+        # the queue (prefill done) and those preempted into it; each a prefix, then scratch.
+        self.lists = np.zeros((4, n), np.int64)
+        self.picks, self.running, self.removed, self.preempted = self.lists
+        self.scalars = np.zeros(_CAPACITY + 1, np.int64)  # counters, slots above
+        self.scalars[_CAPACITY] = capacity
         self.times = np.zeros(2)  # (2,) time and ∫ used blocks dt
 
 
@@ -521,15 +555,20 @@ def _decode_need_kernel(running, count, requests, generated, kv):  # pragma: no 
 
 
 @njit(cache=True)
-def _advance_kernel(form, paused, picks, running, removed, preempted, scalars, times, requests, deadlines,
-                    token_charge, weight, cost, capacity, status, prefilled, target, generated, kv,
-                    admitted_at, first_token, last_token, finish, restarts, goodput, service, picked,
-                    gaps):  # pragma: no cover - compiled
+def _advance_kernel(form, paused, lists, scalars, times, requests, deadlines, tenants, cost, status, int_rows,
+                    float_rows, service, gaps):  # pragma: no cover - compiled
     """If ``form``, LLMSim._iterate on the batch formed (its decodes' memory already ensured);
     then LLMSim.advance's loop. Reads and updates ``scalars`` and ``times`` (slots above) and the
-    state arrays; returns the queue's changes in ``removed`` and ``preempted``."""
+    state arrays; returns the queue's changes in ``lists``."""
     n = requests.shape[1]
-    n_running, queued, free, arrived = scalars[_N_RUNNING], scalars[_QUEUED], scalars[_FREE], scalars[_ARRIVED]
+    picks, running, removed, preempted = lists[0], lists[1], lists[2], lists[3]
+    prefilled, target, generated, kv = int_rows[0], int_rows[1], int_rows[2], int_rows[3]
+    admitted_at, restarts, goodput, picked = int_rows[4], int_rows[5], int_rows[6], int_rows[7]
+    first_token, last_token, finish = float_rows[0], float_rows[1], float_rows[2]
+    token_charge, weight = tenants[0], tenants[1]
+    capacity = scalars[_CAPACITY]
+    n_picks, n_running, queued = scalars[_N_PICKS], scalars[_N_RUNNING], scalars[_QUEUED]
+    free, arrived = scalars[_FREE], scalars[_ARRIVED]
     done, gap_count, iterations, preemptions = scalars[_DONE], scalars[_GAPS], scalars[_ITERATIONS], scalars[_PREEMPTIONS]
     time, kv_seconds = times[0], times[1]
     n_removed = n_preempted = earned_first = 0
@@ -541,7 +580,8 @@ def _advance_kernel(form, paused, picks, running, removed, preempted, scalars, t
             if deadlines[0, arrived] > time:
                 time = deadlines[0, arrived]
         else:
-            n_picks = len(picks) if first else 0
+            if not first:
+                n_picks = 0
             decodes = 0 if (first and paused) else n_running
             if not first:  # LLMSim._ensure_decode_memory; the queue is empty, so it holds no KV
                 need = _decode_need_kernel(running, n_running, requests, generated, kv)

@@ -5,6 +5,7 @@ and the kernel the numpy reference, bit for bit (floats compared by their bytes)
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import gymnasium as gym
 import numpy as np
@@ -143,3 +144,25 @@ def test_kernel_equals_numpy_reference_under_random_operations(case):
             break
     assert sims[0].preemptions > 0 and sims[0]._done_count > 10
     _assert_same_sim(sims[0], sims[1], f"random operations on {case}")
+
+
+def test_pickled_sim_continues_alike():
+    """A sim pickled mid-boundary (picks pending) continues exactly as the original: its state
+    arrays, which the kernel keeps as rows of shared blocks, are shared again when loaded."""
+    make_instance, kwargs = CASES["conv-rate3.5"]
+    instance = make_instance()
+    sim = LLMSim(instance, get_preset("llama2-7b-a100"), 128, 4096, 0.01, 64)
+    scheduler = baselines.make(ENV_ID, "sarathi")
+    scheduler.reset_sim(sim, 0)
+    for _ in range(300):
+        apply(sim, scheduler.next_op(sim))
+    while not sim._picks:
+        apply(sim, scheduler.next_op(sim))
+    copy = pickle.loads(pickle.dumps(sim))
+    copy_scheduler = pickle.loads(pickle.dumps(scheduler))
+    for one, its_scheduler in ((sim, scheduler), (copy, copy_scheduler)):
+        for _ in range(5000):
+            if one.done:
+                break
+            apply(one, its_scheduler.next_op(one))
+    _assert_same_sim(sim, copy, "pickled sarathi")
