@@ -4,6 +4,7 @@ pointer actions) and the headless runner (``envs.llm.fastsim``)."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import gymnasium as gym
@@ -82,8 +83,9 @@ class OrderedAdmission(BatchScheduler):
 
     def _head(self, sim: LLMSim) -> int | None:
         """The first unpicked candidate in priority order if the admission rule admits it."""
-        picks = sim._picks
-        candidates = [r for r in sim.visible_queue() if r not in picks] if picks else sim.visible_queue()
+        candidates = sim.visible_queue()
+        for picked in sim._picks:  # few; the queue is sorted
+            del candidates[bisect.bisect_left(candidates, picked)]
         if not candidates:
             return None
         head = self.first(sim, candidates)
@@ -115,7 +117,7 @@ class OrderedAdmission(BatchScheduler):
         st = sim.state
         if st.status[request] == PREFILLING:
             return True
-        need = int(blocks_for(st.prefill_target[request]))
+        need = blocks_for(int(st.prefill_target[request]))
         decode_need = 0 if self.prefill_only else sim.decode_blocks_needed()
         return st.free_blocks - decode_need - need >= WATERMARK * sim.capacity
 

@@ -157,7 +157,7 @@ class LLMSim:
         chunk = min(int(st.prefill_target[request]) - prefilled, st.budget - st.batch_tokens)
         if chunk <= 0:
             return 0
-        new_blocks = blocks_for(prefilled + chunk) - int(st.kv_blocks[request])
+        new_blocks = -(-(prefilled + chunk) // BLOCK_TOKENS) - int(st.kv_blocks[request])
         return chunk if new_blocks <= st.free_blocks - self.decode_blocks_needed() else 0
 
     def pick_chunks(self, requests: np.ndarray) -> np.ndarray:
@@ -319,12 +319,15 @@ class LLMSim:
          self.preemptions, n_removed, n_preempted, self._decode_need, earned, _) = scalars.tolist()
         st.time, self._kv_block_seconds = times.tolist()
         queue = self.queue
-        for request in buffers.removed[:n_removed].tolist():
-            del queue[bisect.bisect_left(queue, request)]
-            self.prefilling.remove(request)
-        for request in buffers.preempted[:n_preempted].tolist():
-            bisect.insort(queue, request)
-        queue.extend(range(arrived, st.arrived))  # later ids than every queued one
+        if n_removed:
+            for request in buffers.removed[:n_removed].tolist():
+                del queue[bisect.bisect_left(queue, request)]
+                self.prefilling.remove(request)
+        if n_preempted:
+            for request in buffers.preempted[:n_preempted].tolist():
+                bisect.insort(queue, request)
+        if st.arrived > arrived:
+            queue.extend(range(arrived, st.arrived))  # later ids than every queued one
         self.running = buffers.running[:n_running].tolist()
         self._running_in_buffer = True
         self._picks.clear()  # the kernel cleared their picked chunks
