@@ -267,7 +267,7 @@ class LLMSim:
             earned = self._idle()
             self.advance()
         elif self.compiled:
-            if not self.paused:
+            if not self.paused and self.decode_blocks_needed() > self.state.free_blocks:
                 self._ensure_decode_memory()
             earned = self._advance_compiled(form=True)
             self._backlog.observe(self)
@@ -305,17 +305,17 @@ class LLMSim:
         kernel call; returns the goodput earned by the formed batch."""
         st, buffers = self.state, self._kernel
         scalars = buffers.scalars
-        scalars[:_RESULTS] = (len(self._picks), len(self.running), len(self.queue), st.free_blocks, st.arrived,
-                              self._done_count, self._gap_count, self.iterations, self.preemptions)
+        scalars[:_RESULTS] = (form, self.paused, len(self._picks), len(self.running), len(self.queue),
+                              st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
+                              self.preemptions)
         if not self._running_in_buffer:
             buffers.running[:len(self.running)] = self.running
         times = buffers.times
         times[0], times[1] = st.time, self._kv_block_seconds
         arrived = st.arrived
-        _advance_kernel(form, self.paused, buffers.lists, scalars, times, buffers.requests, buffers.deadlines,
-                        buffers.tenants, buffers.cost, st.status, buffers.int_rows, buffers.float_rows,
-                        st.tenant_service, self._gaps)
-        (_, n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
+        _advance_kernel(buffers.lists, scalars, times, buffers.params, st.status, buffers.int_rows,
+                        buffers.float_rows, st.tenant_service, self._gaps)
+        (_, _, _, n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
          self.preemptions, n_removed, n_preempted, self._decode_need, earned, _) = scalars.tolist()
         st.time, self._kv_block_seconds = times.tolist()
         queue = self.queue
@@ -463,22 +463,25 @@ class LLMSim:
 # in numpy each cost ~150 µs of small-array passes, here about a microsecond.
 
 # Slots of _KernelBuffers.scalars: the counters LLMSim passes in and reads back, then the outputs.
-_N_PICKS, _N_RUNNING, _QUEUED, _FREE, _ARRIVED, _DONE, _GAPS, _ITERATIONS, _PREEMPTIONS = range(9)
-_RESULTS = 9
+(_FORM, _PAUSED, _N_PICKS, _N_RUNNING, _QUEUED, _FREE, _ARRIVED, _DONE, _GAPS, _ITERATIONS,
+ _PREEMPTIONS) = range(11)
+_RESULTS = 11
 _REMOVED, _PREEMPTED, _DECODE_NEED, _EARNED, _CAPACITY = range(_RESULTS, _RESULTS + 5)
 
 
-# The per-request arrays of LLMState that become rows of one (8, R) and one (3, R) block, so that
-# the kernel takes two arguments for them (numba's dispatch costs ~0.25 µs per argument).
+# The per-request arrays of LLMState that become rows of an int and a float block, beside the
+# instance's constant rows, so that the kernel takes few arguments (numba's dispatch costs about
+# 0.25 µs per argument, a tenth of a decision's time).
 _INT_ROWS = ("prefilled", "prefill_target", "generated", "kv_blocks", "admitted_at", "restarts", "goodput_tokens",
              "picked")
 _FLOAT_ROWS = ("first_token", "last_token", "finish")
 
 
 class _KernelBuffers:
-    """The kernel's arrays, made once per episode (and again when a pickled sim is loaded): the
-    state's per-request arrays as rows of two blocks (the state's fields become views of them),
-    constant per-request arrays and scratch buffers.
+    """The kernel's arrays, made once per episode (and again when a pickled sim is loaded): two
+    blocks whose first rows are the state's per-request arrays (the state's fields become views
+    of them) and whose last rows are the instance's constants, the cost and tenant parameters,
+    and scratch buffers.
 
     The constants are computed with the reference's own numpy expressions (``arrival +
     ttft_slo``, ``2.0 / tenant_weight``), so they round as the reference does.
@@ -486,19 +489,22 @@ class _KernelBuffers:
 
     def __init__(self, instance: LLMInstance, preset: HardwarePreset, state: LLMState, capacity: int) -> None:
         n = instance.num_requests
-        self.int_rows = np.stack([getattr(state, field) for field in _INT_ROWS]).astype(np.int64)  # (8, R)
-        self.float_rows = np.stack([getattr(state, field) for field in _FLOAT_ROWS]).astype(np.float64)  # (3, R)
+        # (8 + 3, R): the state's rows, then prompt, output and tenant.
+        self.int_rows = np.stack([getattr(state, field) for field in _INT_ROWS]
+                                 + [instance.prompt_tokens, instance.output_tokens, instance.tenant]).astype(np.int64)
+        # (3 + 3, R): the state's rows, then arrival, TTFT deadline and TPOT SLO.
+        self.float_rows = np.stack([getattr(state, field) for field in _FLOAT_ROWS]
+                                   + [instance.arrival, instance.arrival + instance.ttft_slo,
+                                      instance.tpot_slo]).astype(np.float64)
         for rows, fields in ((self.int_rows, _INT_ROWS), (self.float_rows, _FLOAT_ROWS)):
             for row, field in zip(rows, fields):
                 setattr(state, field, row)
-        self.requests = np.stack([instance.prompt_tokens, instance.output_tokens,
-                                  instance.tenant]).astype(np.int64)  # (3, R) prompt, output, tenant
-        self.deadlines = np.stack([instance.arrival, instance.arrival + instance.ttft_slo,
-                                   instance.tpot_slo]).astype(np.float64)  # (3, R) arrival, TTFT deadline, TPOT
-        self.tenants = np.stack([2.0 / instance.tenant_weight,
-                                 instance.tenant_weight]).astype(np.float64)  # (2, T) service per output token, weight
-        self.cost = np.array([preset.floor_ms, preset.intercept_ms, preset.per_token_ms, preset.prefill_attn_ms,
-                              preset.decode_attn_ms, preset.per_seq_ms, preset.overhead_ms], np.float64)  # (7,)
+        # (7 + 2T,): the cost coefficients (HardwarePreset.iteration_ms's order), then per tenant
+        # the service of an output token and the weight.
+        self.params = np.concatenate([
+            [preset.floor_ms, preset.intercept_ms, preset.per_token_ms, preset.prefill_attn_ms,
+             preset.decode_attn_ms, preset.per_seq_ms, preset.overhead_ms],
+            2.0 / instance.tenant_weight, instance.tenant_weight]).astype(np.float64)
         # (4, R): this iteration's picks, the running requests (in order), the requests that left
         # the queue (prefill done) and those preempted into it; each a prefix, then scratch.
         self.lists = np.zeros((4, n), np.int64)
@@ -558,24 +564,27 @@ def _decode_need_kernel(running, count, requests, generated, kv):  # pragma: no 
 
 
 @njit(cache=True)
-def _advance_kernel(form, paused, lists, scalars, times, requests, deadlines, tenants, cost, status, int_rows,
-                    float_rows, service, gaps):  # pragma: no cover - compiled
-    """If ``form``, LLMSim._iterate on the batch formed (its decodes' memory already ensured);
-    then LLMSim.advance's loop. Reads and updates ``scalars`` and ``times`` (slots above) and the
-    state arrays; returns the queue's changes in ``lists``."""
-    n = requests.shape[1]
+def _advance_kernel(lists, scalars, times, params, status, int_rows, float_rows, service,
+                    gaps):  # pragma: no cover - compiled
+    """If ``scalars[_FORM]``, LLMSim._iterate on the batch formed (its decodes' memory already
+    ensured); then LLMSim.advance's loop. Reads and updates ``scalars`` and ``times`` (slots
+    above) and the state arrays; returns the queue's changes in ``lists``."""
+    n = int_rows.shape[1]
     picks, running, removed, preempted = lists[0], lists[1], lists[2], lists[3]
     prefilled, target, generated, kv = int_rows[0], int_rows[1], int_rows[2], int_rows[3]
     admitted_at, restarts, goodput, picked = int_rows[4], int_rows[5], int_rows[6], int_rows[7]
+    requests = int_rows[8:]  # prompt, output, tenant
     first_token, last_token, finish = float_rows[0], float_rows[1], float_rows[2]
-    token_charge, weight = tenants[0], tenants[1]
-    capacity = scalars[_CAPACITY]
+    deadlines = float_rows[3:]  # arrival, TTFT deadline, TPOT SLO
+    tenants = service.shape[0]
+    cost, token_charge, weight = params[:7], params[7:7 + tenants], params[7 + tenants:]
+    capacity, paused = scalars[_CAPACITY], scalars[_PAUSED]
     n_picks, n_running, queued = scalars[_N_PICKS], scalars[_N_RUNNING], scalars[_QUEUED]
     free, arrived = scalars[_FREE], scalars[_ARRIVED]
     done, gap_count, iterations, preemptions = scalars[_DONE], scalars[_GAPS], scalars[_ITERATIONS], scalars[_PREEMPTIONS]
     time, kv_seconds = times[0], times[1]
     n_removed = n_preempted = earned_first = 0
-    first = form
+    first = scalars[_FORM] != 0
     while True:
         if not first and (queued > 0 or done == n):
             break
@@ -585,7 +594,7 @@ def _advance_kernel(form, paused, lists, scalars, times, requests, deadlines, te
         else:
             if not first:
                 n_picks = 0
-            decodes = 0 if (first and paused) else n_running
+            decodes = 0 if (first and paused != 0) else n_running
             if not first:  # LLMSim._ensure_decode_memory; the queue is empty, so it holds no KV
                 need = _decode_need_kernel(running, n_running, requests, generated, kv)
                 while n_running > 0 and need > free:
