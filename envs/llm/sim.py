@@ -711,18 +711,18 @@ class _BacklogGaps:
         if len(self.backlogged) < 2:
             return
         service = sim.state.tenant_service
-        now = np.zeros_like(self.backlogged)
+        now = np.zeros(len(self.backlogged), bool)
         if sim.queue:
-            now[np.unique(sim.instance.tenant[np.asarray(sim.queue)])] = True
-        joined = now & ~self.backlogged
+            now[sim.instance.tenant[sim.queue]] = True
+        joined = now > self.backlogged
         if joined.any():
             # A pair's common interval starts when its later member joins.
             self.base[:, joined] = service[:, None]
             self.base[joined, :] = service[joined][:, None]
         self.backlogged = now
-        rows = np.flatnonzero(now)
+        rows = now.nonzero()[0]
         if len(rows) >= 2:
-            gained = service[rows][:, None] - self.base[np.ix_(rows, rows)]
+            gained = service[rows][:, None] - self.base[rows][:, rows]
             self.max_gap = max(self.max_gap, float(np.abs(gained - gained.T).max()))
 
 
