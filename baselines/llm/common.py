@@ -83,15 +83,23 @@ class OrderedAdmission(BatchScheduler):
 
     def _head(self, sim: LLMSim) -> int | None:
         """The first unpicked candidate in priority order if the admission rule admits it."""
-        candidates = sim.visible_queue()
-        for picked in sim._picks:  # few; the queue is sorted
-            del candidates[bisect.bisect_left(candidates, picked)]
+        candidates = self.candidates(sim)
         if not candidates:
             return None
         head = self.first(sim, candidates)
         if not self.admit(sim, head) or not self._fits_whole(sim, head, pausing=self.prefill_only):
             return None
         return head
+
+    @staticmethod
+    def candidates(sim: LLMSim) -> list[int]:
+        """The visible queued requests not picked in this iteration, by id."""
+        candidates = sim.visible_queue()
+        for picked in sim._picks:  # few; the queue is sorted (a preemption may have pushed one out)
+            position = bisect.bisect_left(candidates, picked)
+            if position < len(candidates) and candidates[position] == picked:
+                del candidates[position]
+        return candidates
 
     def first(self, sim: LLMSim, candidates: list[int]) -> int:
         """The candidate :meth:`order` puts first (without ordering them all where the order is

@@ -31,9 +31,8 @@ class SarathiScheduler(OrderedAdmission):
         return np.concatenate([candidates[partial], candidates[~partial]])
 
     def first(self, sim: LLMSim, candidates: list[int]) -> int:
-        # order()'s first, found among the few partial prefills (candidates are queued, by id).
-        shown = set(candidates) if len(sim.prefilling) > 1 else candidates
-        return next((r for r in sim.prefilling if r in shown), int(candidates[0]))
+        # order()'s first, found among the few partial prefills (by id, as the candidates are).
+        return next((r for r in sim.prefilling if r in candidates), int(candidates[0]))
 
 
 class Sarathi2048Scheduler(SarathiScheduler):

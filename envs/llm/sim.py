@@ -22,6 +22,12 @@ when some arrived request waits, so decisions per simulated second are bounded b
 (an iteration lasts at least the preset's floor, 10 ms on the A100 preset) times the operations
 per boundary (at most one pick per queued request plus one per preemption, budget and pause).
 
+Speed: :meth:`LLMSim.run` executes the formed iteration and the decode-only ones after it in one
+call of a small numba kernel (:func:`_advance_kernel`), which equals the numpy reference
+(``LLMSim(..., compiled=False)``: :meth:`LLMSim._iterate`) bit for bit; the boundary operations
+stay in Python, with the per-boundary quantities they need cached (the decodes' block need, the
+partial prefills in :attr:`LLMSim.prefilling`).
+
 Token accounting: a request needs ``prefill_target`` prefill tokens (its prompt; after a
 preemption, its prompt and the tokens it had generated) before its next output token, which the
 iteration finishing the prefill delivers. A decoding request with ``g`` tokens generated has
@@ -46,6 +52,7 @@ from schedgym.envs.llm.types import (BLOCK_TOKENS, DONE, PENDING, PREFILLING, RU
 def blocks_for(tokens: np.ndarray | int) -> np.ndarray | int:
     """KV blocks holding ``tokens`` tokens."""
     return -(-tokens // BLOCK_TOKENS)
+
 
 class LLMSim:
     """One replica serving one workload.

@@ -166,3 +166,36 @@ def test_pickled_sim_continues_alike():
                 break
             apply(one, its_scheduler.next_op(one))
     _assert_same_sim(sim, copy, "pickled sarathi")
+
+
+def test_shortcuts_equal_their_definitions():
+    """The cached or searched quantities the fast path uses equal their plain definitions at
+    every step of random operations with a small window (picks then preemptions shift it)."""
+    instance = CASES["small-kv"][0]()
+    sim = LLMSim(instance, SMALL_GPU, 128, 4096, 0.01, 4)
+    ops = RandomOps(seed=3)
+    schedulers = [baselines.make(ENV_ID, name) for name in BATCH_SCHEDULERS]
+    for scheduler in schedulers:
+        scheduler.reset_sim(sim, 0)
+    pushed_out = 0
+    for _ in range(500):
+        if sim.done:
+            break
+        st = sim.state
+        visible = sim.visible_queue()
+        candidates = [r for r in visible if not st.picked[r]]
+        pushed_out += len(sim._picks) > sum(bool(st.picked[r]) for r in visible)
+        assert sim.prefilling == [r for r in sim.queue if st.kv_blocks[r] > 0]
+        assert [sim.is_visible(r) for r in range(instance.num_requests)] == [
+            r in visible for r in range(instance.num_requests)]
+        rows = np.asarray(sim.running, np.int64)
+        need = 0 if sim.paused or not len(rows) else int(
+            ((instance.prompt_tokens[rows] + st.generated[rows] + 15) // 16 - st.kv_blocks[rows]).sum())
+        assert sim.decode_blocks_needed() == need
+        for scheduler in schedulers:
+            assert scheduler.candidates(sim) == candidates
+            if candidates:
+                expected = int(scheduler.order(sim, np.asarray(candidates, np.int64))[0])
+                assert scheduler.first(sim, candidates) == expected, scheduler.name
+        apply(sim, ops.next_op(sim))
+    assert pushed_out > 0  # a preemption pushed a picked request out of the window
