@@ -4,6 +4,7 @@ pointer actions) and the headless runner (``envs.llm.fastsim``)."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import gymnasium as gym
@@ -82,14 +83,30 @@ class OrderedAdmission(BatchScheduler):
 
     def _head(self, sim: LLMSim) -> int | None:
         """The first unpicked candidate in priority order if the admission rule admits it."""
-        st = sim.state
-        candidates = [r for r in sim.visible_queue() if not st.picked[r]]
+        candidates = self.candidates(sim)
         if not candidates:
             return None
-        head = self.order(sim, np.asarray(candidates, np.int64))[0]
-        if not self.admit(sim, int(head)) or not self._fits_whole(sim, int(head), pausing=self.prefill_only):
+        head = self.first(sim, candidates)
+        if not self.admit(sim, head) or not self._fits_whole(sim, head, pausing=self.prefill_only):
             return None
-        return int(head)
+        return head
+
+    @staticmethod
+    def candidates(sim: LLMSim) -> list[int]:
+        """The visible queued requests not picked in this iteration, by id."""
+        candidates = sim.visible_queue()
+        for picked in sim._picks:  # few; the queue is sorted (a preemption may have pushed one out)
+            position = bisect.bisect_left(candidates, picked)
+            if position < len(candidates) and candidates[position] == picked:
+                del candidates[position]
+        return candidates
+
+    def first(self, sim: LLMSim, candidates: list[int]) -> int:
+        """The candidate :meth:`order` puts first (without ordering them all where the order is
+        arrival order, FCFS, as its candidates already are)."""
+        if type(self).order is OrderedAdmission.order:
+            return int(candidates[0])
+        return int(self.order(sim, np.asarray(candidates, np.int64))[0])
 
     def _fits_whole(self, sim: LLMSim, request: int, pausing: bool = False) -> bool:
         if self.chunked:
@@ -108,7 +125,7 @@ class OrderedAdmission(BatchScheduler):
         st = sim.state
         if st.status[request] == PREFILLING:
             return True
-        need = int(blocks_for(st.prefill_target[request]))
+        need = blocks_for(int(st.prefill_target[request]))
         decode_need = 0 if self.prefill_only else sim.decode_blocks_needed()
         return st.free_blocks - decode_need - need >= WATERMARK * sim.capacity
 
@@ -124,5 +141,4 @@ def reserved_blocks(sim: LLMSim, requests: Sequence[int]) -> int:
 
 def kv_holders(sim: LLMSim) -> list[int]:
     """Requests holding KV now: running ones and partial prefills."""
-    st = sim.state
-    return sim.running + [r for r in sim.queue if st.kv_blocks[r] > 0]
+    return sim.running + sim.prefilling

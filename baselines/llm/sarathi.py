@@ -30,6 +30,10 @@ class SarathiScheduler(OrderedAdmission):
         partial = sim.state.status[candidates] == PREFILLING
         return np.concatenate([candidates[partial], candidates[~partial]])
 
+    def first(self, sim: LLMSim, candidates: list[int]) -> int:
+        # order()'s first, found among the few partial prefills (by id, as the candidates are).
+        return next((r for r in sim.prefilling if r in candidates), int(candidates[0]))
+
 
 class Sarathi2048Scheduler(SarathiScheduler):
     """Sarathi-Serve with the relaxed budget of 2,048 tokens."""

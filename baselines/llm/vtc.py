@@ -38,7 +38,7 @@ class VTCScheduler(OrderedAdmission):
     def _lift(self, sim: LLMSim) -> None:
         now = np.zeros_like(self._backlogged)
         if sim.queue:
-            now[np.unique(sim.instance.tenant[np.asarray(sim.queue)])] = True
+            now[sim.instance.tenant[sim.queue]] = True
         for u in np.flatnonzero(now & ~self._backlogged):
             others = now & ~(now & ~self._backlogged)  # tenants backlogged before this boundary
             if others.any():

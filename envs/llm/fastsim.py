@@ -18,16 +18,18 @@ from schedgym.envs.llm.types import LLMInstance
 def run_headless(instance: LLMInstance, scheduler: Any, seed: int = 0,
                  preset: str | HardwarePreset = "llama2-7b-a100", max_batch_size: int = 128,
                  token_budget: int = 4096, window: int = 64, idle_step: float = 0.01,
-                 max_steps: int | None = None) -> tuple[LLMSim, int]:
+                 max_steps: int | None = None, compiled: bool = True) -> tuple[LLMSim, int]:
     """Runs ``scheduler`` (a :class:`baselines.llm.common.BatchScheduler`) on ``instance``.
 
-    The arguments after ``seed`` are the env's of the same name, with the same defaults.
+    The arguments after ``seed`` up to ``max_steps`` are the env's of the same name, with the
+    same defaults; ``compiled=False`` runs the simulator's numpy reference instead of its kernel
+    (:class:`envs.llm.sim.LLMSim`), for tests.
 
     Returns:
         The finished simulator (``sim.metrics()`` holds the env's final ``info`` metrics) and
         the number of operations applied (the env's step count).
     """
-    sim = LLMSim(instance, get_preset(preset), max_batch_size, token_budget, idle_step, window)
+    sim = LLMSim(instance, get_preset(preset), max_batch_size, token_budget, idle_step, window, compiled)
     limit = max_steps or 4 * (instance.num_requests + int(instance.output_tokens.sum())) + 1000
     scheduler.reset_sim(sim, seed)
     steps = 0

@@ -22,6 +22,12 @@ when some arrived request waits, so decisions per simulated second are bounded b
 (an iteration lasts at least the preset's floor, 10 ms on the A100 preset) times the operations
 per boundary (at most one pick per queued request plus one per preemption, budget and pause).
 
+Speed: :meth:`LLMSim.run` executes the formed iteration and the decode-only ones after it in one
+call of a small numba kernel (:func:`_advance_kernel`), which equals the numpy reference
+(``LLMSim(..., compiled=False)``: :meth:`LLMSim._iterate`) bit for bit; the boundary operations
+stay in Python, with the per-boundary quantities they need cached (the decodes' block need, the
+partial prefills in :attr:`LLMSim.prefilling`).
+
 Token accounting: a request needs ``prefill_target`` prefill tokens (its prompt; after a
 preemption, its prompt and the tokens it had generated) before its next output token, which the
 iteration finishing the prefill delivers. A decoding request with ``g`` tokens generated has
@@ -36,6 +42,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from schedgym.envs.llm.cost import HardwarePreset
 from schedgym.envs.llm.types import (BLOCK_TOKENS, DONE, PENDING, PREFILLING, RUNNING, WAITING,
@@ -58,6 +65,8 @@ class LLMSim:
         idle_step: Seconds an empty iteration idles when no arrival is left to wait for.
         window: Queued requests a scheduler may pick from: the first ``window`` of the queue in
             arrival order (:meth:`visible_queue`), the ones an observation shows.
+        compiled: Run the iterations in the numba kernel (:func:`_advance_kernel`); False runs
+            the numpy reference (:meth:`_iterate`), which the kernel equals bit for bit (tested).
 
     Raises:
         ValueError: If a request cannot ever be served (context or KV capacity); the message
@@ -65,9 +74,10 @@ class LLMSim:
     """
 
     def __init__(self, instance: LLMInstance, preset: HardwarePreset, max_batch_size: int,
-                 token_budget: int, idle_step: float, window: int) -> None:
+                 token_budget: int, idle_step: float, window: int, compiled: bool = True) -> None:
         self.instance, self.preset, self.window = instance, preset, window
         self.max_batch_size, self.token_budget, self.idle_step = max_batch_size, token_budget, idle_step
+        self.compiled = compiled
         self.capacity = preset.kv_blocks
         self._check_servable(instance)
         n = instance.num_requests
@@ -81,6 +91,7 @@ class LLMSim:
             picked=np.zeros(n, np.int64), budget=token_budget, batch_tokens=0,
         )
         self.queue: list[int] = []  # arrived requests holding no running slot, by id (= arrival order)
+        self.prefilling: list[int] = []  # the queued requests holding a partial prefill's KV, by id
         self.running: list[int] = []  # decoding requests, in admission order
         self.paused = False
         self.iterations = 0
@@ -88,15 +99,32 @@ class LLMSim:
         self.first_scheduled = np.full(n, np.nan)  # s, first pick of each request
         self._picks: list[int] = []
         self._admissions = 0
+        self._decode_need: int | None = 0  # decode_blocks_needed() of the running set, None when stale
         self._gaps = np.empty(int(np.maximum(instance.output_tokens - 1, 0).sum()))
         self._gap_count = 0
         self._kv_block_seconds = 0.0  # ∫ used blocks dt, for the mean utilisation
         self._backlog = _BacklogGaps(instance.num_tenants)
         self._done_count = 0
+        self._num_requests = n
+        if compiled:
+            self._kernel = _KernelBuffers(instance, preset, self.state, self.capacity)
+            self._running_in_buffer = True  # the kernel's copy of ``running`` is current
         if n:
             self.state.time = float(instance.arrival[0])
             self._admit_arrivals()
         self.advance()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_kernel", None)  # pickling copies the state's arrays apart from its blocks
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.compiled:
+            self._kernel = _KernelBuffers(self.instance, self.preset, self.state, self.capacity)
+            self._kernel.picks[:len(self._picks)] = self._picks
+            self._running_in_buffer = False
 
     # ------------------------------------------------------------------ queries
 
@@ -104,25 +132,40 @@ class LLMSim:
         """The queued requests a scheduler may pick: the first ``window`` by arrival."""
         return self.queue[:self.window]
 
+    def is_visible(self, request: int) -> bool:
+        """Whether ``request`` is in :meth:`visible_queue` (a binary search: the queue is sorted)."""
+        position = bisect.bisect_left(self.queue, request)
+        return position < min(self.window, len(self.queue)) and self.queue[position] == request
+
     @property
     def done(self) -> bool:
         """Whether every request has completed."""
-        return self._done_count == self.instance.num_requests
+        return self._done_count == self._num_requests
 
     def decode_blocks_needed(self) -> int:
         """New KV blocks the running decodes need this iteration (0 if decodes are paused)."""
         if self.paused or not self.running:
             return 0
-        rows = np.asarray(self.running)
-        st = self.state
-        need = blocks_for(self.instance.prompt_tokens[rows] + st.generated[rows]) - st.kv_blocks[rows]
-        return int(need.sum())
+        if self._decode_need is None:  # a preemption changed the running set
+            rows = np.asarray(self.running)
+            st = self.state
+            need = blocks_for(self.instance.prompt_tokens[rows] + st.generated[rows]) - st.kv_blocks[rows]
+            self._decode_need = int(need.sum())
+        return self._decode_need
 
     def chunk_if_picked(self, request: int) -> int:
-        """Prefill tokens a pick of ``request`` would schedule now (0 if it cannot be picked)."""
-        if request not in self.visible_queue():
+        """Prefill tokens a pick of ``request`` would schedule now (0 if it cannot be picked);
+        the scalar form of :meth:`pick_chunks`."""
+        st = self.state
+        if ((0 if self.paused else len(self.running)) + len(self._picks) >= self.max_batch_size
+                or st.budget <= st.batch_tokens or not self.is_visible(request) or st.picked[request]):
             return 0
-        return int(self.pick_chunks(np.asarray([request]))[0])
+        prefilled = int(st.prefilled[request])
+        chunk = min(int(st.prefill_target[request]) - prefilled, st.budget - st.batch_tokens)
+        if chunk <= 0:
+            return 0
+        new_blocks = -(-(prefilled + chunk) // BLOCK_TOKENS) - int(st.kv_blocks[request])
+        return chunk if new_blocks <= st.free_blocks - self.decode_blocks_needed() else 0
 
     def pick_chunks(self, requests: np.ndarray) -> np.ndarray:
         """The chunk a pick of each of the queued ``requests`` would schedule now, 0 where the
@@ -164,13 +207,16 @@ class LLMSim:
             st.status[request] = PREFILLING
             st.admitted_at[request] = self._admissions
             self._admissions += 1
+            bisect.insort(self.prefilling, request)
         if math.isnan(self.first_scheduled[request]):
             self.first_scheduled[request] = st.time
-        new_blocks = int(blocks_for(st.prefilled[request] + chunk)) - int(st.kv_blocks[request])
+        new_blocks = blocks_for(int(st.prefilled[request]) + chunk) - int(st.kv_blocks[request])
         st.kv_blocks[request] += new_blocks
         st.free_blocks -= new_blocks
         st.picked[request] = chunk
         st.batch_tokens += chunk
+        if self.compiled:
+            self._kernel.picks[len(self._picks)] = request
         self._picks.append(request)
         return chunk
 
@@ -185,9 +231,13 @@ class LLMSim:
             raise ValueError(f"request {request} holds no KV or is picked this iteration: cannot preempt")
         if st.status[request] == RUNNING:
             self.running.remove(request)
+            self._decode_need = None
+            self._running_in_buffer = False
             if not self.paused:
                 st.batch_tokens -= 1
             bisect.insort(self.queue, request)
+        else:  # a partial prefill
+            self.prefilling.remove(request)
         st.free_blocks += int(st.kv_blocks[request])
         st.kv_blocks[request] = 0
         st.status[request] = WAITING
@@ -215,25 +265,42 @@ class LLMSim:
         """Executes the batch formed at this boundary and advances to the next decision.
 
         A pause with no pick is void (the decodes run). An empty batch idles until the next
-        arrival, or ``idle_step`` when none is left. Returns the JITServe goodput tokens earned.
+        arrival, or ``idle_step`` when none is left. Returns the JITServe goodput tokens earned
+        until the next decision (the decode-only iterations that follow the batch included).
         """
         if self.paused and not self._picks:
             self.paused = False
-        earned = self._iterate() if (self._picks or self.running) else self._idle()
-        return earned + self.advance()
+        before = int(self.state.goodput_tokens.sum())
+        if not (self._picks or self.running):
+            self._idle()
+            self.advance()
+        elif self.compiled:
+            if not self.paused and self.decode_blocks_needed() > self.state.free_blocks:
+                self._ensure_decode_memory()
+            self._advance_compiled(form=True)
+            self._backlog.observe(self)
+        else:
+            self._iterate()
+            self.advance()
+        # Everything until the next decision, the decode-only iterations included, so that an
+        # episode's return is its goodput.
+        return float(int(self.state.goodput_tokens.sum()) - before)
 
-    def advance(self) -> float:
+    def advance(self) -> None:
         """Runs iterations (decodes only) and jumps to arrivals until a request is queued or
-        every request is done; returns the goodput tokens those iterations earned."""
-        instance, earned = self.instance, 0.0
-        while not self.queue and not self.done:
-            if self.running:
-                earned += self._iterate()
-            else:  # nothing runs, nothing waits: the next arrival
-                self.state.time = max(self.state.time, float(instance.arrival[self.state.arrived]))
-                self._admit_arrivals()
+        every request is done."""
+        if self.compiled:
+            if not self.queue and not self.done:
+                self._advance_compiled(form=False)
+        else:
+            instance = self.instance
+            while not self.queue and not self.done:
+                if self.running:
+                    self._iterate()
+                else:  # nothing runs, nothing waits: the next arrival
+                    self.state.time = max(self.state.time, float(instance.arrival[self.state.arrived]))
+                    self._admit_arrivals()
         self._backlog.observe(self)
-        return earned
 
     def _idle(self) -> float:
         st = self.state
@@ -243,7 +310,44 @@ class LLMSim:
         self._start_boundary()
         return 0.0
 
+    def _advance_compiled(self, form: bool) -> float:
+        """:meth:`_iterate` (the batch formed, if ``form``) and :meth:`advance`'s loop in one
+        kernel call; returns the goodput earned by the formed batch."""
+        st, buffers = self.state, self._kernel
+        scalars = buffers.scalars
+        scalars[:_RESULTS] = (form, self.paused, len(self._picks), len(self.running), len(self.queue),
+                              st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
+                              self.preemptions)
+        if not self._running_in_buffer:
+            buffers.running[:len(self.running)] = self.running
+        times = buffers.times
+        times[0], times[1] = st.time, self._kv_block_seconds
+        arrived = st.arrived
+        _advance_kernel(buffers.lists, scalars, times, buffers.params, st.status, buffers.int_rows,
+                        buffers.float_rows, st.tenant_service, self._gaps)
+        (_, _, _, n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
+         self.preemptions, n_removed, n_preempted, self._decode_need, earned, _) = scalars.tolist()
+        st.time, self._kv_block_seconds = times.tolist()
+        queue = self.queue
+        if n_removed:
+            for request in buffers.removed[:n_removed].tolist():
+                del queue[bisect.bisect_left(queue, request)]
+                self.prefilling.remove(request)
+        if n_preempted:
+            for request in buffers.preempted[:n_preempted].tolist():
+                bisect.insort(queue, request)
+        if st.arrived > arrived:
+            queue.extend(range(arrived, st.arrived))  # later ids than every queued one
+        self.running = buffers.running[:n_running].tolist()
+        self._running_in_buffer = True
+        self._picks.clear()  # the kernel cleared their picked chunks
+        self.paused = False
+        st.budget = self.token_budget
+        st.batch_tokens = n_running
+        return float(earned)
+
     def _iterate(self) -> float:
+        """The numpy reference of one iteration (the kernel's twin): executes the batch formed."""
         st, instance = self.state, self.instance
         decodes = np.asarray([] if self.paused else self._ensure_decode_memory(), np.int64)
         picks = np.asarray(self._picks, np.int64)
@@ -274,7 +378,8 @@ class LLMSim:
                 st.goodput_tokens[fresh[met]] += instance.prompt_tokens[fresh[met]]
                 earned += int(instance.prompt_tokens[fresh[met]].sum())
                 for request in finished.tolist():
-                    self.queue.remove(request)
+                    del self.queue[bisect.bisect_left(self.queue, request)]
+                    self.prefilling.remove(request)
                 st.status[finished] = RUNNING
                 self.running.extend(finished.tolist())
                 earned += self._deliver(finished, end)
@@ -336,6 +441,7 @@ class LLMSim:
         self.paused = False
         st.budget = self.token_budget
         st.batch_tokens = len(self.running)
+        self._decode_need = None
 
     def _check_servable(self, instance: LLMInstance) -> None:
         context = instance.prompt_tokens + instance.output_tokens
@@ -358,6 +464,250 @@ class LLMSim:
         return episode_metrics(self)
 
 
+# ---------------------------------------------------------------------- compiled iterations
+#
+# The kernel runs what LLMSim._iterate and LLMSim.advance do, iteration by iteration, with the
+# same arithmetic in the same order (floating sums as sequential as np.add.at's), so that its
+# results equal the numpy reference bit for bit (tests/envs/llm/test_fastsim.py). Between two
+# decisions the replica often runs dozens of decode-only iterations over a hundred requests:
+# in numpy each cost ~150 µs of small-array passes, here about a microsecond.
+
+# Slots of _KernelBuffers.scalars: the counters LLMSim passes in and reads back, then the outputs.
+(_FORM, _PAUSED, _N_PICKS, _N_RUNNING, _QUEUED, _FREE, _ARRIVED, _DONE, _GAPS, _ITERATIONS,
+ _PREEMPTIONS) = range(11)
+_RESULTS = 11
+_REMOVED, _PREEMPTED, _DECODE_NEED, _EARNED, _CAPACITY = range(_RESULTS, _RESULTS + 5)
+
+
+# The per-request arrays of LLMState that become rows of an int and a float block, beside the
+# instance's constant rows, so that the kernel takes few arguments (numba's dispatch costs about
+# 0.25 µs per argument, a tenth of a decision's time).
+_INT_ROWS = ("prefilled", "prefill_target", "generated", "kv_blocks", "admitted_at", "restarts", "goodput_tokens",
+             "picked")
+_FLOAT_ROWS = ("first_token", "last_token", "finish")
+
+
+class _KernelBuffers:
+    """The kernel's arrays, made once per episode (and again when a pickled sim is loaded): two
+    blocks whose first rows are the state's per-request arrays (the state's fields become views
+    of them) and whose last rows are the instance's constants, the cost and tenant parameters,
+    and scratch buffers.
+
+    The constants are computed with the reference's own numpy expressions (``arrival +
+    ttft_slo``, ``2.0 / tenant_weight``), so they round as the reference does.
+    """
+
+    def __init__(self, instance: LLMInstance, preset: HardwarePreset, state: LLMState, capacity: int) -> None:
+        n = instance.num_requests
+        # (8 + 3, R): the state's rows, then prompt, output and tenant.
+        self.int_rows = np.stack([getattr(state, field) for field in _INT_ROWS]
+                                 + [instance.prompt_tokens, instance.output_tokens, instance.tenant]).astype(np.int64)
+        # (3 + 3, R): the state's rows, then arrival, TTFT deadline and TPOT SLO.
+        self.float_rows = np.stack([getattr(state, field) for field in _FLOAT_ROWS]
+                                   + [instance.arrival, instance.arrival + instance.ttft_slo,
+                                      instance.tpot_slo]).astype(np.float64)
+        for rows, fields in ((self.int_rows, _INT_ROWS), (self.float_rows, _FLOAT_ROWS)):
+            for row, field in zip(rows, fields):
+                setattr(state, field, row)
+        # (7 + 2T,): the cost coefficients (HardwarePreset.iteration_ms's order), then per tenant
+        # the service of an output token and the weight.
+        self.params = np.concatenate([
+            [preset.floor_ms, preset.intercept_ms, preset.per_token_ms, preset.prefill_attn_ms,
+             preset.decode_attn_ms, preset.per_seq_ms, preset.overhead_ms],
+            2.0 / instance.tenant_weight, instance.tenant_weight]).astype(np.float64)
+        # (4, R): this iteration's picks, the running requests (in order), the requests that left
+        # the queue (prefill done) and those preempted into it; each a prefix, then scratch.
+        self.lists = np.zeros((4, n), np.int64)
+        self.picks, self.running, self.removed, self.preempted = self.lists
+        self.scalars = np.zeros(_CAPACITY + 1, np.int64)  # counters, slots above
+        self.scalars[_CAPACITY] = capacity
+        self.times = np.zeros(2)  # (2,) time and ∫ used blocks dt
+
+
+@njit(cache=True, inline="always")
+def _deliver_kernel(running, lo, hi, end, deadlines, requests, token_charge, generated, last_token,
+                    goodput, service, status, finish, kv, gaps, gap_count):  # pragma: no cover - compiled
+    """LLMSim._deliver for ``running[lo:hi]``; returns (tokens met, gap count, blocks freed,
+    requests completed)."""
+    met = freed = completed = 0
+    for j in range(lo, hi):
+        r = running[j]
+        previous = last_token[r]
+        if not np.isnan(previous):
+            gaps[gap_count] = end - previous
+            gap_count += 1
+        index = generated[r]  # 0-based index of the token delivered now
+        generated[r] = index + 1
+        last_token[r] = end
+        if end <= deadlines[1, r] + index * deadlines[2, r]:
+            goodput[r] += 1
+            met += 1
+        service[requests[2, r]] += token_charge[requests[2, r]]
+        if index + 1 == requests[1, r]:
+            status[r] = DONE
+            finish[r] = end
+            freed += kv[r]
+            kv[r] = 0
+            completed += 1
+    return met, gap_count, freed, completed
+
+
+@njit(cache=True, inline="always")
+def _compact_running(running, count, status):  # pragma: no cover - compiled
+    """Drops the completed requests from ``running[:count]``, keeping the order; the new count."""
+    kept = 0
+    for j in range(count):
+        if status[running[j]] != DONE:
+            running[kept] = running[j]
+            kept += 1
+    return kept
+
+
+@njit(cache=True, inline="always")
+def _decode_need_kernel(running, count, requests, generated, kv):  # pragma: no cover - compiled
+    """LLMSim.decode_blocks_needed for ``running[:count]``."""
+    need = 0
+    for j in range(count):
+        r = running[j]
+        need += (requests[0, r] + generated[r] + BLOCK_TOKENS - 1) // BLOCK_TOKENS - kv[r]
+    return need
+
+
+@njit(cache=True)
+def _advance_kernel(lists, scalars, times, params, status, int_rows, float_rows, service,
+                    gaps):  # pragma: no cover - compiled
+    """If ``scalars[_FORM]``, LLMSim._iterate on the batch formed (its decodes' memory already
+    ensured); then LLMSim.advance's loop. Reads and updates ``scalars`` and ``times`` (slots
+    above) and the state arrays; returns the queue's changes in ``lists``."""
+    n = int_rows.shape[1]
+    picks, running, removed, preempted = lists[0], lists[1], lists[2], lists[3]
+    prefilled, target, generated, kv = int_rows[0], int_rows[1], int_rows[2], int_rows[3]
+    admitted_at, restarts, goodput, picked = int_rows[4], int_rows[5], int_rows[6], int_rows[7]
+    requests = int_rows[8:]  # prompt, output, tenant
+    first_token, last_token, finish = float_rows[0], float_rows[1], float_rows[2]
+    deadlines = float_rows[3:]  # arrival, TTFT deadline, TPOT SLO
+    tenants = service.shape[0]
+    cost, token_charge, weight = params[:7], params[7:7 + tenants], params[7 + tenants:]
+    capacity, paused = scalars[_CAPACITY], scalars[_PAUSED]
+    n_picks, n_running, queued = scalars[_N_PICKS], scalars[_N_RUNNING], scalars[_QUEUED]
+    free, arrived = scalars[_FREE], scalars[_ARRIVED]
+    done, gap_count, iterations, preemptions = scalars[_DONE], scalars[_GAPS], scalars[_ITERATIONS], scalars[_PREEMPTIONS]
+    time, kv_seconds = times[0], times[1]
+    n_removed = n_preempted = earned_first = 0
+    first = scalars[_FORM] != 0
+    while True:
+        if not first and (queued > 0 or done == n):
+            break
+        if not first and n_running == 0:  # nothing runs, nothing waits: the next arrival
+            if deadlines[0, arrived] > time:
+                time = deadlines[0, arrived]
+        else:
+            if not first:
+                n_picks = 0
+            decodes = 0 if (first and paused != 0) else n_running
+            if not first:  # LLMSim._ensure_decode_memory; the queue is empty, so it holds no KV
+                need = _decode_need_kernel(running, n_running, requests, generated, kv)
+                while n_running > 0 and need > free:
+                    victim = 0  # the most recently admitted
+                    for j in range(1, n_running):
+                        if admitted_at[running[j]] > admitted_at[running[victim]]:
+                            victim = j
+                    r = running[victim]
+                    for j in range(victim, n_running - 1):
+                        running[j] = running[j + 1]
+                    n_running -= 1
+                    free += kv[r]
+                    kv[r] = 0
+                    status[r] = WAITING
+                    prefilled[r] = 0
+                    target[r] = requests[0, r] + generated[r]
+                    restarts[r] += 1
+                    preemptions += 1
+                    preempted[n_preempted] = r
+                    n_preempted += 1
+                    queued += 1
+                    need = _decode_need_kernel(running, n_running, requests, generated, kv)
+                decodes = n_running
+            prefill_tokens = attention = context = 0
+            for k in range(n_picks):
+                chunk = picked[picks[k]]
+                prefill_tokens += chunk
+                attention += chunk * (2 * prefilled[picks[k]] + chunk)
+            for j in range(decodes):
+                context += requests[0, running[j]] + generated[running[j]]
+            linear = cost[1] + cost[2] * (prefill_tokens + decodes)  # HardwarePreset.iteration_ms
+            if not linear > cost[0]:
+                linear = cost[0]
+            duration = (linear + cost[3] * float(attention) + cost[4] * context
+                        + cost[5] * (decodes + n_picks) + cost[6]) / 1000.0
+            kv_seconds += (capacity - free) * duration
+            end = time + duration
+            earned = 0
+            if decodes:
+                for j in range(decodes):
+                    r = running[j]
+                    new_blocks = (requests[0, r] + generated[r] + BLOCK_TOKENS - 1) // BLOCK_TOKENS - kv[r]
+                    kv[r] += new_blocks
+                    free -= new_blocks
+                met, gap_count, freed, completed = _deliver_kernel(
+                    running, 0, decodes, end, deadlines, requests, token_charge, generated, last_token,
+                    goodput, service, status, finish, kv, gaps, gap_count)
+                earned += met
+                free += freed
+                if completed:
+                    done += completed
+                    n_running = _compact_running(running, n_running, status)
+            if n_picks:
+                for k in range(n_picks):
+                    prefilled[picks[k]] += picked[picks[k]]
+                for k in range(n_picks):
+                    p = picks[k]
+                    if restarts[p] == 0:  # recomputation is no service
+                        service[requests[2, p]] += picked[p] / weight[requests[2, p]]
+                lo = n_running
+                for k in range(n_picks):
+                    p = picks[k]
+                    if prefilled[p] == target[p]:
+                        if np.isnan(first_token[p]):
+                            first_token[p] = end
+                            if end <= deadlines[1, p]:
+                                goodput[p] += requests[0, p]
+                                earned += requests[0, p]
+                        status[p] = RUNNING
+                        running[n_running] = p
+                        n_running += 1
+                        removed[n_removed] = p
+                        n_removed += 1
+                        queued -= 1
+                if n_running > lo:
+                    met, gap_count, freed, completed = _deliver_kernel(
+                        running, lo, n_running, end, deadlines, requests, token_charge, generated, last_token,
+                        goodput, service, status, finish, kv, gaps, gap_count)
+                    earned += met
+                    free += freed
+                    if completed:
+                        done += completed
+                        n_running = _compact_running(running, n_running, status)
+                for k in range(n_picks):
+                    picked[picks[k]] = 0
+            time = end
+            iterations += 1
+            if first:
+                earned_first = earned
+                first = False
+        start = arrived  # LLMSim._admit_arrivals
+        while arrived < n and deadlines[0, arrived] <= time:
+            status[arrived] = WAITING
+            arrived += 1
+        queued += arrived - start
+    scalars[_N_RUNNING], scalars[_QUEUED], scalars[_FREE], scalars[_ARRIVED] = n_running, queued, free, arrived
+    scalars[_DONE], scalars[_GAPS], scalars[_ITERATIONS], scalars[_PREEMPTIONS] = done, gap_count, iterations, preemptions
+    scalars[_REMOVED], scalars[_PREEMPTED] = n_removed, n_preempted
+    scalars[_DECODE_NEED] = _decode_need_kernel(running, n_running, requests, generated, kv)
+    scalars[_EARNED] = earned_first
+    times[0], times[1] = time, kv_seconds
+
+
 class _BacklogGaps:
     """VTC's fairness measure: the largest difference in weighted service received by two
     tenants over an interval in which both were backlogged (had queued requests)."""
@@ -371,18 +721,18 @@ class _BacklogGaps:
         if len(self.backlogged) < 2:
             return
         service = sim.state.tenant_service
-        now = np.zeros_like(self.backlogged)
+        now = np.zeros(len(self.backlogged), bool)
         if sim.queue:
-            now[np.unique(sim.instance.tenant[np.asarray(sim.queue)])] = True
-        joined = now & ~self.backlogged
+            now[sim.instance.tenant[sim.queue]] = True
+        joined = now > self.backlogged
         if joined.any():
             # A pair's common interval starts when its later member joins.
             self.base[:, joined] = service[:, None]
             self.base[joined, :] = service[joined][:, None]
         self.backlogged = now
-        rows = np.flatnonzero(now)
+        rows = now.nonzero()[0]
         if len(rows) >= 2:
-            gained = service[rows][:, None] - self.base[np.ix_(rows, rows)]
+            gained = service[rows][:, None] - self.base[rows][:, rows]
             self.max_gap = max(self.max_gap, float(np.abs(gained - gained.T).max()))
 
 
