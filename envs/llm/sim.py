@@ -591,7 +591,8 @@ def _advance_kernel(lists, scalars, times, params, status, int_rows, float_rows,
     capacity, paused = scalars[_CAPACITY], scalars[_PAUSED]
     n_picks, n_running, queued = scalars[_N_PICKS], scalars[_N_RUNNING], scalars[_QUEUED]
     free, arrived = scalars[_FREE], scalars[_ARRIVED]
-    done, gap_count, iterations, preemptions = scalars[_DONE], scalars[_GAPS], scalars[_ITERATIONS], scalars[_PREEMPTIONS]
+    done, gap_count = scalars[_DONE], scalars[_GAPS]
+    iterations, preemptions = scalars[_ITERATIONS], scalars[_PREEMPTIONS]
     time, kv_seconds = times[0], times[1]
     n_removed = n_preempted = earned_first = 0
     first = scalars[_FORM] != 0
@@ -701,7 +702,8 @@ def _advance_kernel(lists, scalars, times, params, status, int_rows, float_rows,
             arrived += 1
         queued += arrived - start
     scalars[_N_RUNNING], scalars[_QUEUED], scalars[_FREE], scalars[_ARRIVED] = n_running, queued, free, arrived
-    scalars[_DONE], scalars[_GAPS], scalars[_ITERATIONS], scalars[_PREEMPTIONS] = done, gap_count, iterations, preemptions
+    scalars[_DONE], scalars[_GAPS] = done, gap_count
+    scalars[_ITERATIONS], scalars[_PREEMPTIONS] = iterations, preemptions
     scalars[_REMOVED], scalars[_PREEMPTED] = n_removed, n_preempted
     scalars[_DECODE_NEED] = _decode_need_kernel(running, n_running, requests, generated, kv)
     scalars[_EARNED] = earned_first
