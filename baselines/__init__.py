@@ -46,6 +46,15 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "edf": "schedgym.baselines.llm.edf:EDFScheduler",
         "vtc": "schedgym.baselines.llm.vtc:VTCScheduler",
     },
+    "iot": {
+        "random": _RANDOM,
+        "round_robin": "schedgym.baselines.iot.round_robin:RoundRobinScheduler",
+        "local": "schedgym.baselines.iot.local:LocalScheduler",
+        "cloud": "schedgym.baselines.iot.cloud:CloudScheduler",
+        "greedy": "schedgym.baselines.iot.greedy:GreedyScheduler",
+        "min_energy": "schedgym.baselines.iot.min_energy:MinEnergyScheduler",
+        "edf": "schedgym.baselines.iot.edf:EDFScheduler",
+    },
 }
 
 

@@ -45,6 +45,8 @@ SEED_NAMESPACES: dict[tuple[str, str], int] = {
     ("soc", "test"): 0x50C_7E57,
     ("llm", "test"): 0x11A_7E57,
     ("llm", "val"): 0x11A_0A11,
+    ("iot", "test"): 0x107_7E57,
+    ("iot", "val"): 0x107_0A11,
 }
 
 

@@ -48,6 +48,11 @@ ENVS: dict[str, EnvEntry] = {
     "schedgym/LLMServe-v0": EnvEntry(
         "llm", "schedgym.envs.llm.env:LLMServeEnv", "schedgym.envs.llm.types:LLMInstance",
         "schedgym.envs.llm.generator:INSTANCE_SETS"),
+    # IoT task placement (our formulation after arXiv 2508.04334): 8 Raspberry Pi devices, 2 edge
+    # servers, 1 fog node, 1 cloud in a tree; 400 tasks at 30 tasks/s per device; 10 ms epochs.
+    "schedgym/IoTPlacement-v0": EnvEntry(
+        "iot", "schedgym.envs.iot.env:IoTPlacementEnv", "schedgym.envs.iot.types:IoTInstance",
+        "schedgym.envs.iot.generator:INSTANCE_SETS"),
 }
 ENV_IDS: tuple[str, ...] = tuple(ENVS)
 

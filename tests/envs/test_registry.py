@@ -63,6 +63,12 @@ CHECKED_CONFIGURATIONS: dict[str, list[tuple[dict, Sequence[int]]]] = {
         ({}, range(3)),
         ({"preset": "llama2-7b-h100", "workload": "code", "max_batch_size": 16, "window": 8}, range(3)),
     ],
+    "schedgym/IoTPlacement-v0": [
+        ({"num_tasks": 60}, range(30)),
+        ({}, range(3)),
+        ({"scale": "medium", "topology": "mesh", "arrival": "bursty", "num_tasks": 200, "decision_interval": 0.0,
+          "window": 8}, range(3)),
+    ],
 }
 _CHECKS = [(env_id, kwargs, seeds) for env_id, configs in CHECKED_CONFIGURATIONS.items()
            for kwargs, seeds in configs]

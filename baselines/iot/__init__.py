@@ -1,0 +1,1 @@
+"""Baselines of ``schedgym/IoTPlacement-v0``."""

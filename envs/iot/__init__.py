@@ -1,0 +1,1 @@
+"""IoT task placement: ``schedgym/IoTPlacement-v0``."""
