@@ -257,6 +257,19 @@ class IoTPlacementEnv(GraphEnv):
         """The pointer action of topology node ``node``."""
         return self.encoder.node0 + int(node)
 
+    def headless_episode(self, scheduler: Any, instance: Any,
+                         seed: int | None) -> tuple[dict[str, Any], list[int]] | None:
+        """The final ``info`` and the actions of ``scheduler``'s episode on ``instance``, run
+        without observations (:mod:`envs.iot.fastsim`, bit-identical to stepping this env), or
+        ``None`` if the scheduler is not one of its rule baselines or no instance is given.
+        Leaves this env as it was; ``policies.evaluation.run_episode`` calls it."""
+        from schedgym.envs.iot import fastsim  # imports the baselines, which import this module
+
+        if instance is None or not fastsim.supports(scheduler):
+            return None
+        episode = fastsim.run_env_episode(self, scheduler, instance, seed)
+        return episode.info, episode.actions
+
     # ------------------------------------------------------------------ internals
 
     def _check_fits(self, instance: IoTInstance) -> None:
