@@ -54,6 +54,7 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "greedy": "schedgym.baselines.iot.greedy:GreedyScheduler",
         "min_energy": "schedgym.baselines.iot.min_energy:MinEnergyScheduler",
         "edf": "schedgym.baselines.iot.edf:EDFScheduler",
+        "wfq": "schedgym.baselines.iot.wfq:WFQScheduler",
     },
 }
 

@@ -145,4 +145,5 @@ def run_headless(instance: IoTInstance, scheduler: PlacementRule, seed: int | No
     return run_env_episode(IoTPlacementEnv(**env_kwargs), scheduler, instance, seed)
 
 
-__all__ = ["RULES", "HeadlessEpisode", "HeadlessView", "run_env_episode", "run_headless", "supports"]
+__all__ = ["RULES", "HeadlessEpisode", "HeadlessView", "run_env_episode", "run_headless",
+           "supports"]

@@ -108,6 +108,13 @@ class IoTSim:
         self._dynamic_power = (topo.p_max_w - topo.p_idle_w) / topo.cores  # W per busy core
         self._local_time = instance.cycles / topo.freq_hz[instance.device]  # s on its own device
         self._pad_links = np.append(self.state.link_free, -np.inf)  # link_free with a -1 sentinel
+        # Hot-path layouts: route channels hop-major, so their max runs over the short axis 0.
+        self._route_channels = np.ascontiguousarray(self.routes.links.transpose(0, 2, 1))  # D, H, K
+        self._nodes = np.arange(k)
+        # The last full timeline (task, state version, plan), reused by ``place``; the version
+        # counts every change of the state (only ``place`` and ``_advance`` make them).
+        self._version = 0
+        self._memo: tuple[int, int, Timeline] | None = None
         if m:
             self._advance(self._epoch_of(float(instance.arrival[0])))
 
@@ -122,26 +129,30 @@ class IoTSim:
         """What placing waiting ``task`` on each of ``nodes`` (default: every node) would
         reserve now, without changing anything (``inf`` times where a node cannot run it)."""
         inst, topo, st, routes = self.instance, self.topology, self.state, self.routes
-        nodes = np.arange(topo.num_nodes) if nodes is None else np.asarray(nodes, np.int64)
+        # Every node is indexed by a slice: views instead of gathered copies (the hot path).
+        index = slice(None) if nodes is None else np.asarray(nodes, np.int64)
         row = routes.device_row[inst.device[task]]
-        now = st.time
         self._pad_links[:-1] = st.link_free
-        links_free = self._pad_links[routes.links[row, nodes]].max(axis=1)
-        bottleneck = routes.bottleneck[row, nodes]
-        transfer_start = np.maximum(now, links_free)
+        links_free = self._pad_links[self._route_channels[row][:, index]].max(axis=0)
+        bottleneck = routes.bottleneck[row, index]
+        transfer_start = np.maximum(st.time, links_free)
         transfer_time = inst.input_bits[task] / bottleneck  # 0 on the device itself (inf bandwidth)
-        latency = routes.latency[row, nodes]
+        latency = routes.latency[row, index]
         input_arrival = transfer_start + transfer_time + latency
-        core = st.core_free[nodes].argmin(axis=1)
-        start = np.maximum(input_arrival, st.core_free[nodes, core])
-        finish = start + inst.cycles[task] / topo.freq_hz[nodes]
+        core = st.core_free[index].argmin(axis=1)
+        start = np.maximum(input_arrival, st.core_free[self._nodes[index], core])
+        finish = start + inst.cycles[task] / topo.freq_hz[index]
         back = finish + latency + inst.output_bits[task] / bottleneck
-        energy = (self._dynamic_power[nodes] * (finish - start)
+        energy = (self._dynamic_power[index] * (finish - start)
                   + topo.tx_power_w[inst.device[task]] * transfer_time)
-        feasible = routes.runnable[row, nodes] & (st.memory_used[nodes] + inst.memory_mb[task]
-                                                  <= topo.memory_mb[nodes])
-        return Timeline(nodes, transfer_start, transfer_time, input_arrival, core, start, finish,
+        feasible = routes.runnable[row, index] & (st.memory_used[index] + inst.memory_mb[task]
+                                                  <= topo.memory_mb[index])
+        plan = Timeline(np.arange(topo.num_nodes) if nodes is None else index, transfer_start,
+                        transfer_time, input_arrival, core, start, finish,
                         back - inst.arrival[task], energy, feasible)
+        if nodes is None:
+            self._memo = (task, self._version, plan)
+        return plan
 
     def feasible(self, tasks: np.ndarray) -> np.ndarray:
         """Which nodes may take each of ``tasks`` now, (len(tasks), K) bool."""
@@ -178,25 +189,29 @@ class IoTSim:
         st, inst = self.state, self.instance
         if not 0 <= task < inst.num_tasks or st.status[task] != WAITING:
             raise ValueError(f"task {task} is not waiting to be placed")
-        plan = self.timeline(task, np.array([node]))
-        if not plan.feasible[0]:
+        memo = self._memo  # the plan a rule (or the encoder) just computed, if still current
+        current = memo is not None and memo[:2] == (task, self._version)
+        plan = memo[2] if current else self.timeline(task)
+        if not 0 <= node < self.topology.num_nodes or not plan.feasible[node]:
             raise ValueError(f"node {node} cannot take task {task} now (unreachable or out of memory)")
         channels = self.routes.links[self.routes.device_row[inst.device[task]], node]
         channels = channels[channels >= 0]
-        st.link_free[channels] = plan.transfer_start[0] + plan.transfer_time[0]
-        st.core_free[node, plan.core[0]] = plan.finish[0]
+        self._version += 1
+        st.link_free[channels] = plan.transfer_start[node] + plan.transfer_time[node]
+        st.core_free[node, plan.core[node]] = plan.finish[node]
         st.memory_used[node] += inst.memory_mb[task]
-        st.busy_core_s[node] += plan.finish[0] - plan.start[0]
-        heapq.heappush(self._releases, (float(plan.finish[0]), task))
+        st.busy_core_s[node] += plan.finish[node] - plan.start[node]
+        heapq.heappush(self._releases, (float(plan.finish[node]), task))
         st.status[task], st.node[task] = PLACED, node
         st.input_arrival[task], st.start[task], st.finish[task] = (
-            plan.input_arrival[0], plan.start[0], plan.finish[0])
-        st.response[task], st.energy_j[task] = plan.response[0], plan.energy_j[0]
+            plan.input_arrival[node], plan.start[node], plan.finish[node])
+        st.response[task], st.energy_j[task] = plan.response[node], plan.energy_j[node]
         st.selected = -1
         self.waiting.remove(task)
         self._resolved += 1
-        charged = self.cost(float(plan.response[0]), bool(plan.response[0] > inst.deadline_s[task]),
-                            float(plan.energy_j[0]))
+        response = float(plan.response[node])
+        charged = self.cost(response, bool(response > inst.deadline_s[task]),
+                            float(plan.energy_j[node]))
         self.objective += charged
         if not self.waiting:
             charged += self._advance(self._next_arrival_epoch())
@@ -231,6 +246,7 @@ class IoTSim:
         waits; admits arrivals, releases memory, drops expired tasks. Returns the drops' cost."""
         charged = 0.0
         st, inst = self.state, self.instance
+        self._version += 1
         while target is not None:
             st.time = max(st.time, target)
             while st.arrived < inst.num_tasks and inst.arrival[st.arrived] <= st.time:
