@@ -14,7 +14,9 @@ class PlacementRule:
     """A baseline that decides one placement at a time.
 
     Subclasses implement :meth:`choose`; this class turns its answer into pointer actions and
-    holds (node 0) when it returns ``None``.
+    holds (node 0) when it returns ``None``. A rule reads only ``sim`` and
+    ``visible_tasks()`` of ``env.unwrapped``, which is what lets the headless path
+    (:mod:`envs.iot.fastsim`) run the rules it lists without the env.
     """
 
     name = "placement-rule"
