@@ -115,7 +115,8 @@ class LLMServeEnv(GraphEnv):
     (before any pick; Sarathi-Serve's chunk budgets). Node 6 is the replica (never an action).
     Then ``window`` queue slots — the first ``window`` queued requests in arrival order; pointing
     at one *picks* it: its next prefill chunk, ``min(prefill left, budget left)`` tokens, joins
-    the batch if the batch-size cap and the free KV blocks (after the decodes' needs) allow —
+    the batch if the batch-size cap (running requests, paused or not, plus picks) and the free
+    KV blocks (after the decodes' needs) allow —
     and ``max_batch_size`` running slots; pointing at one *preempts* it (frees its KV; it is
     recomputed later). Every published batching policy is a sequence of these actions
     (``baselines/llm/``). Illegal actions raise ``ValueError``.
