@@ -156,7 +156,9 @@ class LLMServeEnv(GraphEnv):
     per second), ``preemptions``, ``kv_utilization_mean``, ``tenant_service`` (weighted
     input + 2 × output tokens per tenant, VTC's measure), ``fairness_jain`` (Jain's index of the
     tenants' SLO attainment) and ``max_service_gap`` (VTC's: the largest service difference of two tenants over an
-    interval in which both were backlogged). Times in seconds.
+    interval in which both were backlogged). Times in seconds. The statistics over completed
+    requests (TTFT, TPOT, E2E, scheduling delay, SLO attainment) are NaN while none has
+    completed, ``tbt_p99`` while no request has two tokens (an episode truncated early).
 
     ## Arguments
     - ``preset``: a name of ``envs.llm.cost.PRESETS`` or a ``HardwarePreset``.
