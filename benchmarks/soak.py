@@ -646,7 +646,6 @@ def _check_llm_batch(sim, prefilling: np.ndarray) -> None:
     require(0 < st.budget <= sim.token_budget and (not len(picks) or st.batch_tokens <= st.budget),
             lambda: f"batch of {st.batch_tokens} tokens ({chunks} prefill), budget {st.budget} "
                     f"of {sim.token_budget}")
-    require(not sim.paused or len(sim.running) > 0, "paused with nothing running")
     need = 0
     if decodes:
         rows = np.asarray(sim.running, np.int64)

@@ -80,7 +80,8 @@ def test_a_paused_iteration_cannot_fill_the_batch_past_its_cap():
     with pytest.raises(ValueError, match="cannot be picked"):
         env.sim.pick(2)
     obs, *_ = env.step(RUN_NODE)
-    assert len(env.sim.running) == 2 and obs["node_mask"].sum() == env._queue0 + 3  # 2 running, 1 queued
+    assert len(env.sim.running) == 2  # 1 queued, 2 running nodes shown:
+    assert obs["node_mask"].sum() == env._queue0 + 3
 
 
 def test_a_preempt_action_frees_the_kv_of_the_running_request():
