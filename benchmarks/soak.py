@@ -818,6 +818,7 @@ class LLMChecker:
                     "the first queue slot is not where node_of says")
         require(int(sim.state.goodput_tokens.sum()) == 0 and sim.preemptions == 0,
                 "goodput or preemptions at reset")
+        check_llm_replica(sim)
         self.history = LLMReplicaHistory(sim)
         self.returned, self.steps = 0.0, 0
         self._check(obs, info)
@@ -926,9 +927,7 @@ class LLMChecker:
             expected[self.budget_nodes] = np.asarray(BUDGETS) < st.budget
         room = st.budget - st.batch_tokens
         chunk = np.minimum(st.prefill_target[vis] - st.prefilled[vis], max(room, 0))
-        need = 0 if sim.paused else int((blocks_for(
-            sim.instance.prompt_tokens[running] + st.generated[running])
-            - st.kv_blocks[running]).sum())
+        need = sim.decode_blocks_needed()  # check_llm_replica compared it with a recomputation
         new_blocks = blocks_for(st.prefilled[vis] + chunk) - st.kv_blocks[vis]
         ok = ((len(running) + picks < sim.max_batch_size) & (st.picked[vis] == 0) & (chunk > 0)
               & (new_blocks <= st.free_blocks - need))
