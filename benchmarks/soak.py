@@ -5,12 +5,13 @@ after every step. Not part of the test suite (CI does not run it): it takes hour
 Configurations: for every env id in the table of :mod:`schedgym.envs`, each distinct set of env
 kwargs that its fixed instance sets use (VM small and medium; SoC static-random, static-apps and
 the streaming load × noise grid; LLM's sets all use the default kwargs, so its one configuration,
-named after the first set, samples the env's default workload), plus :data:`EXTRA_CONFIGS`.
+named after the first set, samples the env's default workload; IoT's small and medium scales,
+likewise sampling the default tree at 30 tasks/s per device), plus :data:`EXTRA_CONFIGS`.
 Instances are the env's own seeded samples (``reset(seed=...)``), not the fixed sets.
 
 Actions: episode seeds come from ``np.random.default_rng([--seed, crc32(config name)])``; an
 episode resets with ``reset(seed=s)`` and draws its actions from ``np.random.default_rng(s)``:
-the no-op node (VM stop, SoC wait, LLM run) with probability ``--noop-prob``, else uniformly
+the no-op node (VM stop, SoC wait, LLM run, IoT hold) with probability ``--noop-prob``, else uniformly
 among the other legal nodes (the no-op alone when nothing else is legal; an env's checker may
 refine the draw with a ``draw_action`` method, as LLM's does for preemptions). A low no-op
 probability lets episodes reach their migration limit or their last job instead of stopping
@@ -63,6 +64,18 @@ Checks after every step (a failure is reported with what is needed to replay it)
   kernel's copies of the lists. Random play preempts with probability
   :attr:`LLMChecker.PREEMPT_PROB` only, and the summary counts the episodes that finished,
   the completed requests and the preemptions chosen and forced (KV exhausted).
+* IoT (``sim``, which the env documents as readable): time never decreases and (windowed) is a
+  multiple of the decision interval; the tasks with arrival <= now are exactly the non-pending
+  ones; the waiting list is the waiting tasks in arrival order and the window its head; each
+  placed task sits on a node its device may use, its input arrives after it, its run starts
+  after its input and lasts ``cycles / freq_hz``, its result is back after its run; a dropped
+  task's deadline had passed; each node's memory in use equals what its unfinished tasks hold
+  and stays within capacity; the mask equals the legality recomputed from the state (tasks
+  some node can take in phase 0, the selected task's feasible nodes in phase 1); the return
+  equals ``−objective × reward_scale`` at every step; at the end every task is placed or
+  dropped and the deadline, count and response metrics agree with the tasks. Every
+  ``--check-every`` steps: no node runs more tasks at once than it has cores, and no two input
+  flows overlap on a link channel. The summary counts finished episodes, placed and dropped tasks.
 
 Run (``--envs`` takes env ids, keys such as ``soc``, or configuration names)::
 
@@ -90,6 +103,7 @@ from tqdm import tqdm
 from schedgym.data.instance_sets import recipes
 from schedgym.envs import ENVS, ENV_IDS
 from schedgym.envs.graph import NOOP_NODE
+from schedgym.envs.iot import types as iot
 from schedgym.envs.llm.env import BUDGETS, NODE_FEATURES, PAUSE_NODE, RUN_NODE
 from schedgym.envs.llm.sim import blocks_for
 from schedgym.envs.llm import types as llm
@@ -118,6 +132,11 @@ EXTRA_CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # A small batch cap and window under heavy load: full batches, most of the queue hidden.
     "llm-small-batch": ("schedgym/LLMServe-v0", {"max_batch_size": 8, "window": 16,
                                                   "rate": 6.0}),
+    # Bursty arrivals on a medium mesh, a decision at every arrival, a window smaller than the
+    # bursts (tasks hidden, memory filling, drops).
+    "iot-medium-mesh-bursty-online": ("schedgym/IoTPlacement-v0", {
+        "scale": "medium", "topology": "mesh", "arrival": "bursty", "decision_interval": 0.0, "window": 8,
+        "num_tasks": 2000}),
 }
 MAX_PRINTED_FAILURES = 5  # per configuration; the rest are only counted
 _REL_TOL = 1e-9  # relative tolerance of time comparisons (sums of float latencies)
@@ -987,7 +1006,130 @@ class LLMChecker:
         require((ttft >= 0).all() and (tpot >= 0).all(), "negative TTFT or TPOT")
 
 
-CHECKERS: dict[str, type] = {"vm": VMChecker, "soc": SoCChecker, "llm": LLMChecker}
+# ------------------------------------------------------------------------------------ IoT
+
+
+class IoTChecker:
+    """Invariants of ``schedgym/IoTPlacement-v0`` (see the module docstring)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env = env.unwrapped
+        self.counts: dict[str, int] = {"episodes_done": 0, "tasks_placed": 0, "tasks_dropped": 0}
+
+    def on_reset(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        sim = self.env.sim
+        self.returned = 0.0  # Σ reward so far
+        self.time = sim.state.time
+        self._check_state(obs)
+
+    def on_step(self, action: int, obs: dict[str, np.ndarray], reward: float, terminated: bool,
+                info: dict[str, Any]) -> None:
+        env, sim = self.env, self.env.sim
+        self.returned += reward
+        require(sim.state.time >= self.time, lambda: f"time went back: {self.time} -> {sim.state.time}")
+        self.time = sim.state.time
+        require(math.isclose(self.returned, -sim.objective * env.reward_scale, rel_tol=1e-9, abs_tol=1e-9),
+                lambda: f"return {self.returned} != -objective {sim.objective} x {env.reward_scale}")
+        require(terminated == sim.done, lambda: f"terminated={terminated} but done={sim.done}")
+        self._check_state(obs)
+        if terminated:
+            self._check_end(info)
+            self.counts["episodes_done"] += 1
+            self.counts["tasks_placed"] += int(info["tasks_completed"])
+            self.counts["tasks_dropped"] += int(info["tasks_dropped"])
+
+    def full_check(self) -> None:
+        sim = self.env.sim
+        st, inst = sim.state, sim.instance
+        placed = np.flatnonzero(st.status == iot.PLACED)
+        for node in np.unique(st.node[placed]):
+            mine = placed[st.node[placed] == node]
+            events = sorted([(float(st.start[t]), 1) for t in mine] + [(float(st.finish[t]), -1) for t in mine])
+            busy = max(np.cumsum([e for _, e in events]), default=0)
+            require(busy <= sim.topology.cores[node],
+                    lambda: f"node {node} runs {busy} tasks at once on {sim.topology.cores[node]} cores")
+        # Input flows: on every link channel, the flows' holding intervals never overlap.
+        flows: dict[int, list[tuple[float, float]]] = {}
+        for task in placed:
+            node, row = st.node[task], sim.routes.device_row[inst.device[task]]
+            if node == inst.device[task]:
+                continue
+            hold = inst.input_bits[task] / sim.routes.bottleneck[row, node]
+            begin = st.input_arrival[task] - sim.routes.latency[row, node] - hold
+            for channel in sim.routes.links[row, node]:
+                if channel >= 0:
+                    flows.setdefault(int(channel), []).append((begin, begin + hold))
+        for channel, spans in flows.items():
+            spans.sort()
+            for (a0, a1), (b0, _) in zip(spans, spans[1:]):
+                require(b0 >= a1 - _REL_TOL * max(1.0, abs(a1)),
+                        lambda: f"link channel {channel}: flows overlap ({a0}, {a1}) and from {b0}")
+
+    def _check_state(self, obs: dict[str, np.ndarray]) -> None:
+        env, sim = self.env, self.env.sim
+        st, inst, topo = sim.state, sim.instance, sim.topology
+        now = st.time
+        if sim.decision_interval > 0:
+            k = round(now / sim.decision_interval)
+            require(now == k * sim.decision_interval, lambda: f"time {now} is not an epoch of {sim.decision_interval}")
+        arrived = int(np.searchsorted(inst.arrival, now, side="right"))
+        require(st.arrived == arrived, lambda: f"arrived {st.arrived}, {arrived} tasks have arrival <= {now}")
+        require((st.status[arrived:] == iot.PENDING).all() and (st.status[:arrived] != iot.PENDING).all(),
+                "a task's pending status disagrees with its arrival")
+        waiting = np.flatnonzero(st.status == iot.WAITING)
+        require(sim.waiting == waiting.tolist(), lambda: f"waiting list {sim.waiting[:5]} != {waiting[:5].tolist()}")
+        placed = np.flatnonzero(st.status == iot.PLACED)
+        node = st.node[placed]
+        rows = sim.routes.device_row[inst.device[placed]]
+        require(sim.routes.runnable[rows, node].all(), "a task runs on a node its device may not use")
+        tol = 1e-9
+        require((st.input_arrival[placed] >= inst.arrival[placed] - tol).all(), "input arrived before the task")
+        require((st.start[placed] >= st.input_arrival[placed] - tol).all(), "a run starts before its input")
+        require(np.allclose(st.finish[placed] - st.start[placed], inst.cycles[placed] / topo.freq_hz[node],
+                            rtol=1e-9, atol=1e-12), "a run time differs from cycles / frequency")
+        require((inst.arrival[placed] + st.response[placed] >= st.finish[placed] - tol).all(),
+                "a result is back before its run ended")
+        require((st.energy_j >= 0).all(), "negative task energy")
+        dropped = np.flatnonzero(st.status == iot.DROPPED)
+        require((inst.arrival[dropped] + inst.deadline_s[dropped] <= now + tol).all(),
+                "a task was dropped before its deadline")
+        holding = placed[st.finish[placed] > now]
+        expected = np.bincount(st.node[holding], inst.memory_mb[holding], minlength=topo.num_nodes)
+        require(np.allclose(st.memory_used, expected, rtol=1e-9, atol=1e-6),
+                lambda: f"memory_used {st.memory_used[:6]} != held {expected[:6]}")
+        require((st.memory_used <= topo.memory_mb + 1e-6).all(), "a node holds more memory than it has")
+        require(sim._resolved == len(placed) + len(dropped), "resolved count")
+        self._check_mask(obs["action_mask"])
+
+    def _check_mask(self, mask: np.ndarray) -> None:
+        env, sim = self.env, self.env.sim
+        expected = np.zeros_like(mask)
+        expected[NOOP_NODE] = 1
+        if sim.state.selected >= 0:
+            feasible = sim.feasible(np.array([sim.state.selected]))[0]
+            expected[[env.compute_node(j) for j in np.flatnonzero(feasible)]] = 1
+        else:
+            shown = env.visible_tasks()
+            require(shown.tolist() == sim.waiting[:env.window], "the window is not the oldest waiting tasks")
+            legal = shown[sim.feasible(shown).any(axis=1)] if len(shown) else shown
+            expected[[env.task_node(t) for t in legal]] = 1
+        require(np.array_equal(mask, expected),
+                lambda: f"mask differs at {np.flatnonzero(mask != expected)[:5].tolist()}")
+
+    def _check_end(self, info: dict[str, Any]) -> None:
+        sim = self.env.sim
+        st, inst = sim.state, sim.instance
+        require(np.isin(st.status, (iot.PLACED, iot.DROPPED)).all(), "a task is unresolved at the end")
+        placed = st.status == iot.PLACED
+        hits = (st.response[placed] <= inst.deadline_s[placed]).sum()
+        require(info["deadline_hit_ratio"] == hits / inst.num_tasks, "deadline_hit_ratio")
+        require(info["tasks_completed"] == placed.sum() and info["tasks_dropped"] == (~placed).sum(), "task counts")
+        if placed.any():
+            require(math.isclose(info["response_time_mean"], float(st.response[placed].mean()), rel_tol=1e-12),
+                    "response_time_mean")
+
+
+CHECKERS: dict[str, type] = {"vm": VMChecker, "soc": SoCChecker, "llm": LLMChecker, "iot": IoTChecker}
 
 
 # --------------------------------------------------------------------------------- driver
