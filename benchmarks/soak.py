@@ -4,14 +4,18 @@ after every step. Not part of the test suite (CI does not run it): it takes hour
 
 Configurations: for every env id in the table of :mod:`schedgym.envs`, each distinct set of env
 kwargs that its fixed instance sets use (VM small and medium; SoC static-random, static-apps and
-the streaming load × noise grid), plus :data:`EXTRA_CONFIGS`. Instances are the env's own seeded
-samples (``reset(seed=...)``), not the fixed sets.
+the streaming load × noise grid; LLM's sets all use the default kwargs, so its one configuration,
+named after the first set, samples the env's default workload; IoT's small and medium scales,
+likewise sampling the default tree at 30 tasks/s per device), plus :data:`EXTRA_CONFIGS`.
+Instances are the env's own seeded samples (``reset(seed=...)``), not the fixed sets.
 
 Actions: episode seeds come from ``np.random.default_rng([--seed, crc32(config name)])``; an
 episode resets with ``reset(seed=s)`` and draws its actions from ``np.random.default_rng(s)``:
-the no-op node (VM stop, SoC wait) with probability ``--noop-prob``, else uniformly among the
-other legal nodes (the no-op alone when nothing else is legal). A low no-op probability lets
-episodes reach their migration limit or their last job instead of stopping after a few steps.
+the no-op node (VM stop, SoC wait, LLM run, IoT hold) with probability ``--noop-prob``, else uniformly
+among the other legal nodes (the no-op alone when nothing else is legal; an env's checker may
+refine the draw with a ``draw_action`` method, as LLM's does for preemptions). A low no-op
+probability lets episodes reach their migration limit or their last job instead of stopping
+after a few steps.
 
 Checks after every step (a failure is reported with what is needed to replay it):
 
@@ -38,6 +42,40 @@ Checks after every step (a failure is reported with what is needed to replay it)
   its commit, its job's arrival and each predecessor's finish plus ``volume / bandwidth``
   (zero on one PE); no PE overlaps two tasks; it runs for its mean latency times its noise
   factor; at the end every task finished and ``info``'s makespan and mean job duration agree.
+* LLM (``sim``, which the env documents as readable; the per-replica checks are functions of
+  one sim, :func:`check_llm_replica` and :class:`LLMReplicaHistory`, for a multi-replica
+  checker to call per replica): every arrived request in exactly one status, which the queue,
+  prefilling and running lists and the done count match; KV blocks conserved (free + held =
+  capacity, none negative) and each request holding exactly the blocks of its cached tokens;
+  running + picked requests within ``max_batch_size`` (paused or not), ``batch_tokens`` = the
+  decodes + the picked chunks, within the budget once something is picked; generated within
+  the output length, prefill within its target (prompt + generated tokens after a
+  preemption); arrival <= first scheduled <= first token <= last token <= now, finish = last
+  token; time, tokens, restarts (summing to the preemption count), goodput and service never
+  decrease and a preempted request keeps its timestamps; each action did what its node says
+  (RUN moves time, nothing else does); the mask equal to the legality recomputed from the
+  state (RUN always, PAUSE and budgets before any pick, a shown queued request if its chunk
+  fits the budget, the cap and the blocks left after the decodes' need, a running one if it
+  holds KV); the shown requests' nodes and statuses; the reward equal to the goodput earned
+  × ``reward_scale`` and the return to ``goodput_tokens`` × ``reward_scale`` at every step;
+  the final metrics (counters, means, throughputs, SLO attainment) equal to a recomputation
+  from the requests' timestamps, NaN exactly where undefined (nothing completed yet). Every
+  ``--check-every`` steps: each tenant's weighted service against its tokens and the compiled
+  kernel's copies of the lists. Random play preempts with probability
+  :attr:`LLMChecker.PREEMPT_PROB` only, and the summary counts the episodes that finished,
+  the completed requests and the preemptions chosen and forced (KV exhausted).
+* IoT (``sim``, which the env documents as readable): time never decreases and (windowed) is a
+  multiple of the decision interval; the tasks with arrival <= now are exactly the non-pending
+  ones; the waiting list is the waiting tasks in arrival order and the window its head; each
+  placed task sits on a node its device may use, its input arrives after it, its run starts
+  after its input and lasts ``cycles / freq_hz``, its result is back after its run; a dropped
+  task's deadline had passed; each node's memory in use equals what its unfinished tasks hold
+  and stays within capacity; the mask equals the legality recomputed from the state (tasks
+  some node can take in phase 0, the selected task's feasible nodes in phase 1); the return
+  equals ``−objective × reward_scale`` at every step; at the end every task is placed or
+  dropped and the deadline, count and response metrics agree with the tasks. Every
+  ``--check-every`` steps: no node runs more tasks at once than it has cores, and no two input
+  flows overlap on a link channel. The summary counts finished episodes, placed and dropped tasks.
 
 Run (``--envs`` takes env ids, keys such as ``soc``, or configuration names)::
 
@@ -48,12 +86,13 @@ Run (``--envs`` takes env ids, keys such as ``soc``, or configuration names)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
 import traceback
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,16 +103,40 @@ from tqdm import tqdm
 from schedgym.data.instance_sets import recipes
 from schedgym.envs import ENVS, ENV_IDS
 from schedgym.envs.graph import NOOP_NODE
+from schedgym.envs.iot import types as iot
+from schedgym.envs.llm.env import BUDGETS, NODE_FEATURES, PAUSE_NODE, RUN_NODE
+from schedgym.envs.llm.sim import blocks_for
+from schedgym.envs.llm import types as llm
+from schedgym.envs.llm.cost import PRESETS
 from schedgym.envs.soc.types import DONE, QUEUED, READY, RUNNING
 from schedgym.envs.vm.sim import destination_feasibility
 from schedgym.envs.vm.types import BOTH_NUMA
 
+#: The env's default preset with the KV cache of a 24 GB card: every request still fits (the
+#: longest context, 4,096 tokens, takes 256 blocks), a dozen conversations do not.
+SCARCE_KV_PRESET = dataclasses.replace(PRESETS["llama2-7b-a100"], name="llama2-7b-a100-24gb",
+                                       gpu_memory_gb=24.0)
 EXTRA_CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # DeepSoCS's one-step decisions (earliest-finish PE) under the heaviest load with noise.
     "soc-eft-heavy-noise0.2": ("schedgym/SoCDAG-v0", {"injection_rate": 40.0, "noise": 0.2,
                                                       "pe_selection": "eft"}),
     # Random DAGs streamed onto Topcuoglu's unrelated machines (no fixed set uses this).
     "soc-stream-unrelated-4": ("schedgym/SoCDAG-v0", {"platform": "unrelated-4"}),
+    # The tenants-flood set's workload: tenant 0 sends 6x each of the 3 others' rate, 4.5 req/s.
+    "llm-tenants-flood": ("schedgym/LLMServe-v0", {"rate": 4.5, "generator_config": {
+        "tenants": 4, "flood": 6.0}}),
+    # The code-bursty set's workload: the code trace's 2.57 req/s with its CV of 13.2.
+    "llm-code-bursty": ("schedgym/LLMServe-v0", {"workload": "code", "rate": 2.57}),
+    # A 24 GB card's KV cache (965 blocks, 15k tokens, against 6,973): decodes outgrow it.
+    "llm-scarce-kv": ("schedgym/LLMServe-v0", {"preset": SCARCE_KV_PRESET}),
+    # A small batch cap and window under heavy load: full batches, most of the queue hidden.
+    "llm-small-batch": ("schedgym/LLMServe-v0", {"max_batch_size": 8, "window": 16,
+                                                  "rate": 6.0}),
+    # Bursty arrivals on a medium mesh, a decision at every arrival, a window smaller than the
+    # bursts (tasks hidden, memory filling, drops).
+    "iot-medium-mesh-bursty-online": ("schedgym/IoTPlacement-v0", {
+        "scale": "medium", "topology": "mesh", "arrival": "bursty", "decision_interval": 0.0, "window": 8,
+        "num_tasks": 2000}),
 }
 MAX_PRINTED_FAILURES = 5  # per configuration; the rest are only counted
 _REL_TOL = 1e-9  # relative tolerance of time comparisons (sums of float latencies)
@@ -168,10 +231,13 @@ def check_observation(obs: dict[str, np.ndarray], space: gym.spaces.Dict, full: 
         require(space.contains(obs), "observation_space.contains(obs) is False")
 
 
-def check_numbers(reward: float, info: dict[str, Any]) -> None:
+def check_numbers(reward: float, info: dict[str, Any], undefined: Iterable[str] = ()) -> None:
+    """Reward and numeric ``info`` values are finite, except the ``undefined`` keys (metrics
+    that are NaN by definition in this state; the env's checker says which)."""
     require(math.isfinite(reward), lambda: f"reward {reward}")
     for key, value in info.items():
-        if isinstance(value, (int, float, np.number)) and not math.isfinite(value):
+        if (isinstance(value, (int, float, np.number)) and not math.isfinite(value)
+                and key not in undefined):
             raise InvariantError(f"info[{key!r}] = {value}")
 
 
@@ -517,7 +583,553 @@ class SoCChecker:
                 lambda: f"avg_job_duration {info['avg_job_duration']}, from finishes {mean}")
 
 
-CHECKERS: dict[str, type] = {"vm": VMChecker, "soc": SoCChecker}
+# ------------------------------------------------------------------------------------ LLM
+
+
+def check_llm_replica(sim) -> None:
+    """Invariants of one LLM serving replica (an :class:`envs.llm.sim.LLMSim`) at a boundary:
+    statuses against the queue and running lists, the KV blocks, the batch being formed, request
+    lengths and timestamps. Stateless, so a multi-replica checker can call it per replica."""
+    st, inst = sim.state, sim.instance
+    n, status, arrived = inst.num_requests, st.status, st.arrived
+    require(math.isfinite(st.time), lambda: f"time {st.time}")
+    require(((status >= llm.PENDING) & (status <= llm.DONE)).all(), "unknown request status")
+    require(0 <= arrived <= n and (status[arrived:] == llm.PENDING).all()
+            and not (status[:arrived] == llm.PENDING).any()
+            and (arrived == n or inst.arrival[arrived] > st.time)
+            and (arrived == 0 or inst.arrival[arrived - 1] <= st.time),
+            lambda: f"{arrived} arrived at time {st.time}, statuses disagree with the arrivals")
+    waiting, prefilling = status == llm.WAITING, status == llm.PREFILLING
+    running, done = status == llm.RUNNING, status == llm.DONE
+    _check_llm_lists(sim, waiting | prefilling, prefilling, running, done)
+    started = prefilling | running | done
+    _check_llm_lengths(sim, waiting | prefilling, running, done, started)
+    _check_llm_kv(sim, waiting, prefilling, running)
+    _check_llm_batch(sim, prefilling)
+    _check_llm_timestamps(sim, started, done)
+
+
+def _check_llm_lists(sim, queued: np.ndarray, prefilling: np.ndarray, running: np.ndarray,
+                     done: np.ndarray) -> None:
+    """Every request in exactly one status, and the lists and counters say the same."""
+    queue = np.asarray(sim.queue, np.int64)
+    require(np.array_equal(queue, np.flatnonzero(queued)),
+            lambda: f"queue {queue[:10].tolist()}... ({len(queue)}) is not the "
+                    f"{int(queued.sum())} waiting or prefilling requests in id order")
+    require(np.array_equal(np.asarray(sim.prefilling, np.int64), np.flatnonzero(prefilling)),
+            lambda: f"prefilling list {sim.prefilling[:10]} is not the prefilling requests")
+    batch = np.asarray(sim.running, np.int64)
+    require(len(batch) == int(running.sum())
+            and np.array_equal(np.sort(batch), np.flatnonzero(running)),
+            lambda: f"running list {batch[:10].tolist()} ({len(batch)}) is not the "
+                    f"{int(running.sum())} running requests")
+    require(sim._done_count == int(done.sum()) and sim.done == (int(done.sum()) == len(done)),
+            lambda: f"done count {sim._done_count}, {int(done.sum())} requests done")
+    require(sim.done or len(queue) > 0, "the sim asks for a decision while nothing waits")
+
+
+def _check_llm_kv(sim, waiting: np.ndarray, prefilling: np.ndarray, running: np.ndarray) -> None:
+    """Blocks conserved, and each request holds exactly the blocks of its cached tokens: a
+    decoding request ``prompt + generated - 1``, a partial prefill its prefilled tokens plus
+    the chunk picked now, everyone else none."""
+    st, inst = sim.state, sim.instance
+    kv = st.kv_blocks
+    require(kv.min(initial=0) >= 0 and st.free_blocks >= 0,
+            lambda: f"negative blocks: free {st.free_blocks}, least held {kv.min()}")
+    require(st.free_blocks + int(kv.sum()) == sim.capacity,
+            lambda: f"free {st.free_blocks} + held {int(kv.sum())} != capacity {sim.capacity}")
+    expected = np.where(running, blocks_for(inst.prompt_tokens + st.generated - 1), 0)
+    expected = np.where(prefilling, blocks_for(st.prefilled + st.picked), expected)
+    bad = np.flatnonzero(kv != expected)
+    require(bad.size == 0, lambda: f"requests {bad[:5].tolist()} (status "
+                                   f"{st.status[bad[:5]].tolist()}) hold {kv[bad[:5]].tolist()} "
+                                   f"blocks, their tokens need {expected[bad[:5]].tolist()}")
+    require(not (waiting & (st.prefilled != 0)).any(), "a waiting request has prefill done")
+
+
+def _check_llm_batch(sim, prefilling: np.ndarray) -> None:
+    """The batch being formed: picks, batch-size cap, token budget."""
+    st = sim.state
+    picks = np.asarray(sim._picks, np.int64)
+    require(np.array_equal(np.sort(picks), np.flatnonzero(st.picked)) and st.picked.min() >= 0
+            and prefilling[picks].all(),
+            lambda: f"picks {picks.tolist()} are not the prefilling requests with a chunk")
+    size = len(sim.running) + len(picks)
+    require(size <= sim.max_batch_size,
+            lambda: f"{len(sim.running)} running + {len(picks)} picked > max_batch_size "
+                    f"{sim.max_batch_size} (paused {sim.paused})")
+    decodes = 0 if sim.paused else len(sim.running)
+    chunks = int(st.picked.sum())
+    require(st.batch_tokens == decodes + chunks,
+            lambda: f"batch_tokens {st.batch_tokens} != {decodes} decodes + {chunks} picked")
+    require(0 < st.budget <= sim.token_budget and (not len(picks) or st.batch_tokens <= st.budget),
+            lambda: f"batch of {st.batch_tokens} tokens ({chunks} prefill), budget {st.budget} "
+                    f"of {sim.token_budget}")
+    need = 0
+    if decodes:
+        rows = np.asarray(sim.running, np.int64)
+        need = int((blocks_for(sim.instance.prompt_tokens[rows] + st.generated[rows])
+                    - st.kv_blocks[rows]).sum())
+    require(sim.decode_blocks_needed() == need,
+            lambda: f"decode_blocks_needed() {sim.decode_blocks_needed()}, recomputed {need}")
+
+
+def _check_llm_lengths(sim, queued: np.ndarray, running: np.ndarray, done: np.ndarray,
+                       started: np.ndarray) -> None:
+    """Tokens generated, prefill progress and goodput within their bounds."""
+    st, inst = sim.state, sim.instance
+    generated, target = st.generated, st.prefill_target
+    require((generated <= inst.output_tokens).all() and np.array_equal(
+        done, generated == inst.output_tokens), "generated exceeds the output length, or a "
+                                                "request is done before its last token")
+    require((st.prefilled + st.picked <= target).all(), "prefill beyond its target")
+    require(np.array_equal(target[queued], inst.prompt_tokens[queued] + generated[queued])
+            and (st.prefilled[running] == target[running]).all()
+            and (target[running] < inst.prompt_tokens[running] + generated[running]).all(),
+            "prefill target is not prompt + generated (queued) or not done (running)")
+    require(((st.restarts > 0) | (target == inst.prompt_tokens)).all(),
+            "a request never preempted has a prefill target other than its prompt")
+    require(int(st.restarts.sum()) == sim.preemptions and st.restarts.min() >= 0,
+            lambda: f"restarts sum {int(st.restarts.sum())} != preemptions {sim.preemptions}")
+    earned_max = np.where(generated > 0, inst.prompt_tokens, 0) + generated
+    require(((st.goodput_tokens >= 0) & (st.goodput_tokens <= earned_max)).all(),
+            "goodput of a request outside [0, prompt + generated]")
+    admitted = st.admitted_at[st.admitted_at >= 0]
+    require(np.unique(admitted).size == admitted.size and admitted.max(initial=-1) < sim._admissions
+            and (st.admitted_at[started | (st.restarts > 0)] >= 0).all(),
+            "admission numbers repeat, or a started request was never admitted")
+
+
+def _check_llm_timestamps(sim, started: np.ndarray, done: np.ndarray) -> None:
+    """arrival <= first scheduled <= first token <= last token <= now; finish = last token."""
+    st, inst = sim.state, sim.instance
+    scheduled = ~np.isnan(sim.first_scheduled)
+    has_token = st.generated > 0
+    require(np.array_equal(np.isnan(st.first_token), ~has_token)
+            and np.array_equal(np.isnan(st.last_token), ~has_token)
+            and np.array_equal(np.isnan(st.finish), ~done),
+            "a token time is set without a token, or a finish without completion")
+    require(scheduled[started | has_token | (st.restarts > 0)].all(),
+            "a request holds tokens or prefill but was never scheduled")
+    fs, ft, lt = sim.first_scheduled, st.first_token, st.last_token
+    with np.errstate(invalid="ignore"):  # nan compares False, and is masked out
+        order = ((fs[scheduled] >= inst.arrival[scheduled]).all()
+                 and (ft[has_token] >= fs[has_token]).all()
+                 and (lt[has_token] >= ft[has_token]).all()
+                 and (lt[has_token] <= st.time).all() and (fs[scheduled] <= st.time).all())
+    require(order, "timestamps out of order (arrival <= first scheduled <= first token <= "
+                   "last token <= now)")
+    require(np.array_equal(st.finish[done], lt[done]), "finish differs from the last token")
+
+
+class LLMReplicaHistory:
+    """What never goes back on one replica between two boundaries: time, tokens generated,
+    restarts, goodput, service, the counters; first-scheduled, first-token and finish times
+    once set (a preempted request keeps them). :meth:`update` checks and takes a new copy."""
+
+    _GROWING = ("generated", "restarts", "goodput_tokens")
+    _FIXED = ("first_token", "finish")
+
+    def __init__(self, sim) -> None:
+        self._copy(sim)
+
+    def _copy(self, sim) -> None:
+        st = sim.state
+        self.time, self.arrived = st.time, st.arrived
+        self.counters = (sim.iterations, sim.preemptions, sim._done_count, sim._admissions)
+        self.arrays = {name: getattr(st, name).copy() for name in self._GROWING + self._FIXED}
+        self.arrays["first_scheduled"] = sim.first_scheduled.copy()
+        self.arrays["tenant_service"] = st.tenant_service.copy()
+        self.arrays["last_token"] = st.last_token.copy()
+        self.done = st.status == llm.DONE
+
+    def update(self, sim) -> None:
+        st = sim.state
+        require(st.time >= self.time and st.arrived >= self.arrived,
+                lambda: f"time {self.time} -> {st.time}, arrived {self.arrived} -> {st.arrived}")
+        counters = (sim.iterations, sim.preemptions, sim._done_count, sim._admissions)
+        require(all(a >= b for a, b in zip(counters, self.counters)),
+                lambda: f"(iterations, preemptions, done, admissions) {self.counters} -> "
+                        f"{counters}")
+        for name in self._GROWING:
+            now, before = getattr(st, name), self.arrays[name]
+            require((now >= before).all(), lambda: f"{name} decreased for requests "
+                                                   f"{np.flatnonzero(now < before)[:5].tolist()}")
+        fixed = [(name, getattr(st, name)) for name in self._FIXED]
+        fixed.append(("first_scheduled", sim.first_scheduled))
+        for name, now in fixed:
+            before = self.arrays[name]
+            kept = ~np.isnan(before)
+            require(np.array_equal(now[kept], before[kept]),
+                    lambda: f"{name} changed once set, requests "
+                            f"{np.flatnonzero(kept & (now != before))[:5].tolist()}")
+        before = self.arrays["last_token"]
+        with np.errstate(invalid="ignore"):
+            require(not (before > st.last_token).any(), "last_token went back")
+        service = self.arrays["tenant_service"]
+        require((st.tenant_service >= service - 1e-9 * np.maximum(1.0, service)).all(),
+                "a tenant's service decreased")
+        require(not (self.done & (st.status != llm.DONE)).any(), "a done request is not done now")
+        self._copy(sim)
+
+
+def check_llm_service(sim) -> None:
+    """Each tenant's weighted service (VTC: input + 2 × output tokens) against the tokens:
+    2 per output token plus the prefill of requests never preempted, plus at most the prompt
+    of each preempted one (recomputation is no service; a first pass may have been cut)."""
+    st, inst = sim.state, sim.instance
+    tenants = inst.num_tenants
+    fresh = st.restarts == 0
+    base = (np.bincount(inst.tenant, 2.0 * st.generated, tenants)
+            + np.bincount(inst.tenant, np.where(fresh, st.prefilled, 0), tenants))
+    slack = np.bincount(inst.tenant, np.where(fresh, 0, inst.prompt_tokens), tenants)
+    served = st.tenant_service * inst.tenant_weight
+    tol = 1e-9 * np.maximum(1.0, served)
+    require(((served >= base - tol) & (served <= base + slack + tol)).all(),
+            lambda: f"tenant service × weight {served.tolist()} outside "
+                    f"[{base.tolist()}, {(base + slack).tolist()}]")
+
+
+_PER_REQUEST_METRICS = frozenset({
+    "ttft_mean", "ttft_p50", "ttft_p90", "ttft_p99", "tpot_mean", "tpot_p99", "e2e_mean",
+    "e2e_p99", "scheduling_delay_p50", "scheduling_delay_p99", "slo_attainment"})
+
+
+class LLMChecker:
+    """Invariants of ``schedgym/LLMServe-v0`` (see the module docstring)."""
+
+    PREEMPT_PROB = 0.005  # of pointing at a running request, when one is preemptible
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env = env.unwrapped
+        n_max = self.env.action_space.n
+        self.run0 = n_max - self.env.max_batch_size
+        self.queue0 = self.run0 - self.env.window
+        self.budget_nodes = np.arange(PAUSE_NODE + 1, PAUSE_NODE + 1 + len(BUDGETS))
+        self.columns = [NODE_FEATURES.index(name) for name in ("waiting", "prefilling", "running")]
+        self.statuses = np.array([llm.WAITING, llm.PREFILLING, llm.RUNNING])
+        self.counts: dict[str, int] = {"episodes_done": 0, "chosen_preemptions": 0,
+                                       "forced_preemptions": 0, "requests_done": 0}
+
+    def draw_action(self, rng: np.random.Generator, mask: np.ndarray, noop_prob: float) -> int:
+        """As :func:`random_action`, but a preemption only with probability
+        :attr:`PREEMPT_PROB`: uniform play would preempt at nearly every boundary (the running
+        slots outnumber the rest), and no request would ever finish."""
+        legal = np.flatnonzero(mask)
+        preempts = legal[legal >= self.run0]
+        if preempts.size and rng.random() < self.PREEMPT_PROB:
+            return int(preempts[rng.integers(preempts.size)])
+        return random_action(rng, mask * (np.arange(mask.size) < self.run0), noop_prob)
+
+    def undefined_metrics(self, info: dict[str, Any]) -> frozenset[str]:
+        """The final metrics that are NaN by definition: the statistics over completed requests
+        when none completed (an episode truncated early), the token gaps' when there are none."""
+        if "ttft_mean" not in info:
+            return frozenset()
+        keys = _PER_REQUEST_METRICS if info["requests_done"] == 0 else frozenset()
+        return (keys | {"tbt_p99"}) if self.env.sim._gap_count == 0 else keys
+
+    def on_reset(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        sim = self.env.sim
+        vis = sim.visible_queue()
+        if vis:
+            require(self.env.node_of(("pick", vis[0])) == self.queue0,
+                    "the first queue slot is not where node_of says")
+        require(int(sim.state.goodput_tokens.sum()) == 0 and sim.preemptions == 0,
+                "goodput or preemptions at reset")
+        check_llm_replica(sim)
+        self.history = LLMReplicaHistory(sim)
+        self.returned, self.steps = 0.0, 0
+        self._check(obs, info)
+
+    def on_step(self, action: int, obs: dict[str, np.ndarray], reward: float, terminated: bool,
+                info: dict[str, Any]) -> None:
+        env, sim = self.env, self.env.sim
+        st, before = sim.state, self.history
+        self.steps += 1
+        check_llm_replica(sim)
+        self._check_action(action, before)
+        earned = int(st.goodput_tokens.sum()) - int(before.arrays["goodput_tokens"].sum())
+        require(reward == earned * env.reward_scale,
+                lambda: f"reward {reward}, goodput earned {earned} × {env.reward_scale}")
+        self.returned += reward
+        total = int(st.goodput_tokens.sum())
+        require(_close(self.returned, total * env.reward_scale),
+                lambda: f"return {self.returned} != goodput {total} × {env.reward_scale}")
+        preempted = sim.preemptions - before.counters[1]
+        chosen = int(action >= self.run0)
+        require(action == RUN_NODE or preempted == chosen,
+                lambda: f"action {action} made {preempted} preemptions")
+        self.counts["chosen_preemptions"] += chosen
+        self.counts["forced_preemptions"] += preempted - chosen
+        self.counts["requests_done"] += sim._done_count - before.counters[2]
+        before.update(sim)
+        require(terminated == sim.done, lambda: f"terminated={terminated}, sim.done={sim.done}")
+        self._check(obs, info)
+
+    def full_check(self) -> None:
+        sim = self.env.sim
+        check_llm_service(sim)
+        if sim.compiled:  # the kernel's copies of the lists
+            picks = sim._kernel.picks[:len(sim._picks)]
+            require(np.array_equal(picks, sim._picks), "kernel picks differ from the sim's")
+            if sim._running_in_buffer:
+                require(np.array_equal(sim._kernel.running[:len(sim.running)], sim.running),
+                        "kernel running list differs from the sim's")
+
+    def _check_action(self, action: int, before: LLMReplicaHistory) -> None:
+        """The step did what its node says, and only a RUN moves time or earns."""
+        sim, st = self.env.sim, self.env.sim.state
+        if action == RUN_NODE:
+            require(st.time > before.time and not sim._picks and not sim.paused
+                    and st.budget == sim.token_budget,
+                    lambda: f"RUN: time {before.time} -> {st.time}, picks {sim._picks}, "
+                            f"paused {sim.paused}, budget {st.budget}")
+            return
+        require(st.time == before.time and sim.iterations == before.counters[0],
+                lambda: f"action {action} moved time {before.time} -> {st.time}")
+        if action == PAUSE_NODE:
+            require(sim.paused, "PAUSE did not pause")
+        elif action < self.queue0:
+            budget = BUDGETS[int(np.flatnonzero(self.budget_nodes == action)[0])]
+            require(st.budget == budget, lambda: f"budget {st.budget} after lowering to {budget}")
+        elif action < self.run0:
+            r = int(self.shown_queue[action - self.queue0])
+            chunk = int(self.chunks[action - self.queue0])
+            require(st.picked[r] == chunk and st.status[r] == llm.PREFILLING,
+                    lambda: f"pick of request {r}: picked {st.picked[r]}, expected {chunk}")
+        else:
+            r = int(self.shown_running[action - self.run0])
+            require(st.status[r] == llm.WAITING and st.kv_blocks[r] == 0
+                    and st.restarts[r] == before.arrays["restarts"][r] + 1,
+                    lambda: f"preemption of request {r}: status {st.status[r]}, "
+                            f"{st.kv_blocks[r]} blocks, restarts {st.restarts[r]}")
+
+    def _check(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        sim, st = self.env.sim, self.env.sim.state
+        self.shown_queue = np.asarray(sim.visible_queue(), np.int64)
+        self.shown_running = np.asarray(sim.running, np.int64)
+        self._check_nodes(obs)
+        self._check_mask(obs["action_mask"])
+        require(info["steps"] == self.steps, lambda: f"info steps {info['steps']}")
+        if "ttft_mean" in info:
+            self._check_metrics(info)
+            return
+        require(info["time"] == st.time and info["requests_done"] == sim._done_count
+                and info["goodput_tokens"] == int(st.goodput_tokens.sum()),
+                lambda: f"info {info} disagrees with the state")
+
+    def _check_nodes(self, obs: dict[str, np.ndarray]) -> None:
+        """The shown requests sit in the queue and running slots with their statuses."""
+        nq, nr = len(self.shown_queue), len(self.shown_running)
+        expected = np.zeros_like(obs["node_mask"])
+        expected[:self.queue0] = 1
+        expected[self.queue0:self.queue0 + nq] = 1
+        expected[self.run0:self.run0 + nr] = 1
+        require(np.array_equal(obs["node_mask"], expected),
+                lambda: f"node mask differs at {np.flatnonzero(obs['node_mask'] != expected)[:10]}")
+        status = self.env.sim.state.status
+        for first, shown in ((self.queue0, self.shown_queue), (self.run0, self.shown_running)):
+            onehot = obs["nodes"][first:first + len(shown)][:, self.columns]
+            want = status[shown][:, None] == self.statuses[None, :]
+            require(np.array_equal(onehot, want.astype(onehot.dtype)),
+                    lambda: f"status columns of the nodes from {first} differ from the state")
+
+    def _check_mask(self, mask: np.ndarray) -> None:
+        """The mask is the documented legality, recomputed from the state."""
+        sim, st = self.env.sim, self.env.sim.state
+        picks, running, vis = len(sim._picks), self.shown_running, self.shown_queue
+        expected = np.zeros_like(mask)
+        expected[RUN_NODE] = 1
+        expected[PAUSE_NODE] = not sim.paused and not picks and len(running) > 0
+        if not picks:
+            expected[self.budget_nodes] = np.asarray(BUDGETS) < st.budget
+        room = st.budget - st.batch_tokens
+        chunk = np.minimum(st.prefill_target[vis] - st.prefilled[vis], max(room, 0))
+        need = sim.decode_blocks_needed()  # check_llm_replica compared it with a recomputation
+        new_blocks = blocks_for(st.prefilled[vis] + chunk) - st.kv_blocks[vis]
+        ok = ((len(running) + picks < sim.max_batch_size) & (st.picked[vis] == 0) & (chunk > 0)
+              & (new_blocks <= st.free_blocks - need))
+        self.chunks = np.where(ok, chunk, 0)
+        expected[self.queue0:self.queue0 + len(vis)] = ok
+        expected[self.run0:self.run0 + len(running)] = ((st.kv_blocks[running] > 0)
+                                                        & (st.picked[running] == 0))
+        require(np.array_equal(mask, expected),
+                lambda: f"action mask differs from the legality of the state at nodes "
+                        f"{np.flatnonzero(mask != expected)[:10].tolist()} (queue from "
+                        f"{self.queue0}, running from {self.run0})")
+
+    def _check_metrics(self, info: dict[str, Any]) -> None:
+        """The final metrics against a recomputation from the requests' timestamps."""
+        sim, st, inst = self.env.sim, self.env.sim.state, self.env.sim.instance
+        done = np.flatnonzero(st.status == llm.DONE)
+        require(info["requests_done"] == len(done) and info["time"] == st.time
+                and info["goodput_tokens"] == int(st.goodput_tokens.sum())
+                and info["preemptions"] == sim.preemptions == int(st.restarts.sum())
+                and info["iterations"] == sim.iterations,
+                lambda: f"final counters {info} disagree with the state")
+        service = info["tenant_service"]
+        require(len(service) == inst.num_tenants and np.isfinite(service).all()
+                and np.array_equal(service, st.tenant_service), "tenant_service")
+        require(0.0 <= info["kv_utilization_mean"] <= 1.0 + 1e-9
+                and 0.0 <= info["fairness_jain"] <= 1.0 + 1e-9 and info["max_service_gap"] >= 0,
+                lambda: f"kv_utilization_mean {info['kv_utilization_mean']}, fairness_jain "
+                        f"{info['fairness_jain']}, max_service_gap {info['max_service_gap']}")
+        undefined = self.undefined_metrics(info)
+        nan = {key for key, value in info.items() if isinstance(value, float) and math.isnan(value)}
+        require(nan == undefined, lambda: f"NaN metrics {sorted(nan)}, undefined ones "
+                                          f"{sorted(undefined)}")
+        if sim.done:
+            require(len(done) == inst.num_requests and st.free_blocks == sim.capacity,
+                    "episode ended with requests not done or blocks held")
+            self.counts["episodes_done"] += 1
+        if not len(done):
+            return
+        arrival = inst.arrival[done]
+        ttft = st.first_token[done] - arrival
+        tokens = inst.output_tokens[done]
+        tpot = np.where(tokens > 1, (st.finish[done] - st.first_token[done])
+                        / np.maximum(tokens - 1, 1), 0.0)
+        span = float(st.finish[done].max() - inst.arrival[0])
+        met = (ttft <= inst.ttft_slo[done]) & (tpot <= inst.tpot_slo[done])
+        expected = {"ttft_mean": ttft.mean(), "tpot_mean": tpot.mean(),
+                    "e2e_mean": (st.finish[done] - arrival).mean(),
+                    "slo_attainment": met.mean(), "ttft_p99": np.percentile(ttft, 99)}
+        if span > 0:
+            expected.update(throughput_rps=len(done) / span, throughput_tps=tokens.sum() / span,
+                            token_goodput=st.goodput_tokens.sum() / span)
+        for key, value in expected.items():
+            require(_close(info[key], float(value)),
+                    lambda: f"info[{key!r}] = {info[key]}, recomputed {value}")
+        require(info["ttft_p50"] <= info["ttft_p90"] <= info["ttft_p99"] <= ttft.max() + 1e-12,
+                "ttft percentiles out of order")
+        require((ttft >= 0).all() and (tpot >= 0).all(), "negative TTFT or TPOT")
+
+
+# ------------------------------------------------------------------------------------ IoT
+
+
+class IoTChecker:
+    """Invariants of ``schedgym/IoTPlacement-v0`` (see the module docstring)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env = env.unwrapped
+        self.counts: dict[str, int] = {"episodes_done": 0, "tasks_placed": 0, "tasks_dropped": 0}
+
+    def on_reset(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        sim = self.env.sim
+        self.returned = 0.0  # Σ reward so far
+        self.time = sim.state.time
+        self._check_state(obs)
+
+    def on_step(self, action: int, obs: dict[str, np.ndarray], reward: float, terminated: bool,
+                info: dict[str, Any]) -> None:
+        env, sim = self.env, self.env.sim
+        self.returned += reward
+        require(sim.state.time >= self.time, lambda: f"time went back: {self.time} -> {sim.state.time}")
+        self.time = sim.state.time
+        require(math.isclose(self.returned, -sim.objective * env.reward_scale, rel_tol=1e-9, abs_tol=1e-9),
+                lambda: f"return {self.returned} != -objective {sim.objective} x {env.reward_scale}")
+        require(terminated == sim.done, lambda: f"terminated={terminated} but done={sim.done}")
+        self._check_state(obs)
+        if terminated:
+            self._check_end(info)
+            self.counts["episodes_done"] += 1
+            self.counts["tasks_placed"] += int(info["tasks_completed"])
+            self.counts["tasks_dropped"] += int(info["tasks_dropped"])
+
+    def full_check(self) -> None:
+        sim = self.env.sim
+        st, inst = sim.state, sim.instance
+        placed = np.flatnonzero(st.status == iot.PLACED)
+        for node in np.unique(st.node[placed]):
+            mine = placed[st.node[placed] == node]
+            events = sorted([(float(st.start[t]), 1) for t in mine] + [(float(st.finish[t]), -1) for t in mine])
+            busy = max(np.cumsum([e for _, e in events]), default=0)
+            require(busy <= sim.topology.cores[node],
+                    lambda: f"node {node} runs {busy} tasks at once on {sim.topology.cores[node]} cores")
+        # Input flows: on every link channel, the flows' holding intervals never overlap.
+        flows: dict[int, list[tuple[float, float]]] = {}
+        for task in placed:
+            node, row = st.node[task], sim.routes.device_row[inst.device[task]]
+            if node == inst.device[task]:
+                continue
+            hold = inst.input_bits[task] / sim.routes.bottleneck[row, node]
+            begin = st.input_arrival[task] - sim.routes.latency[row, node] - hold
+            for channel in sim.routes.links[row, node]:
+                if channel >= 0:
+                    flows.setdefault(int(channel), []).append((begin, begin + hold))
+        for channel, spans in flows.items():
+            spans.sort()
+            for (a0, a1), (b0, _) in zip(spans, spans[1:]):
+                require(b0 >= a1 - _REL_TOL * max(1.0, abs(a1)),
+                        lambda: f"link channel {channel}: flows overlap ({a0}, {a1}) and from {b0}")
+
+    def _check_state(self, obs: dict[str, np.ndarray]) -> None:
+        env, sim = self.env, self.env.sim
+        st, inst, topo = sim.state, sim.instance, sim.topology
+        now = st.time
+        if sim.decision_interval > 0:
+            k = round(now / sim.decision_interval)
+            require(now == k * sim.decision_interval, lambda: f"time {now} is not an epoch of {sim.decision_interval}")
+        arrived = int(np.searchsorted(inst.arrival, now, side="right"))
+        require(st.arrived == arrived, lambda: f"arrived {st.arrived}, {arrived} tasks have arrival <= {now}")
+        require((st.status[arrived:] == iot.PENDING).all() and (st.status[:arrived] != iot.PENDING).all(),
+                "a task's pending status disagrees with its arrival")
+        waiting = np.flatnonzero(st.status == iot.WAITING)
+        require(sim.waiting == waiting.tolist(), lambda: f"waiting list {sim.waiting[:5]} != {waiting[:5].tolist()}")
+        placed = np.flatnonzero(st.status == iot.PLACED)
+        node = st.node[placed]
+        rows = sim.routes.device_row[inst.device[placed]]
+        require(sim.routes.runnable[rows, node].all(), "a task runs on a node its device may not use")
+        tol = 1e-9
+        require((st.input_arrival[placed] >= inst.arrival[placed] - tol).all(), "input arrived before the task")
+        require((st.start[placed] >= st.input_arrival[placed] - tol).all(), "a run starts before its input")
+        require(np.allclose(st.finish[placed] - st.start[placed], inst.cycles[placed] / topo.freq_hz[node],
+                            rtol=1e-9, atol=1e-12), "a run time differs from cycles / frequency")
+        require((inst.arrival[placed] + st.response[placed] >= st.finish[placed] - tol).all(),
+                "a result is back before its run ended")
+        require((st.energy_j >= 0).all(), "negative task energy")
+        dropped = np.flatnonzero(st.status == iot.DROPPED)
+        require((inst.arrival[dropped] + inst.deadline_s[dropped] <= now + tol).all(),
+                "a task was dropped before its deadline")
+        holding = placed[st.finish[placed] > now]
+        expected = np.bincount(st.node[holding], inst.memory_mb[holding], minlength=topo.num_nodes)
+        require(np.allclose(st.memory_used, expected, rtol=1e-9, atol=1e-6),
+                lambda: f"memory_used {st.memory_used[:6]} != held {expected[:6]}")
+        require((st.memory_used <= topo.memory_mb + 1e-6).all(), "a node holds more memory than it has")
+        require(sim._resolved == len(placed) + len(dropped), "resolved count")
+        self._check_mask(obs["action_mask"])
+
+    def _check_mask(self, mask: np.ndarray) -> None:
+        env, sim = self.env, self.env.sim
+        expected = np.zeros_like(mask)
+        expected[NOOP_NODE] = 1
+        if sim.state.selected >= 0:
+            feasible = sim.feasible(np.array([sim.state.selected]))[0]
+            expected[[env.compute_node(j) for j in np.flatnonzero(feasible)]] = 1
+        else:
+            shown = env.visible_tasks()
+            require(shown.tolist() == sim.waiting[:env.window], "the window is not the oldest waiting tasks")
+            legal = shown[sim.feasible(shown).any(axis=1)] if len(shown) else shown
+            expected[[env.task_node(t) for t in legal]] = 1
+        require(np.array_equal(mask, expected),
+                lambda: f"mask differs at {np.flatnonzero(mask != expected)[:5].tolist()}")
+
+    def _check_end(self, info: dict[str, Any]) -> None:
+        sim = self.env.sim
+        st, inst = sim.state, sim.instance
+        require(np.isin(st.status, (iot.PLACED, iot.DROPPED)).all(), "a task is unresolved at the end")
+        placed = st.status == iot.PLACED
+        hits = (st.response[placed] <= inst.deadline_s[placed]).sum()
+        require(info["deadline_hit_ratio"] == hits / inst.num_tasks, "deadline_hit_ratio")
+        require(info["tasks_completed"] == placed.sum() and info["tasks_dropped"] == (~placed).sum(), "task counts")
+        if placed.any():
+            require(math.isclose(info["response_time_mean"], float(st.response[placed].mean()), rel_tol=1e-12),
+                    "response_time_mean")
+
+
+CHECKERS: dict[str, type] = {"vm": VMChecker, "soc": SoCChecker, "llm": LLMChecker, "iot": IoTChecker}
 
 
 # --------------------------------------------------------------------------------- driver
@@ -549,6 +1161,10 @@ class Result:
     episodes: int = 0
     failures: list[Failure] = field(default_factory=list)
     wall_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)  # the checker's event counts
+
+    def counts_text(self) -> str:
+        return ", ".join(f"{key} {value}" for key, value in self.counts.items())
 
 
 def run_episode(env: gym.Env, checker, config: Config, episode_seed: int, limit: int,
@@ -565,14 +1181,16 @@ def run_episode(env: gym.Env, checker, config: Config, episode_seed: int, limit:
         check_observation(obs, env.observation_space, full=True)
         checker.on_reset(obs, info)
         rng = np.random.default_rng(episode_seed)
+        draw = getattr(checker, "draw_action", random_action)
+        undefined = getattr(checker, "undefined_metrics", lambda info: ())
         for step in range(limit):
-            action = random_action(rng, obs["action_mask"], noop_prob)
+            action = draw(rng, obs["action_mask"], noop_prob)
             if actions is not None:
                 actions.append(action)
             obs, reward, terminated, truncated, info = env.step(action)
             full = (step + 1) % check_every == 0
             check_observation(obs, env.observation_space, full)
-            check_numbers(reward, info)
+            check_numbers(reward, info, undefined(info))
             checker.on_step(action, obs, reward, terminated, info)
             if full:
                 checker.full_check()
@@ -607,6 +1225,7 @@ def soak(config: Config, steps: int, seed: int, check_every: int, noop_prob: flo
                 if len(result.failures) <= MAX_PRINTED_FAILURES:
                     tqdm.write(failure.report(noop_prob))
     result.wall_s = time.perf_counter() - start
+    result.counts = dict(getattr(checker, "counts", {}))
     env.close()
     return result
 
@@ -630,12 +1249,12 @@ def replay(name: str, episode_seed: int, noop_prob: float = 0.01,
 
 
 def print_summary(results: list[Result]) -> None:
-    print("\n| configuration | steps | episodes | failures | wall_s | steps/s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("\n| configuration | steps | episodes | failures | wall_s | steps/s | counts |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for r in results:
         rate = r.steps / r.wall_s if r.wall_s else 0.0
         print(f"| {r.config.name} | {r.steps} | {r.episodes} | {len(r.failures)} | "
-              f"{r.wall_s:.0f} | {rate:.0f} |")
+              f"{r.wall_s:.0f} | {rate:.0f} | {r.counts_text()} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -673,8 +1292,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         rate = result.steps / result.wall_s if result.wall_s else 0.0
         print(f"{config.name}: {result.steps} steps, {result.episodes} episodes, "
-              f"{len(result.failures)} failures, {result.wall_s:.0f} s, {rate:.0f} steps/s",
-              flush=True)
+              f"{len(result.failures)} failures, {result.wall_s:.0f} s, {rate:.0f} steps/s"
+              + (f"; {result.counts_text()}" if result.counts else ""), flush=True)
     print_summary(results)
     return 1 if any(r.failures for r in results) else 0
 

@@ -90,7 +90,7 @@ class Topology:
         for name, ok, allowed in checks:
             bad = np.flatnonzero(~ok)
             if len(bad):
-                raise ValueError(f"{where}: {name}[{bad[0]}] = {getattr(self, name)[bad[0]]!r}, must be {allowed}")
+                raise ValueError(f"{where}: {name}[{bad[0]}] = {getattr(self, name)[bad[0]].item()!r}, must be {allowed}")
         if not np.any(self.tier == DEVICE):
             raise ValueError(f"{where}: the topology has no device node (tier {DEVICE})")
         pairs = np.sort(np.stack([self.link_src, self.link_dst]), axis=0)
@@ -176,7 +176,7 @@ class IoTInstance:
         for name, ok, allowed in checks:
             bad = np.flatnonzero(~ok)
             if len(bad):
-                raise ValueError(f"{where}: {name}[{bad[0]}] = {getattr(self, name)[bad[0]]!r}, must be {allowed}")
+                raise ValueError(f"{where}: {name}[{bad[0]}] = {getattr(self, name)[bad[0]].item()!r}, must be {allowed}")
         if m and np.any(np.diff(self.arrival) < 0):
             first = int(np.flatnonzero(np.diff(self.arrival) < 0)[0]) + 1
             raise ValueError(f"{where}: arrival[{first}] precedes arrival[{first - 1}]")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -88,6 +88,37 @@ def _check_preset(preset: Any) -> HardwarePreset:
     return PRESETS[check_choice("preset", preset, tuple(PRESETS))]
 
 
+class ReplicaArguments(NamedTuple):
+    """The checked arguments of one serving replica (see :func:`check_replica_arguments`)."""
+
+    preset: HardwarePreset
+    max_batch_size: int
+    token_budget: int
+    window: int
+    idle_step: float
+    max_steps: int | None
+
+
+def check_replica_arguments(preset: Any, max_batch_size: Any, token_budget: Any, window: Any,
+                            idle_step: Any, max_steps: Any) -> ReplicaArguments:
+    """The replica arguments of :class:`LLMServeEnv` checked by the rules of
+    :mod:`schedgym.envs.validation`; the headless runner (``envs.llm.fastsim``) calls it too,
+    so both refuse the same values with the same messages.
+
+    Raises:
+        schedgym.envs.validation.ArgumentError: Naming the argument, its value and what is
+            allowed (also a ``TypeError`` for a value of the wrong type).
+    """
+    preset = _check_preset(preset)
+    return ReplicaArguments(
+        preset,
+        check_int("max_batch_size", max_batch_size, low=1, high=4096),
+        check_int("token_budget", token_budget, low=1, high=preset.max_model_len * 64),
+        check_int("window", window, low=1, high=4096),
+        check_float("idle_step", idle_step, low=0.0, high=3600.0, low_open=True),
+        None if max_steps is None else check_int("max_steps", max_steps, low=1))
+
+
 class LLMServeEnv(GraphEnv):
     """Schedule LLM inference requests, iteration by iteration, on one serving replica.
 
@@ -115,7 +146,8 @@ class LLMServeEnv(GraphEnv):
     (before any pick; Sarathi-Serve's chunk budgets). Node 6 is the replica (never an action).
     Then ``window`` queue slots — the first ``window`` queued requests in arrival order; pointing
     at one *picks* it: its next prefill chunk, ``min(prefill left, budget left)`` tokens, joins
-    the batch if the batch-size cap and the free KV blocks (after the decodes' needs) allow —
+    the batch if the batch-size cap (running requests, paused or not, plus picks) and the free
+    KV blocks (after the decodes' needs) allow —
     and ``max_batch_size`` running slots; pointing at one *preempts* it (frees its KV; it is
     recomputed later). Every published batching policy is a sequence of these actions
     (``baselines/llm/``). Illegal actions raise ``ValueError``.
@@ -155,7 +187,9 @@ class LLMServeEnv(GraphEnv):
     per second), ``preemptions``, ``kv_utilization_mean``, ``tenant_service`` (weighted
     input + 2 × output tokens per tenant, VTC's measure), ``fairness_jain`` (Jain's index of the
     tenants' SLO attainment) and ``max_service_gap`` (VTC's: the largest service difference of two tenants over an
-    interval in which both were backlogged). Times in seconds.
+    interval in which both were backlogged). Times in seconds. The statistics over completed
+    requests (TTFT, TPOT, E2E, scheduling delay, SLO attainment) are NaN while none has
+    completed, ``tbt_p99`` while no request has two tokens (an episode truncated early).
 
     ## Arguments
     - ``preset``: a name of ``envs.llm.cost.PRESETS`` or a ``HardwarePreset``.
@@ -210,18 +244,15 @@ class LLMServeEnv(GraphEnv):
         idle_step: float = 0.01,
         max_steps: int | None = None,
     ) -> None:
-        self.preset = _check_preset(preset)
-        self.max_batch_size = check_int("max_batch_size", max_batch_size, low=1, high=4096)
-        self.token_budget = check_int("token_budget", token_budget, low=1, high=self.preset.max_model_len * 64)
-        self.window = check_int("window", window, low=1, high=4096)
+        (self.preset, self.max_batch_size, self.token_budget, self.window, self.idle_step,
+         self.max_steps) = check_replica_arguments(preset, max_batch_size, token_budget, window,
+                                                   idle_step, max_steps)
         self.workload = check_choice("workload", workload, tuple(WORKLOADS))
         self.rate = check_float("rate", rate, low=0.0, high=1e4, low_open=True)
         self.num_requests = check_int("num_requests", num_requests, low=1, high=10**6)
         options = check_fields("generator_config", generator_config or {}, WorkloadOptions)
         self.workload_options = WorkloadOptions(**_check_workload_options(options))
         self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, high=1e6, low_open=True)
-        self.idle_step = check_float("idle_step", idle_step, low=0.0, high=3600.0, low_open=True)
-        self.max_steps = None if max_steps is None else check_int("max_steps", max_steps, low=1)
         rate_scale = check_float("rate_scale", rate_scale, low=0.0, high=1e4, low_open=True)
         trace_start = check_float("trace_start", trace_start, low=0.0)
         if trace_duration is not None:
@@ -431,4 +462,5 @@ class LLMServeEnv(GraphEnv):
         row[_F["queue_length"]] = queue_length / self.window
 
 
-__all__ = ["LLMServeEnv", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES", "BUDGETS"]
+__all__ = ["LLMServeEnv", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES", "BUDGETS",
+           "ReplicaArguments", "check_replica_arguments"]

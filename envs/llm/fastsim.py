@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from schedgym.envs.llm.cost import HardwarePreset, get_preset
+import numpy as np
+
+from schedgym.envs.llm.cost import HardwarePreset
+from schedgym.envs.llm.env import check_replica_arguments
 from schedgym.envs.llm.sim import LLMSim, apply
 from schedgym.envs.llm.types import LLMInstance
+from schedgym.envs.validation import argument_error, check_int
 
 
 def run_headless(instance: LLMInstance, scheduler: Any, seed: int = 0,
@@ -22,15 +26,32 @@ def run_headless(instance: LLMInstance, scheduler: Any, seed: int = 0,
     """Runs ``scheduler`` (a :class:`baselines.llm.common.BatchScheduler`) on ``instance``.
 
     The arguments after ``seed`` up to ``max_steps`` are the env's of the same name, with the
-    same defaults; ``compiled=False`` runs the simulator's numpy reference instead of its kernel
+    same defaults and the same checks (:func:`envs.llm.env.check_replica_arguments`);
+    ``compiled=False`` runs the simulator's numpy reference instead of its kernel
     (:class:`envs.llm.sim.LLMSim`), for tests.
 
     Returns:
         The finished simulator (``sim.metrics()`` holds the env's final ``info`` metrics) and
         the number of operations applied (the env's step count).
+
+    Raises:
+        schedgym.envs.validation.ArgumentError: A bad argument, named with its value and what
+            is allowed (also a ``TypeError`` for one of the wrong type).
     """
-    sim = LLMSim(instance, get_preset(preset), max_batch_size, token_budget, idle_step, window, compiled)
-    limit = max_steps or 4 * (instance.num_requests + int(instance.output_tokens.sum())) + 1000
+    if not isinstance(instance, LLMInstance):
+        raise argument_error("instance", instance, "an LLMInstance", wrong_type=True)
+    if not (callable(getattr(scheduler, "reset_sim", None))
+            and callable(getattr(scheduler, "next_op", None))):
+        raise argument_error("scheduler", scheduler, "a BatchScheduler (with reset_sim and "
+                             "next_op)", wrong_type=True)
+    seed = check_int("seed", seed, low=0)
+    if not isinstance(compiled, (bool, np.bool_)):
+        raise argument_error("compiled", compiled, "True or False", wrong_type=True)
+    args = check_replica_arguments(preset, max_batch_size, token_budget, window, idle_step,
+                                   max_steps)
+    sim = LLMSim(instance, args.preset, args.max_batch_size, args.token_budget, args.idle_step,
+                 args.window, bool(compiled))
+    limit = args.max_steps or 4 * (instance.num_requests + int(instance.output_tokens.sum())) + 1000
     scheduler.reset_sim(sim, seed)
     steps = 0
     while not sim.done and steps < limit:

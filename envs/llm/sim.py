@@ -60,7 +60,8 @@ class LLMSim:
     Args:
         instance: The workload; every request must fit the model's context and the KV cache.
         preset: Hardware and model (cost model and memory).
-        max_batch_size: Most requests in one iteration (decodes and prefill chunks).
+        max_batch_size: Most requests in one iteration (decodes and prefill chunks); the
+            running requests count also in a prefill-only iteration (:meth:`_batch_size`).
         token_budget: Most tokens in one iteration (one per decode plus the prefill chunks).
         idle_step: Seconds an empty iteration idles when no arrival is left to wait for.
         window: Queued requests a scheduler may pick from: the first ``window`` of the queue in
@@ -157,8 +158,8 @@ class LLMSim:
         """Prefill tokens a pick of ``request`` would schedule now (0 if it cannot be picked);
         the scalar form of :meth:`pick_chunks`."""
         st = self.state
-        if ((0 if self.paused else len(self.running)) + len(self._picks) >= self.max_batch_size
-                or st.budget <= st.batch_tokens or not self.is_visible(request) or st.picked[request]):
+        if (self._batch_size() >= self.max_batch_size or st.budget <= st.batch_tokens
+                or not self.is_visible(request) or st.picked[request]):
             return 0
         prefilled = int(st.prefilled[request])
         chunk = min(int(st.prefill_target[request]) - prefilled, st.budget - st.batch_tokens)
@@ -189,7 +190,11 @@ class LLMSim:
         return (st.kv_blocks[requests] > 0) & (st.picked[requests] == 0)
 
     def _batch_size(self) -> int:
-        return (0 if self.paused else len(self.running)) + len(self._picks)
+        """Requests the batch-size cap counts: the picks and the running ones, also while
+        paused, since they decode again next iteration beside the picks that finish their
+        prefill (vLLM's default scheduler, ``vllm/core/scheduler.py``, counts the running
+        sequences against ``max_num_seqs`` before it schedules prefills)."""
+        return len(self.running) + len(self._picks)
 
     # ------------------------------------------------------------------ batch forming
 

@@ -6,6 +6,7 @@ observation encoding, rewards and ``info``. The dynamics live in :mod:`envs.soc.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,9 +16,10 @@ from schedgym.envs.soc import generator
 from schedgym.envs.soc.dag import mean_inverse_bandwidth
 from schedgym.envs.soc.platform import check_platform_name, ds3_app_names, get_platform
 from schedgym.envs.soc.sim import Elapsed, SoCSim
-from schedgym.envs.soc.types import QUEUED, READY, RUNNING, STATUS_NAMES, Job, SoCInstance, SoCState
+from schedgym.envs.soc.types import (QUEUED, READY, RUNNING, STATUS_NAMES, Job, Platform,
+                                    SoCInstance, SoCState)
 from schedgym.envs.validation import (argument_error, check_choice, check_choices, check_float,
-                                      check_int)
+                                      check_int, check_observation_size)
 
 WAIT_NODE = NOOP_NODE  # the WAIT pointer
 _ASSIGNED = np.isin(np.arange(len(STATUS_NAMES)), (QUEUED, RUNNING))  # status -> on a PE
@@ -28,6 +30,119 @@ MAX_NOISE = 10.0  # σ as a fraction of the mean latency
 MIN_TIME_SCALE, MAX_TIME_SCALE = 1e-3, 1e9  # µs: 1 ns to 1,000 s
 MAX_REWARD_SCALE = 1e6
 MAX_IDLE_STEP = 1e6  # µs: 1 s
+
+
+@dataclass(frozen=True)
+class SoCArguments:
+    """The arguments of :class:`SoCDAGEnv`, checked and with their defaults resolved (see
+    :func:`check_arguments`)."""
+
+    platform: Platform
+    mode: str
+    pe_selection: str
+    injection_rate: float
+    noise: float
+    n_jobs: int
+    window: int
+    edges_per_task: int
+    apps: tuple[str, ...]
+    dag_params: generator.RandomDagParams
+    time_scale: float
+    reward_scale: float
+    idle_step: float
+    max_steps: int | None
+
+
+def check_arguments(*, platform: Any, mode: Any, injection_rate: Any, noise: Any, n_jobs: Any,
+                    apps: Any, dag_params: Any, window: Any, edges_per_task: Any,
+                    pe_selection: Any, time_scale: Any, reward_scale: Any, idle_step: Any,
+                    max_steps: Any) -> SoCArguments:
+    """Checks every argument of :class:`SoCDAGEnv` (its "Arguments" section) and resolves the
+    defaults that depend on others; the headless core (``envs.soc.fastsim.simulate``) calls it
+    too, so both refuse the same values with the same messages.
+
+    Raises:
+        schedgym.envs.validation.ArgumentError: Naming the argument, its value and what is
+            allowed (also a ``TypeError`` for a value of the wrong type).
+    """
+    plat = get_platform(check_platform_name("platform", platform))
+    mode = check_choice("mode", mode, ("streaming", "static"))
+    default_jobs = 40 if mode == "streaming" else 1
+    window = check_int("window", window, low=1)
+    edges_per_task = check_int("edges_per_task", edges_per_task, low=1)
+    check_observation_size(graph_spec(plat, window, edges_per_task).observation_bytes(),
+                           {"platform": platform, "window": window,
+                            "edges_per_task": edges_per_task})
+    apps = _check_apps(apps, plat)
+    time_scale = (_DEFAULT_TIME_SCALE.get(plat.name, 50.0) if time_scale is None else
+                  check_float("time_scale", time_scale, low=MIN_TIME_SCALE, high=MAX_TIME_SCALE))
+    return SoCArguments(
+        platform=plat, mode=mode,
+        pe_selection=check_choice("pe_selection", pe_selection, ("pointer", "eft")),
+        injection_rate=check_float("injection_rate", injection_rate, low=0.0, low_open=True,
+                                   high=MAX_INJECTION_RATE),
+        noise=check_float("noise", noise, low=0.0, high=MAX_NOISE),
+        n_jobs=default_jobs if n_jobs is None else check_int("n_jobs", n_jobs, low=1,
+                                                             high=generator.MAX_JOBS),
+        window=window, edges_per_task=edges_per_task, apps=apps,
+        dag_params=_check_dag_params(dag_params, plat, apps, window, edges_per_task * window),
+        time_scale=time_scale,
+        reward_scale=check_float("reward_scale", reward_scale, low=0.0, low_open=True,
+                                 high=MAX_REWARD_SCALE),
+        idle_step=(time_scale / 10.0 if idle_step is None else
+                   check_float("idle_step", idle_step, low=0.0, low_open=True,
+                               high=MAX_IDLE_STEP)),
+        max_steps=None if max_steps is None else check_int("max_steps", max_steps, low=1))
+
+
+def _check_apps(apps: Any, platform: Platform) -> tuple[str, ...]:
+    """The DS3 applications to sample (all by default), or ``("random",)``."""
+    known = ds3_app_names()
+    if apps is None:
+        return known
+    apps = check_choices("apps", apps, known + ("random",))
+    if "random" in apps and apps != ("random",):
+        raise argument_error("apps", apps, "DS3 application names or ('random',) alone; known: "
+                             + ", ".join(known + ("random",)))
+    if platform.name != "ds3" and apps != ("random",):
+        raise argument_error("apps", apps, "('random',) on an 'unrelated-<P>' platform (the "
+                             "DS3 applications run only on 'ds3'; platform is "
+                             f"{platform.name!r})")
+    return apps
+
+
+def _check_dag_params(dag_params: Any, platform: Platform, apps: tuple[str, ...], window: int,
+                      edge_slots: int) -> generator.RandomDagParams:
+    """The random-DAG parameters; explicit ones only where random DAGs are sampled."""
+    if dag_params is None:
+        return generator.RandomDagParams()
+    if not generator.uses_random_dags(platform.name, apps):
+        raise argument_error("dag_params", dag_params, "None unless random DAGs are sampled "
+                             "(apps=('random',) or an 'unrelated-<P>' platform)")
+    return generator.make_dag_params(dag_params, window=window, edge_slots=edge_slots)
+
+
+def graph_spec(platform: Platform, window: int, edges_per_task: int) -> GraphSpec:
+    """The observation's sizes and features on ``platform``: WAIT, the PEs, ``window`` task
+    slots; ``edges_per_task`` DAG edge slots per task slot plus its assignment edge."""
+    kinds = platform.kind_names
+    node_features = (
+        ("is_wait", "is_pe", "is_task")
+        + tuple(f"status_{s}" for s in STATUS_NAMES)
+        + tuple(f"latency_{k}" for k in kinds)
+        + tuple(f"capable_{k}" for k in kinds)
+        + ("remaining_work", "job_age", "upward_rank", "selected")
+        + tuple(f"pe_kind_{k}" for k in kinds)
+        + ("pe_busy_for", "pe_queue_len", "pe_can_run_selected", "pe_eft_selected")
+    )
+    return GraphSpec(
+        n_max=1 + platform.n_pe + window,
+        e_max=(edges_per_task + 1) * window,
+        node_features=node_features,
+        edge_features=("is_dag_edge", "is_assignment", "volume"),
+        global_features=("phase", "jobs_in_system", "jobs_outside", "injection_rate",
+                         "noise", "frac_jobs_done"),
+    )
 
 
 class SoCDAGEnv(GraphEnv):
@@ -172,53 +287,25 @@ class SoCDAGEnv(GraphEnv):
         idle_step: float | None = None,
         max_steps: int | None = None,
     ) -> None:
-        self.platform = get_platform(check_platform_name("platform", platform))
-        self.mode = check_choice("mode", mode, ("streaming", "static"))
-        self.pe_selection = check_choice("pe_selection", pe_selection, ("pointer", "eft"))
-        self.injection_rate = check_float("injection_rate", injection_rate, low=0.0, low_open=True,
-                                          high=MAX_INJECTION_RATE)
-        self.noise = check_float("noise", noise, low=0.0, high=MAX_NOISE)
-        default_jobs = 40 if self.mode == "streaming" else 1
-        self.n_jobs = default_jobs if n_jobs is None else check_int("n_jobs", n_jobs, low=1,
-                                                                   high=generator.MAX_JOBS)
-        self.window = check_int("window", window, low=1)  # its memory bound: _init_spaces
-        edges_per_task = check_int("edges_per_task", edges_per_task, low=1)
-        self.apps = self._check_apps(apps)
-        self.dag_params = self._check_dag_params(dag_params, edges_per_task * self.window)
-        self.time_scale = (
-            _DEFAULT_TIME_SCALE.get(platform, 50.0) if time_scale is None
-            else check_float("time_scale", time_scale, low=MIN_TIME_SCALE, high=MAX_TIME_SCALE))
-        self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, low_open=True,
-                                        high=MAX_REWARD_SCALE)
-        self.idle_step = (
-            self.time_scale / 10.0 if idle_step is None
-            else check_float("idle_step", idle_step, low=0.0, low_open=True, high=MAX_IDLE_STEP))
-        self.max_steps = None if max_steps is None else check_int("max_steps", max_steps, low=1)
+        args = check_arguments(
+            platform=platform, mode=mode, injection_rate=injection_rate, noise=noise,
+            n_jobs=n_jobs, apps=apps, dag_params=dag_params, window=window,
+            edges_per_task=edges_per_task, pe_selection=pe_selection, time_scale=time_scale,
+            reward_scale=reward_scale, idle_step=idle_step, max_steps=max_steps)
+        self.platform, self.mode, self.pe_selection = args.platform, args.mode, args.pe_selection
+        self.injection_rate, self.noise, self.n_jobs = args.injection_rate, args.noise, args.n_jobs
+        self.window, self.apps, self.dag_params = args.window, args.apps, args.dag_params
+        self.time_scale, self.reward_scale = args.time_scale, args.reward_scale
+        self.idle_step, self.max_steps = args.idle_step, args.max_steps
+        edges_per_task = args.edges_per_task
 
         P, W = self.platform.n_pe, self.window
         self._pe0, self._task0 = 1, 1 + P
         self._e_dag = edges_per_task * W
         # Mean transfer time per unit of volume between distinct PEs: edge volumes as times.
         self._mean_inv_bw = mean_inverse_bandwidth(self.platform.bandwidth)
-        kinds = self.platform.kind_names
-        node_features = (
-            ("is_wait", "is_pe", "is_task")
-            + tuple(f"status_{s}" for s in STATUS_NAMES)
-            + tuple(f"latency_{k}" for k in kinds)
-            + tuple(f"capable_{k}" for k in kinds)
-            + ("remaining_work", "job_age", "upward_rank", "selected")
-            + tuple(f"pe_kind_{k}" for k in kinds)
-            + ("pe_busy_for", "pe_queue_len", "pe_can_run_selected", "pe_eft_selected")
-        )
-        self._f = {name: i for i, name in enumerate(node_features)}
-        spec = GraphSpec(
-            n_max=1 + P + W,
-            e_max=self._e_dag + W,
-            node_features=node_features,
-            edge_features=("is_dag_edge", "is_assignment", "volume"),
-            global_features=("phase", "jobs_in_system", "jobs_outside", "injection_rate",
-                             "noise", "frac_jobs_done"),
-        )
+        spec = graph_spec(self.platform, W, edges_per_task)
+        self._f = {name: i for i, name in enumerate(spec.node_features)}
         self._init_spaces(spec, sized_by={"platform": platform, "window": W,
                                           "edges_per_task": edges_per_task})
         self._status_table = np.vstack([np.eye(5), np.zeros((1, 5))]).astype(np.float32)
@@ -231,32 +318,6 @@ class SoCDAGEnv(GraphEnv):
         self._shown_pe = np.full(W, -1, np.int64)  # (W,) PE of each shown assignment edge
         self._decisions = 0
         self._max_steps = 0
-
-    # ------------------------------------------------------------------------ argument checks
-
-    def _check_apps(self, apps: Any) -> tuple[str, ...]:
-        """The DS3 applications to sample (all by default), or ``("random",)``."""
-        known = ds3_app_names()
-        if apps is None:
-            return known
-        apps = check_choices("apps", apps, known + ("random",))
-        if "random" in apps and apps != ("random",):
-            raise argument_error("apps", apps, "DS3 application names or ('random',) alone; known: "
-                                 + ", ".join(known + ("random",)))
-        if self.platform.name != "ds3" and apps != ("random",):
-            raise argument_error("apps", apps, "('random',) on an 'unrelated-<P>' platform (the "
-                                 "DS3 applications run only on 'ds3'; platform is "
-                                 f"{self.platform.name!r})")
-        return apps
-
-    def _check_dag_params(self, dag_params: Any, edge_slots: int) -> generator.RandomDagParams:
-        """The random-DAG parameters; explicit ones only where random DAGs are sampled."""
-        if dag_params is None:
-            return generator.RandomDagParams()
-        if not generator.uses_random_dags(self.platform.name, self.apps):
-            raise argument_error("dag_params", dag_params, "None unless random DAGs are sampled "
-                                 "(apps=('random',) or an 'unrelated-<P>' platform)")
-        return generator.make_dag_params(dag_params, window=self.window, edge_slots=edge_slots)
 
     # ---------------------------------------------------------------------------- public API
 

@@ -34,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -44,10 +45,11 @@ from numba import njit
 
 from schedgym.envs.soc import generator
 from schedgym.envs.soc.dag import inverse_bandwidth
+from schedgym.envs.soc.env import SoCDAGEnv, check_arguments
 from schedgym.envs.soc.sim import (BAD_ARRIVALS, check_jobs, check_platform, draw_task_noise,
                                    job_rank)
-from schedgym.envs.soc.platform import get_platform
 from schedgym.envs.soc.types import Platform, SoCInstance
+from schedgym.envs.validation import check_choice, check_int
 
 RULES: tuple[str, ...] = ("fifo", "heft_rt", "etf", "met")
 _FIFO, _HEFT_RT, _ETF, _MET = range(4)
@@ -56,6 +58,10 @@ _FIFO, _HEFT_RT, _ETF, _MET = range(4)
 # (sampling, feature scaling, rewards, idling: rule schedulers never wait).
 _INERT_ENV_KWARGS = frozenset(
     {"injection_rate", "n_jobs", "apps", "dag_params", "time_scale", "reward_scale", "idle_step"})
+# The env's defaults of those, for checking them as the env does when they are not given.
+_ENV_DEFAULTS = {name: parameter.default
+                 for name, parameter in inspect.signature(SoCDAGEnv).parameters.items()
+                 if name in _INERT_ENV_KWARGS}
 
 # The core's mutable scalars live in two small arrays: its closures cannot rebind scalars.
 _NEXT_ARRIVAL, _NEXT_ADMIT, _FREE_SLOTS, _FREE_EDGES, _IN_SYSTEM, _DONE, _N_READY = range(7)
@@ -472,12 +478,6 @@ def _run(rule, eft_mode, max_steps, window, e_dag, kind_cost, pe_kind, edges, vo
 # ------------------------------------------------------------------------------ front end
 
 
-def _check_rule(rule: str) -> int:
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; known: {', '.join(RULES)}")
-    return RULES.index(rule)
-
-
 def simulate(instance: SoCInstance | str, rule: str, *, seed: int | None = 0,
              platform: str = "ds3", mode: str = "streaming", noise: float = 0.0,
              window: int = 128, edges_per_task: int = 3, pe_selection: str = "pointer",
@@ -506,37 +506,32 @@ def simulate(instance: SoCInstance | str, rule: str, *, seed: int | None = 0,
         placed) and ``steps`` (env steps the baseline would take).
 
     Raises:
-        ValueError: Unknown rule, mode, pe_selection or env argument, bad numbers, or an
-            instance the env would reject.
+        ValueError: An unknown env argument or an instance the env would reject; a bad
+            ``rule``, ``seed`` or env argument as a
+            :class:`~schedgym.envs.validation.ArgumentError` (the env's checks,
+            :func:`envs.soc.env.check_arguments`, with the env's messages).
     """
-    code = _check_rule(rule)
+    code = RULES.index(check_choice("rule", rule, RULES))
     unknown = set(env_kwargs) - _INERT_ENV_KWARGS
     if unknown:
         known = ("platform", "mode", "noise", "window", "edges_per_task", "pe_selection",
                  "max_steps", *sorted(_INERT_ENV_KWARGS))
         raise ValueError(f"unknown env argument(s) {sorted(unknown)}; known: {', '.join(known)}")
-    if mode not in ("streaming", "static"):
-        raise ValueError(f"mode must be 'streaming' or 'static', got {mode!r}")
-    if pe_selection not in ("pointer", "eft"):
-        raise ValueError(f"pe_selection must be 'pointer' or 'eft', got {pe_selection!r}")
-    if noise < 0 or window < 1 or edges_per_task < 1:
-        raise ValueError(f"need noise >= 0, window >= 1, edges_per_task >= 1; got noise={noise}, "
-                         f"window={window}, edges_per_task={edges_per_task}")
-    for name in ("injection_rate", "idle_step", "n_jobs"):
-        if env_kwargs.get(name) is not None and not env_kwargs[name] > 0:
-            raise ValueError(f"{name} must be positive, got {env_kwargs[name]!r}")
+    seed = None if seed is None else check_int("seed", seed, low=0)
+    args = check_arguments(**{**_ENV_DEFAULTS, **env_kwargs}, platform=platform, mode=mode,
+                           noise=noise, window=window, edges_per_task=edges_per_task,
+                           pe_selection=pe_selection, max_steps=max_steps)
     if isinstance(instance, str):
         instance = generator.named_instance(instance)
     if not isinstance(instance, SoCInstance):  # ValueError, as the env raises for it
         raise ValueError(  # noqa: TRY004
             f"instance must be an SoCInstance or a name, got {type(instance).__name__}")
-    plat = get_platform(platform)
-    window, e_dag = int(window), int(edges_per_task) * int(window)
-    flat = flatten(instance, plat, window, e_dag, with_rank=code == _HEFT_RT)
+    window, e_dag = args.window, args.edges_per_task * args.window
+    flat = flatten(instance, args.platform, window, e_dag, with_rank=code == _HEFT_RT)
     rng, _ = seeding.np_random(seed)
-    factors = draw_task_noise(rng, flat.sizes, float(noise))
-    steps_limit = max_steps if max_steps is not None else 100 * flat.n_tasks + 1000
-    out = _run(code, pe_selection == "eft", int(steps_limit), window, e_dag, flat.kind_cost,
+    factors = draw_task_noise(rng, flat.sizes, args.noise)
+    steps_limit = args.max_steps if args.max_steps is not None else 100 * flat.n_tasks + 1000
+    out = _run(code, args.pe_selection == "eft", steps_limit, window, e_dag, flat.kind_cost,
                flat.pe_kind, flat.edges, flat.volume, flat.sizes, flat.n_edges, flat.arrival,
                flat.rank, flat.inv_bw, factors)
     return _metrics(out)

@@ -66,6 +66,24 @@ def test_pause_and_budget_nodes_follow_their_rules():
     assert obs["nodes"][env._replica, F["paused"]] == 1.0
 
 
+def test_a_paused_iteration_cannot_fill_the_batch_past_its_cap():
+    """Regression (soak: llm-small-batch, episode seed 988344000): picks in a prefill-only
+    iteration ignored the paused decodes, so the running set outgrew ``max_batch_size`` and its
+    running slots (the encoder raised IndexError)."""
+    env = make(max_batch_size=2)
+    env.reset(seed=0, options={"instance": workload([0.0] * 3, [100] * 3, [40] * 3)})
+    env.step(env.node_of(("pick", 0)))
+    env.step(RUN_NODE)  # request 0 decodes, 1 and 2 wait
+    obs, *_ = env.step(PAUSE_NODE)
+    obs, *_ = env.step(env.node_of(("pick", 1)))  # 1 running + 1 pick: the cap
+    assert not obs["action_mask"][env.node_of(("pick", 2))]
+    with pytest.raises(ValueError, match="cannot be picked"):
+        env.sim.pick(2)
+    obs, *_ = env.step(RUN_NODE)
+    assert len(env.sim.running) == 2  # 1 queued, 2 running nodes shown:
+    assert obs["node_mask"].sum() == env._queue0 + 3
+
+
 def test_a_preempt_action_frees_the_kv_of_the_running_request():
     env = make()
     env.reset(seed=0, options={"instance": workload([0.0, 0.0], [300, 200], [40, 4])})

@@ -15,6 +15,7 @@ from schedgym import baselines
 from schedgym import envs  # noqa: F401  (registers the ids)
 from schedgym.data.instance_sets import load_named
 from schedgym.envs.llm.cost import PRESETS, get_preset
+from schedgym.envs.llm.env import LLMServeEnv
 from schedgym.envs.llm.fastsim import run_headless
 from schedgym.envs.llm.sim import RUN, LLMSim, apply
 from schedgym.envs.llm.types import LLMInstance
@@ -199,3 +200,44 @@ def test_shortcuts_equal_their_definitions():
                 assert scheduler.first(sim, candidates) == expected, scheduler.name
         apply(sim, ops.next_op(sim))
     assert pushed_out > 0  # a preemption pushed a picked request out of the window
+
+
+# ------------------------------------------------------------------------------ bad arguments
+
+NAN, INF = float("nan"), float("inf")
+# (argument, bad value): NaN, inf, 0, negative, wrong type, bool for int, out of range.
+BAD_REPLICA_ARGUMENTS = [
+    ("max_batch_size", 0), ("max_batch_size", -4), ("max_batch_size", 8.0),
+    ("max_batch_size", True), ("max_batch_size", NAN), ("max_batch_size", 10**5),
+    ("token_budget", 0), ("token_budget", -1), ("token_budget", NAN), ("token_budget", False),
+    ("token_budget", "4096"), ("window", 0), ("window", INF), ("window", True),
+    ("idle_step", NAN), ("idle_step", INF), ("idle_step", 0.0), ("idle_step", -0.01),
+    ("idle_step", True), ("idle_step", "0.01"), ("max_steps", 0), ("max_steps", -3),
+    ("max_steps", 2.5), ("max_steps", True), ("max_steps", NAN),
+    ("preset", "llama2-7b-h200"), ("preset", 7), ("preset", None),
+]
+
+
+@pytest.mark.parametrize("name,value", BAD_REPLICA_ARGUMENTS, ids=lambda v: repr(v))
+def test_headless_refuses_bad_env_arguments_with_the_envs_message(name, value) -> None:
+    instance = _first_requests("conv-rate3", 5)
+    with pytest.raises(ValueError) as headless:
+        run_headless(instance, baselines.make(ENV_ID, "fcfs"), **{name: value})
+    with pytest.raises(ValueError) as env:
+        LLMServeEnv(**{name: value})  # not gym.make, which appends to a TypeError's message
+    assert str(headless.value) == str(env.value)
+    assert str(headless.value).startswith(f"{name} must be") and repr(value) in str(headless.value)
+
+
+@pytest.mark.parametrize("name,value,match", [
+    ("seed", -1, "seed must be an integer >= 0"), ("seed", 1.0, "seed must be an integer"),
+    ("seed", True, "seed must be an integer"), ("seed", NAN, "seed must be an integer"),
+    ("compiled", 1, "compiled must be True or False"), ("instance", None, "instance must be an "
+                                                                          "LLMInstance"),
+    ("scheduler", object(), "scheduler must be a BatchScheduler"),
+])
+def test_headless_refuses_bad_arguments_of_its_own(name, value, match) -> None:
+    arguments = {"instance": _first_requests("conv-rate3", 5),
+                 "scheduler": baselines.make(ENV_ID, "fcfs"), name: value}
+    with pytest.raises(ValueError, match=match):
+        run_headless(**arguments)

@@ -5,6 +5,7 @@ input by name."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 
 import gymnasium as gym
@@ -111,7 +112,8 @@ def test_shared_noise_draw_matches_per_job_resampling(sigma):
 
 
 def test_unknown_rule_raises_with_choices():
-    with pytest.raises(ValueError, match=r"'heft_magic'.*fifo, heft_rt, etf, met"):
+    with pytest.raises(ValueError, match=r"rule must be one of 'fifo', 'heft_rt', 'etf', 'met', "
+                                         r"got 'heft_magic'"):
         fastsim.simulate("topcuoglu-fig2", "heft_magic", platform="unrelated-3")
 
 
@@ -142,3 +144,45 @@ def test_a_job_without_tasks_is_refused_by_env_and_core():
     env = gym.make("schedgym/SoCDAG-v0", **st.env_kwargs)
     with pytest.raises(ValueError, match="'empty' has no tasks"):
         env.reset(seed=0, options={"instance": bad})
+
+
+NAN, INF = float("nan"), float("inf")
+# (argument, bad value): NaN, inf, 0, negative, wrong type, bool for int, out of range, for the
+# arguments the core uses and the env arguments it only accepts (checked alike).
+BAD_ENV_ARGUMENTS = [
+    ("noise", NAN), ("noise", INF), ("noise", -0.1), ("noise", True), ("noise", "0.1"),
+    ("window", 0), ("window", -8), ("window", 64.0), ("window", True), ("window", NAN),
+    ("window", 10**7), ("edges_per_task", 0), ("edges_per_task", False), ("max_steps", 0),
+    ("max_steps", -1), ("max_steps", 1.5), ("max_steps", True), ("mode", "batch"), ("mode", 1),
+    ("pe_selection", "best"), ("platform", "unrelated-0"), ("platform", 3),
+    ("injection_rate", NAN), ("injection_rate", INF), ("injection_rate", 0),
+    ("injection_rate", -1.0), ("injection_rate", True), ("idle_step", NAN), ("idle_step", 0.0),
+    ("idle_step", -1.0), ("time_scale", NAN), ("time_scale", 0.0), ("time_scale", INF),
+    ("reward_scale", NAN), ("reward_scale", 0.0), ("n_jobs", 0), ("n_jobs", True),
+    ("n_jobs", 2.0), ("apps", "random"), ("dag_params", {"n_tasks": 0}),
+    ("dag_params", {"ccr": NAN}),
+]
+
+
+@pytest.mark.parametrize("name,value", BAD_ENV_ARGUMENTS, ids=lambda v: repr(v))
+def test_bad_env_arguments_are_refused_with_the_envs_message(name, value):
+    kwargs = {"platform": "unrelated-3", name: value}
+    with pytest.raises(ValueError) as core:
+        fastsim.simulate("topcuoglu-fig2", "fifo", **kwargs)
+    with pytest.raises(ValueError) as env:
+        SoCDAGEnv(**kwargs)  # not gym.make, which appends to a TypeError's message
+    assert str(core.value) == str(env.value)
+    assert name in str(core.value)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.0, True, NAN, "0"], ids=repr)
+def test_a_bad_seed_is_refused_by_name(seed):
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        fastsim.simulate("topcuoglu-fig2", "fifo", platform="unrelated-3", seed=seed)
+
+
+def test_the_cores_defaults_are_the_envs():
+    core = inspect.signature(fastsim.simulate).parameters
+    env = inspect.signature(SoCDAGEnv).parameters
+    shared = [name for name in core if name in env]
+    assert len(shared) == 7 and all(core[n].default == env[n].default for n in shared)
