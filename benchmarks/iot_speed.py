@@ -1,8 +1,9 @@
 """Speed of ``schedgym/IoTPlacement-v0``'s headless path (:mod:`envs.iot.fastsim`) next to the
 env stepped with observations, for every rule baseline on the same instances in one run.
 
-Both columns run whole episodes (reset included) of the same instances with the same rule and
-give the same results bit for bit; the env column also encodes an observation every step. The
+Both columns run whole leaderboard episodes (``policies.evaluation.run_episode``, reset
+included) of the same instances with the same rule and give the same results bit for bit; the
+env column (``headless=False``) encodes an observation every step. The
 two are measured alternately ``--repeats`` times and the best pass of each is kept, so that a
 load change on a shared machine hits both; CPU seconds are printed beside wall seconds.
 
@@ -21,34 +22,22 @@ import gymnasium as gym
 from schedgym import baselines
 from schedgym import envs  # noqa: F401  (registers the ids)
 from schedgym.envs.iot.env import IoTPlacementEnv
-from schedgym.envs.iot.fastsim import RULES, run_env_episode
+from schedgym.envs.iot.fastsim import RULES
 from schedgym.envs.iot.types import IoTInstance
+from schedgym.policies.evaluation import run_episode
 
 ENV_ID = "schedgym/IoTPlacement-v0"
 SETS = ("small-tree-heavy", "small-mesh-bursty", "medium-mesh-medium")
 
 
-def time_env(env: gym.Env, instances: list[IoTInstance], rule: str) -> tuple[float, float, int]:
-    """Wall s, CPU s and steps of one episode per instance, stepping ``env`` (observations)."""
+def time_episodes(env: gym.Env, instances: list[IoTInstance], rule: str,
+                  headless: bool) -> tuple[float, float, int]:
+    """Wall s, CPU s and steps of one leaderboard episode (``run_episode``: reset included) per
+    instance, stepping ``env`` with observations or on the headless path."""
     wall, cpu, steps = time.perf_counter(), time.process_time(), 0
     for instance in instances:
-        scheduler = baselines.make(ENV_ID, rule)
-        env.reset(seed=0, options={"instance": instance})
-        scheduler.reset(env, seed=0)
-        done = False
-        while not done:
-            _, _, terminated, truncated, _ = env.step(scheduler.act(env))
-            steps += 1
-            done = terminated or truncated
-    return time.perf_counter() - wall, time.process_time() - cpu, steps
-
-
-def time_headless(env: gym.Env, instances: list[IoTInstance],
-                  rule: str) -> tuple[float, float, int]:
-    """The same episodes through :func:`run_env_episode` (no observations)."""
-    wall, cpu, steps = time.perf_counter(), time.process_time(), 0
-    for instance in instances:
-        steps += run_env_episode(env.unwrapped, baselines.make(ENV_ID, rule), instance).steps
+        result = run_episode(env, baselines.make(ENV_ID, rule), instance, 0, headless=headless)
+        steps += len(result.actions)
     return time.perf_counter() - wall, time.process_time() - cpu, steps
 
 
@@ -74,12 +63,12 @@ def main(argv: list[str] | None = None) -> None:
         tasks = sum(instance.num_tasks for instance in instances)
         env = gym.make(ENV_ID, **st.env_kwargs)
         for rule in rules:
-            best = {"env": (float("inf"),) * 2, "headless": (float("inf"),) * 2}
+            best = {False: (float("inf"),) * 2, True: (float("inf"),) * 2}
             for _ in range(args.repeats):
-                for kind, timer in (("env", time_env), ("headless", time_headless)):
-                    wall, cpu, steps = timer(env, instances, rule)
-                    best[kind] = (min(best[kind][0], wall), min(best[kind][1], cpu))
-            (env_wall, env_cpu), (fast_wall, fast_cpu) = best["env"], best["headless"]
+                for headless in (False, True):
+                    wall, cpu, steps = time_episodes(env, instances, rule, headless)
+                    best[headless] = (min(best[headless][0], wall), min(best[headless][1], cpu))
+            (env_wall, env_cpu), (fast_wall, fast_cpu) = best[False], best[True]
             print(f"| {set_name} | {rule} | {tasks:,} | {steps:,} | {tasks / env_wall:,.0f} "
                   f"| {tasks / fast_wall:,.0f} | {env_wall / steps * 1e6:,.1f} "
                   f"| {fast_wall / steps * 1e6:,.1f} | {env_wall / fast_wall:.1f}× "

@@ -135,19 +135,19 @@ def run_episode(env: gym.Env, scheduler: Scheduler, instance: Any, seed: int,
                 headless: bool = True) -> EpisodeResult:
     """Runs ``scheduler`` on ``instance`` until the episode ends.
 
-    With ``headless`` (the default), an env that offers ``headless_episode(scheduler,
-    instance, seed)`` runs the rule baselines it supports without encoding observations
-    (e.g. :mod:`envs.iot.fastsim`); the metrics and actions are bit-identical to stepping it.
+    With ``headless`` (the default), an env with ``finish_headless(scheduler)`` plays the rule
+    baselines it supports after the reset without encoding an observation every step (e.g.
+    :mod:`envs.iot.fastsim`); metrics, actions and the env's final state are bit-identical.
     """
     metric_names = env.unwrapped.leaderboard_metrics
     start = time.perf_counter()
-    fast = getattr(env.unwrapped, "headless_episode", None) if headless else None
-    ran = fast(scheduler, instance, seed) if fast is not None else None
-    if ran is not None:
-        info, actions = ran
+    _, info = env.reset(seed=seed, options={"instance": instance})
+    scheduler.reset(env, seed=seed)
+    finish = getattr(env.unwrapped, "finish_headless", None) if headless else None
+    played = finish(scheduler) if finish is not None else None
+    if played is not None:
+        info, actions = played
     else:
-        _, info = env.reset(seed=seed, options={"instance": instance})
-        scheduler.reset(env, seed=seed)
         actions, done = [], False
         while not done:
             action = int(scheduler.act(env))

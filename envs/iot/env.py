@@ -257,18 +257,25 @@ class IoTPlacementEnv(GraphEnv):
         """The pointer action of topology node ``node``."""
         return self.encoder.node0 + int(node)
 
-    def headless_episode(self, scheduler: Any, instance: Any,
-                         seed: int | None) -> tuple[dict[str, Any], list[int]] | None:
-        """The final ``info`` and the actions of ``scheduler``'s episode on ``instance``, run
-        without observations (:mod:`envs.iot.fastsim`, bit-identical to stepping this env), or
-        ``None`` if the scheduler is not one of its rule baselines or no instance is given.
-        Leaves this env as it was; ``policies.evaluation.run_episode`` calls it."""
+    def finish_headless(self, scheduler: Any) -> tuple[dict[str, Any], list[int]] | None:
+        """Plays the episode begun by ``reset`` (and ``scheduler.reset``) to its end with a rule
+        baseline of :mod:`envs.iot.fastsim`, calling the simulator directly instead of encoding
+        an observation every step; bit-identical to stepping the env with the scheduler's
+        actions, and the env is left as those steps would leave it (the last observation
+        encoded). ``policies.evaluation.run_episode`` calls it.
+
+        Returns:
+            The final ``info`` and the actions taken, or ``None`` (nothing done) if
+            ``scheduler`` is not one of its rules or a placement is half made.
+        """
         from schedgym.envs.iot import fastsim  # imports the baselines, which import this module
 
-        if instance is None or not fastsim.supports(scheduler):
+        if self.sim is None or self.phase == 1 or not fastsim.supports(scheduler):
             return None
-        episode = fastsim.run_env_episode(self, scheduler, instance, seed)
-        return episode.info, episode.actions
+        actions = fastsim.play(self, scheduler, self._limit - self._steps)
+        self._steps += len(actions)
+        self._encode()
+        return self._info(final=True), actions
 
     # ------------------------------------------------------------------ internals
 

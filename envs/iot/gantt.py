@@ -22,7 +22,6 @@ import gymnasium as gym
 import numpy as np
 
 from schedgym.data.files import atomic_path
-from schedgym.envs.iot import fastsim
 from schedgym.envs.iot.sim import IoTSim
 from schedgym.envs.iot.types import PLACED, TIER_NAMES
 
@@ -119,14 +118,12 @@ def plot_gantt(sim: IoTSim, path: str | Path, title: str = "", until: float | No
 
 def run_episode_sim(env_kwargs: dict[str, Any], instance: Any, scheduler: Any,
                     seed: int) -> IoTSim:
-    """The finished simulator of ``scheduler``'s episode on ``instance`` (headless for the rule
-    baselines, else by stepping the env)."""
+    """The finished simulator of ``scheduler``'s episode on ``instance`` (the leaderboard's
+    ``run_episode``: headless for the rule baselines)."""
     from schedgym.policies.evaluation import run_episode
 
     env = gym.make(ENV_ID, **env_kwargs)
-    if fastsim.supports(scheduler):
-        return fastsim.run_env_episode(env.unwrapped, scheduler, instance, seed).sim
-    run_episode(env, scheduler, instance, seed, headless=False)
+    run_episode(env, scheduler, instance, seed)
     return env.unwrapped.sim
 
 

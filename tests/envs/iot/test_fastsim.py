@@ -121,20 +121,37 @@ def test_leaderboard_rows_are_the_same_through_the_headless_path():
         assert all(metrics[key] == getattr(row, key) for key in metrics)
 
 
+def test_run_episode_leaves_the_env_as_stepping_does():
+    instance, env_kwargs = CASES["every-arrival"]()
+    envs_after = []
+    for headless in (True, False):
+        env = gym.make(ENV_ID, **env_kwargs)
+        run_episode(env, baselines.make(ENV_ID, "wfq"), _first_tasks(instance, 80), 0, headless)
+        envs_after.append(env.unwrapped)
+    fast, stepped = envs_after
+    assert fast.observation().keys() == stepped.observation().keys()
+    for key, value in stepped.observation().items():
+        assert _same(fast.observation()[key], value), key
+    assert fast._steps == stepped._steps and fast.sim.done
+
+
 def test_run_episode_falls_back_for_other_schedulers():
     instance, env_kwargs = CASES["mesh-bursty"]()
     env = gym.make(ENV_ID, **env_kwargs)
-    assert env.unwrapped.headless_episode(baselines.make(ENV_ID, "random"), instance, 0) is None
-    assert env.unwrapped.headless_episode(baselines.make(ENV_ID, "greedy"), None, 0) is None
     short = _first_tasks(instance, 30)
+    env.reset(seed=0, options={"instance": short})
+    assert env.unwrapped.finish_headless(baselines.make(ENV_ID, "random")) is None
+    greedy = baselines.make(ENV_ID, "greedy")
+    greedy.reset(env, seed=0)
+    env.step(greedy.act(env))  # a task selected: phase 1
+    assert env.unwrapped.finish_headless(greedy) is None and env.unwrapped.phase == 1
     result = run_episode(env, baselines.make(ENV_ID, "random"), short, 0)
-    assert result.actions and env.unwrapped.sim.instance is short  # the env was stepped
-    assert env.unwrapped.sim.done
+    assert result.actions and env.unwrapped.sim.done and env.unwrapped._steps == len(result.actions)
 
 
 def test_bad_arguments_are_refused():
     instance, _ = CASES["tree-heavy"]()
-    with pytest.raises(ValueError, match="runs the rules"):
+    with pytest.raises(TypeError, match="scheduler must be one of the rule baselines"):
         run_headless(instance, baselines.make(ENV_ID, "random"))
     with pytest.raises(ValueError, match="decision_interval"):
         run_headless(instance, baselines.make(ENV_ID, "greedy"), decision_interval=-1.0)
