@@ -29,6 +29,10 @@ normalised-CPU second (a one-minute median task runs 37 ms on a Raspberry Pi 4 c
 :data:`BITS_PER_MEMORY` ≈ 9.4·10^5 bits and :data:`MB_PER_MEMORY` ≈ 1,310 MB per unit of
 normalised memory. Durations are not capped: an hour-long task is 60 times the work.
 
+Summary of a window (tasks, rate, work range, QoS shares)::
+
+    python -m schedgym.data.iot_google TRACE_DIR --start 600 --duration 3600
+
 Tolerated irregularities (counted in one :class:`~data.google_cluster.TraceWarning`, never
 silent; :data:`SKIP_REASONS`), each leaving the task out: a first event in the window that is not
 a SUBMIT (the task was submitted before the events read: a trace cut in the middle); no FINISH by
@@ -40,9 +44,11 @@ choose a window longer than the tasks of interest.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -218,5 +224,34 @@ def _warn_skipped(root: Path, tasks: pd.DataFrame, reasons: dict[str, pd.Series]
                       stacklevel=3)
 
 
+def summary(stream: TaskStream) -> str:
+    """Basic figures of a stream: tasks, arrival rate, work and input ranges, QoS shares."""
+    span = float(stream.arrival[-1] - stream.arrival[0])
+    rate = f"{(stream.num_tasks - 1) / span:.3f} tasks/s" if span > 0 else "all at once"
+    shares = np.bincount(stream.qos, minlength=3) / stream.num_tasks
+    return "\n".join([
+        f"{stream.source}: {stream.num_tasks} tasks over {span:.1f} s ({rate})",
+        f"cycles: min {stream.cycles.min():.3g}, median {np.median(stream.cycles):.3g}, "
+        f"max {stream.cycles.max():.3g}",
+        f"input bits: min {stream.input_bits.min():.3g}, "
+        f"median {np.median(stream.input_bits):.3g}, max {stream.input_bits.max():.3g}",
+        "QoS shares (critical, standard, best effort): " + ", ".join(f"{s:.3f}" for s in shares),
+    ])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Summarise the IoT task stream of a Google 2011 trace.")
+    parser.add_argument("trace_dir", help="directory holding task_events/")
+    parser.add_argument("--start", type=float, default=0.0, help="window start, trace seconds")
+    parser.add_argument("--duration", type=float, default=None, help="window length, seconds")
+    args = parser.parse_args(argv)
+    print(summary(load_google_tasks(args.trace_dir, start=args.start, duration=args.duration)))
+
+
 __all__ = ["load_google_tasks", "SKIP_REASONS", "CYCLES_PER_CPU_SECOND", "BITS_PER_MEMORY",
-           "MB_PER_MEMORY"]
+           "MB_PER_MEMORY", "summary"]
+
+
+if __name__ == "__main__":
+    main()
