@@ -771,10 +771,13 @@ class _BacklogGaps:
     def observe(self, sim: LLMSim) -> None:
         if len(self.backlogged) < 2:
             return
-        service = sim.state.tenant_service
         now = np.zeros(len(self.backlogged), bool)
         if sim.queue:
             now[sim.instance.tenant[sim.queue]] = True
+        self.update(sim.state.tenant_service, now)
+
+    def update(self, service: np.ndarray, now: np.ndarray) -> None:
+        """One observation: the tenants' weighted service, (T,), and which are backlogged, (T,)."""
         joined = now > self.backlogged
         if joined.any():
             # A pair's common interval starts when its later member joins.
