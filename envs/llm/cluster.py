@@ -195,7 +195,6 @@ class LLMCluster:
         self.replicas[replica].route(request)
         self.assignment[request] = replica
         self.next_request += 1
-        self._observe_backlog()
         following = self.pending
         horizon = float(self.instance.arrival[following]) if following is not None else np.inf
         before = self._goodput
@@ -208,14 +207,21 @@ class LLMCluster:
         """Runs one replica with its local scheduler to its first boundary at or after
         ``horizon``, or until it has nothing left to do."""
         sim.horizon = horizon
+        if sim.done or sim.state.time >= horizon:
+            return
+        # The tenants' backlog is observed at each boundary of a replica once every request that
+        # arrived by then is routed (as one replica observes it after admitting its arrivals).
+        self._observe_backlog()
         while not sim.done and sim.state.time < horizon and not self.truncated:
             if sim.queue:  # the local scheduler decides only where a request waits, as on one replica
                 op = scheduler.next_op(sim)
                 apply(sim, op)
-                if op == RUN and sim.state.time < horizon:  # else after the arrivals are routed
-                    self._observe_backlog()
+                moved = op == RUN
             else:
                 sim.advance()
+                moved = True
+            if moved and sim.state.time < horizon:  # else once the arrivals up to it are routed
+                self._observe_backlog()
             self.operations += 1
             self.truncated = self.operations >= self._operation_limit
 
