@@ -16,9 +16,10 @@ from schedgym.envs.graph import GraphEnv, GraphSpec
 from schedgym.envs.llm.cluster import (LLMCluster, local_scheduler_names, queued_blocks,
                                        queued_prefill_tokens)
 from schedgym.envs.llm.cost import HardwarePreset
+from schedgym.envs.llm.env import check_replica_arguments
 from schedgym.envs.llm.sim import blocks_for
 from schedgym.envs.llm.types import LLMInstance
-from schedgym.envs.llm.workload import WorkloadSource, check_preset
+from schedgym.envs.llm.workload import WorkloadSource
 from schedgym.envs.validation import check_choice, check_float, check_int
 
 NODE_FEATURES = (
@@ -154,11 +155,9 @@ class LLMClusterEnv(GraphEnv):
         self.replicas = check_int("replicas", replicas, low=1, high=MAX_REPLICAS)
         self.local_scheduler = check_choice("local_scheduler", local_scheduler,
                                             local_scheduler_names())
-        self.preset = check_preset(preset)
-        self.max_batch_size = check_int("max_batch_size", max_batch_size, low=1, high=4096)
-        self.token_budget = check_int("token_budget", token_budget, low=1,
-                                      high=self.preset.max_model_len * 64)
-        self.window = check_int("window", window, low=1, high=4096)
+        # Each replica's arguments, checked as LLMServe-v0 checks them.
+        self.preset, self.max_batch_size, self.token_budget, self.window, self.idle_step, _ = \
+            check_replica_arguments(preset, max_batch_size, token_budget, window, idle_step, None)
         k = self.replicas
         self.source = WorkloadSource(
             workload=workload, rate=RATE_PER_REPLICA * k if rate is None else rate,
@@ -168,7 +167,6 @@ class LLMClusterEnv(GraphEnv):
             trace_duration=trace_duration, default_rate_scale=float(k))
         self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, high=1e6,
                                         low_open=True)
-        self.idle_step = check_float("idle_step", idle_step, low=0.0, high=3600.0, low_open=True)
         self._request = k  # the request node
         self._init_spaces(GraphSpec(k + 1, 2 * k, NODE_FEATURES, EDGE_FEATURES, GLOBAL_FEATURES),
                           sized_by={"replicas": k})
