@@ -59,7 +59,8 @@ _REGISTRY: dict[str, dict[str, str]] = {
     "llm_cluster": {
         "random": "schedgym.baselines.llm_cluster.random:RandomRouter",
         "round_robin": "schedgym.baselines.llm_cluster.round_robin:RoundRobinRouter",
-        "least_outstanding": "schedgym.baselines.llm_cluster.least_outstanding:LeastOutstandingRouter",
+        "least_outstanding": ("schedgym.baselines.llm_cluster.least_outstanding:"
+                              "LeastOutstandingRouter"),
         "llumnix": "schedgym.baselines.llm_cluster.llumnix:LlumnixRouter",
     },
 }

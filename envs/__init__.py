@@ -57,8 +57,8 @@ ENVS: dict[str, EnvEntry] = {
     # LLMServe-v0 replica, each run by vLLM's FCFS, the conversation workload at 3 req/s per
     # replica (12 req/s), 1,600 requests; one routing decision per arrival.
     "schedgym/LLMCluster-v0": EnvEntry(
-        "llm_cluster", "schedgym.envs.llm.cluster_env:LLMClusterEnv", "schedgym.envs.llm.types:LLMInstance",
-        "schedgym.envs.llm.generator:CLUSTER_INSTANCE_SETS"),
+        "llm_cluster", "schedgym.envs.llm.cluster_env:LLMClusterEnv",
+        "schedgym.envs.llm.types:LLMInstance", "schedgym.envs.llm.generator:CLUSTER_INSTANCE_SETS"),
 }
 ENV_IDS: tuple[str, ...] = tuple(ENVS)
 

@@ -60,7 +60,8 @@ def make_local_scheduler(name: str) -> Any:
     """
     from schedgym import baselines
 
-    scheduler = baselines.make(REPLICA_ENV_ID, name) if name in baselines.names(REPLICA_ENV_ID) else None
+    known = name in baselines.names(REPLICA_ENV_ID)
+    scheduler = baselines.make(REPLICA_ENV_ID, name) if known else None
     if not hasattr(scheduler, "next_op"):
         raise ValueError(f"{name!r} cannot schedule a replica headlessly; local schedulers: "
                          f"{', '.join(local_scheduler_names())}")
@@ -73,6 +74,11 @@ def local_scheduler_names() -> tuple[str, ...]:
     from schedgym import baselines
 
     return tuple(name for name in baselines.names(REPLICA_ENV_ID) if name != "random")
+
+
+_PER_REQUEST_STATE = ("status", "prefilled", "prefill_target", "generated", "kv_blocks",
+                      "admitted_at", "first_token", "last_token", "finish", "restarts",
+                      "goodput_tokens", "picked")
 
 
 @dataclass
@@ -213,7 +219,7 @@ class LLMCluster:
         # arrived by then is routed (as one replica observes it after admitting its arrivals).
         self._observe_backlog()
         while not sim.done and sim.state.time < horizon and not self.truncated:
-            if sim.queue:  # the local scheduler decides only where a request waits, as on one replica
+            if sim.queue:  # asked only where a request waits, as on one replica
                 op = scheduler.next_op(sim)
                 apply(sim, op)
                 moved = op == RUN
@@ -246,9 +252,7 @@ class LLMCluster:
         rows, columns = np.maximum(self.assignment, 0), np.arange(self.instance.num_requests)
         states = [sim.state for sim in self.replicas]
         per_request = {name: np.stack([getattr(st, name) for st in states])[rows, columns]
-                       for name in ("status", "prefilled", "prefill_target", "generated", "kv_blocks",
-                                    "admitted_at", "first_token", "last_token", "finish", "restarts",
-                                    "goodput_tokens", "picked")}
+                       for name in _PER_REQUEST_STATE}
         state = LLMState(
             time=max(st.time for st in states), free_blocks=sum(st.free_blocks for st in states),
             arrived=sum(st.arrived for st in states), budget=0, batch_tokens=0,

@@ -177,13 +177,15 @@ class LLMClusterEnv(GraphEnv):
 
     # ------------------------------------------------------------------ Gym API
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):  # noqa: ANN201
+    def reset(self, *, seed: int | None = None,  # noqa: ANN201
+              options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         instance = (options or {}).get("instance")
         if instance is None:
             instance = self.source.sample(self.np_random, self.preset.max_model_len)
         elif not isinstance(instance, LLMInstance):
-            raise ValueError(f"options['instance'] must be an LLMInstance, got {type(instance).__name__}")
+            raise ValueError("options['instance'] must be an LLMInstance, got "
+                             f"{type(instance).__name__}")
         self.cluster = LLMCluster(instance, self.preset, self.replicas, self.local_scheduler,
                                   self.max_batch_size, self.token_budget, self.idle_step,
                                   self.window, seed=int(self.np_random.integers(2**31)))

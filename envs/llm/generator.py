@@ -379,7 +379,8 @@ _SET_ARGUMENTS: dict[str, dict] = {
 }
 
 
-def _draw_set(recipe: Recipe, arguments: dict, count: int, requests: int = SET_REQUESTS) -> list[LLMInstance]:
+def _draw_set(recipe: Recipe, arguments: dict, count: int,
+              requests: int = SET_REQUESTS) -> list[LLMInstance]:
     """Every instance of a set comes from one generator, ``recipe.rng()``, in order."""
     rng = recipe.rng()
     return [sample_instance(rng, num_requests=requests, name=f"{recipe.name}/{index}", **arguments)
@@ -392,8 +393,10 @@ def _recipes(base: str, seed: int, env_key: str = "llm", sets: dict[str, dict] =
     # -val twin share it; their namespaces differ, so their streams do too.
     arguments, env_kwargs = sets[base], env_kwargs or {}
     draw = partial(_draw_set, arguments=arguments, requests=requests)
-    return (Recipe(env_key, base, "test", env_kwargs, (seed,), partial(draw, count=TEST_INSTANCES)),
-            Recipe(env_key, f"{base}-val", "val", env_kwargs, (seed,), partial(draw, count=VAL_INSTANCES)))
+    return (Recipe(env_key, base, "test", env_kwargs, (seed,),
+                   partial(draw, count=TEST_INSTANCES)),
+            Recipe(env_key, f"{base}-val", "val", env_kwargs, (seed,),
+                   partial(draw, count=VAL_INSTANCES)))
 
 
 INSTANCE_SETS: tuple[Recipe, ...] = tuple(
@@ -412,5 +415,5 @@ _CLUSTER_SET_ARGUMENTS: dict[str, dict] = {
 }
 CLUSTER_INSTANCE_SETS: tuple[Recipe, ...] = tuple(
     recipe for seed, base in enumerate(_CLUSTER_SET_ARGUMENTS)
-    for recipe in _recipes(base, seed, "llm_cluster", _CLUSTER_SET_ARGUMENTS, {"replicas": CLUSTER_REPLICAS},
-                           SET_REQUESTS * CLUSTER_REPLICAS))
+    for recipe in _recipes(base, seed, "llm_cluster", _CLUSTER_SET_ARGUMENTS,
+                           {"replicas": CLUSTER_REPLICAS}, SET_REQUESTS * CLUSTER_REPLICAS))

@@ -353,7 +353,8 @@ class LLMSim:
         if st.arrived < self._num_requests:
             st.time = float(self.instance.arrival[st.arrived])
         else:  # a routed replica waits for the cluster's next arrival
-            st.time = self.horizon if st.time < self.horizon < math.inf else st.time + self.idle_step
+            waiting = st.time < self.horizon < math.inf
+            st.time = self.horizon if waiting else st.time + self.idle_step
         self._admit_arrivals()
         self._start_boundary()
         return 0.0
@@ -374,8 +375,9 @@ class LLMSim:
         arrived = st.arrived
         _advance_kernel(buffers.lists, scalars, times, buffers.params, st.status, buffers.int_rows,
                         buffers.float_rows, st.tenant_service, self._gaps)
-        (_, _, _, n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
-         self.preemptions, n_removed, n_preempted, self._decode_need, earned, _, _) = scalars.tolist()
+        (_, _, _, n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count,
+         self.iterations, self.preemptions, n_removed, n_preempted, self._decode_need,
+         earned) = scalars[:_CAPACITY].tolist()
         st.time, self._kv_block_seconds = times[:2].tolist()
         queue = self.queue
         if n_removed:

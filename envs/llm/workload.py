@@ -111,7 +111,8 @@ class WorkloadSource:
             raise ArgumentError(", ".join(f"{name}={value!r}" for name, value in given.items())
                                 + " applies only with trace=PATH (an Azure LLM trace file)")
         if trace is not None and not isinstance(trace, (str, Path)):
-            raise ArgumentTypeError(f"trace must be the path of an Azure LLM trace file, got {trace!r}")
+            raise ArgumentTypeError(
+                f"trace must be the path of an Azure LLM trace file, got {trace!r}")
         self.trace = None
         if trace is not None:
             from schedgym.data.azure_llm import load_trace

@@ -21,12 +21,12 @@ ENV_ID = "schedgym/LLMCluster-v0"
 ALL = np.arange(3)
 
 
-def _cluster(prompts: list[int], placement: list[int], replicas: int = 3, preset=A100) -> LLMCluster:
+def _cluster(prompts: list[int], placement: list[int], preset=A100) -> LLMCluster:
     """A cluster at t = 0 where request i (of ``prompts``, all arriving at 0) was routed to
     ``placement[i]``; the next request (prompt 16) is pending. Nothing has run: every routed
     request waits in its replica's queue."""
-    cluster = LLMCluster(workload([0.0] * (len(prompts) + 1), [*prompts, 16], [2] * (len(prompts) + 1)),
-                         preset, replicas)
+    n = len(prompts) + 1
+    cluster = LLMCluster(workload([0.0] * n, [*prompts, 16], [2] * n), preset, 3)
     for replica in placement:
         cluster.route(replica)
     return cluster

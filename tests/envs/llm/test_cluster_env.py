@@ -132,7 +132,8 @@ def test_the_default_load_scales_with_the_replicas(tmp_path) -> None:
         assert source.rate == 3.0 * k and source.num_requests == 400 * k
     assert gym.make(ENV_ID, rate=7.0, num_requests=11).unwrapped.source.rate == 7.0
     trace = tmp_path / "trace.csv"
-    trace.write_text("arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,10,2\n4.0,10,2\n8.0,10,2\n")
+    rows = ("arrived_at,num_prefill_tokens,num_decode_tokens", "0.0,10,2", "4.0,10,2", "8.0,10,2")
+    trace.write_text("\n".join(rows) + "\n")
     for k, scale, span in ((2, None, 4.0), (2, 1.0, 8.0)):  # by default K times the trace's rate
         env = gym.make(ENV_ID, replicas=k, trace=str(trace), rate_scale=scale).unwrapped
         env.reset(seed=0)
