@@ -2,7 +2,8 @@
 :class:`schedgym.baselines.base.Scheduler`.
 
 Each env's baselines live in ``baselines/<env key>/``, one module per algorithm whose file name is
-its registry name; ``random`` serves every env. The registry is keyed by (env, name), so
+its registry name; ``random`` serves every env (the routers of ``llm_cluster`` have their own,
+since there node 0 is a replica, not a no-op). The registry is keyed by (env, name), so
 ``fifo`` means the FIFO of the env at hand. Listing names imports nothing: modules are imported
 only when a baseline is made.
 """
@@ -55,6 +56,13 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "min_energy": "schedgym.baselines.iot.min_energy:MinEnergyScheduler",
         "edf": "schedgym.baselines.iot.edf:EDFScheduler",
         "wfq": "schedgym.baselines.iot.wfq:WFQScheduler",
+    },
+    "llm_cluster": {
+        "random": "schedgym.baselines.llm_cluster.random:RandomRouter",
+        "round_robin": "schedgym.baselines.llm_cluster.round_robin:RoundRobinRouter",
+        "least_outstanding": ("schedgym.baselines.llm_cluster.least_outstanding:"
+                              "LeastOutstandingRouter"),
+        "llumnix": "schedgym.baselines.llm_cluster.llumnix:LlumnixRouter",
     },
 }
 

@@ -239,6 +239,38 @@ def load_snapshot(trace_dir: str | os.PathLike, time_us: int | None = None) -> C
     return snapshot
 
 
+def read_task_events(
+    trace_dir: str | os.PathLike, time_us: int | None = None
+) -> tuple[pd.DataFrame, list[Path]]:
+    """The task events of a trace directory at or before ``time_us``, for loaders that need the
+    events themselves (the IoT task stream of ``data.iot_google``). Only ``task_events/`` is read.
+
+    Every part up to the first that starts after ``time_us`` is read and checked by this module's
+    rules (the errors of :func:`load_snapshot`); events after the end of the trace window are left
+    out, as there.
+
+    Args:
+        trace_dir: Directory holding ``task_events/``.
+        time_us: Last time read, microseconds; None reads every part.
+
+    Returns:
+        The events in time order (ties in file order), columns ``timestamp`` (float64 us),
+        ``job_id``, ``task_index``, ``event_type`` (int64), ``machine_id``, ``priority``,
+        ``cpu_request``, ``memory_request``, ``different_machines`` (float64, NaN where empty),
+        ``part`` (index into the second value) and ``line`` (1-based); and the part files.
+
+    Raises:
+        FileNotFoundError: ``trace_dir`` or ``task_events/`` is missing or has no part files.
+        TraceFormatError: A part is malformed, parts are out of time order, or all are empty.
+    """
+    root = Path(trace_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: trace directory not found")
+    parts = _part_files(root / "task_events")
+    frames = list(_read_events(parts, TASK_COLUMNS, _parse_task_events, time_us))
+    return pd.concat(frames, ignore_index=True), parts
+
+
 def _warn(snapshot: ClusterSnapshot, found: _Occurrences, parts: dict[str, list[Path]]) -> None:
     """Issues one TraceWarning with every non-zero count of the snapshot, if there is one."""
     counts = {**snapshot.skipped, **snapshot.irregularities}

@@ -47,6 +47,8 @@ SEED_NAMESPACES: dict[tuple[str, str], int] = {
     ("llm", "val"): 0x11A_0A11,
     ("iot", "test"): 0x107_7E57,
     ("iot", "val"): 0x107_0A11,
+    ("llm_cluster", "test"): 0x11C_7E57,
+    ("llm_cluster", "val"): 0x11C_0A11,
 }
 
 

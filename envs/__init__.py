@@ -53,6 +53,12 @@ ENVS: dict[str, EnvEntry] = {
     "schedgym/IoTPlacement-v0": EnvEntry(
         "iot", "schedgym.envs.iot.env:IoTPlacementEnv", "schedgym.envs.iot.types:IoTInstance",
         "schedgym.envs.iot.generator:INSTANCE_SETS"),
+    # LLM request routing (Vidur's global schedulers, Llumnix's dispatch): 4 replicas of the
+    # LLMServe-v0 replica, each run by vLLM's FCFS, the conversation workload at 3 req/s per
+    # replica (12 req/s), 1,600 requests; one routing decision per arrival.
+    "schedgym/LLMCluster-v0": EnvEntry(
+        "llm_cluster", "schedgym.envs.llm.cluster_env:LLMClusterEnv",
+        "schedgym.envs.llm.types:LLMInstance", "schedgym.envs.llm.generator:CLUSTER_INSTANCE_SETS"),
 }
 ENV_IDS: tuple[str, ...] = tuple(ENVS)
 

@@ -179,6 +179,22 @@ def check_directory(name: str, value: Any) -> Path:
     return path
 
 
+def check_file(name: str, value: Any) -> Path:
+    """``value`` (a ``str`` or path) as the ``Path`` of an existing file.
+
+    Raises:
+        ArgumentTypeError: If ``value`` is not a ``str`` or ``os.PathLike``.
+        ArgumentError: If no file exists there.
+    """
+    allowed = "the path of an existing file"
+    if not isinstance(value, (str, os.PathLike)):
+        raise ArgumentTypeError(_message(name, value, allowed))
+    path = Path(value)
+    if not path.is_file():
+        raise ArgumentError(_message(name, value, allowed))
+    return path
+
+
 def check_observation_size(
     nbytes: int, sized_by: Mapping[str, Any], limit: int = MAX_OBSERVATION_BYTES
 ) -> None:
@@ -241,5 +257,5 @@ def _equal(value: Any, choice: Any) -> bool:
 __all__ = [
     "MAX_OBSERVATION_BYTES", "ArgumentError", "ArgumentTypeError", "argument_error", "item_name",
     "check_int", "check_float", "check_choice", "check_choices", "check_mapping", "check_fields",
-    "check_directory", "check_observation_size",
+    "check_directory", "check_file", "check_observation_size",
 ]

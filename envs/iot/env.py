@@ -9,6 +9,8 @@ workloads in :mod:`envs.iot.generator`.
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,11 +19,13 @@ from schedgym.envs.graph import NOOP_NODE, GraphEnv
 from schedgym.envs.iot import generator
 from schedgym.envs.iot.encoding import Encoder
 from schedgym.envs.iot.sim import IoTSim, Weights
-from schedgym.envs.iot.topology import SCALES, TOPOLOGIES
-from schedgym.envs.iot.types import IoTInstance, IoTState
-from schedgym.envs.validation import ArgumentError, check_choice, check_float, check_int
+from schedgym.envs.iot.topology import SCALES, TOPOLOGIES, make_topology
+from schedgym.envs.iot.types import IoTInstance, IoTState, Topology
+from schedgym.envs.validation import (ArgumentError, check_choice, check_directory, check_file,
+                                      check_float, check_int)
 
 HOLD_NODE = NOOP_NODE  # phase 0: hold the waiting tasks to the next epoch; phase 1: unselect
+DEFAULT_NUM_TASKS = 400  # tasks of a sampled episode
 
 
 class IoTPlacementEnv(GraphEnv):
@@ -77,8 +81,11 @@ class IoTPlacementEnv(GraphEnv):
 
     ## Starting State
     The first task's epoch; the workload is ``options["instance"]`` (an :class:`IoTInstance`,
-    e.g. from :meth:`load_instance_set`), else sampled from the generator with ``scale``,
-    ``topology``, ``rate``, ``num_tasks``, ``arrival`` and ``cv``.
+    e.g. from :meth:`load_instance_set`), else built from the arguments: the ``topology_file``'s
+    topology or a generated one (``scale``, ``topology``; drawn at every reset), carrying the
+    tasks of ``tasks_csv`` or ``google_trace_dir`` (the same tasks every reset; devices and
+    deadlines per ``data.iot_tasks``) or tasks sampled with ``rate``, ``num_tasks``, ``arrival``
+    and ``cv``.
 
     ## Episode End
     Terminated when every task has been placed or dropped; truncated after ``max_steps``
@@ -101,7 +108,9 @@ class IoTPlacementEnv(GraphEnv):
       ``max_links``.
     - ``topology``: ``"tree"`` or ``"mesh"`` (``envs.iot.topology``).
     - ``rate``: tasks/s per device, in (0, 10^4] (default 30, the medium load).
-    - ``num_tasks``: tasks per sampled episode, in [1, 10^6] (default 400).
+    - ``num_tasks``: tasks per episode, in [1, 10^6]: default 400 sampled tasks, or every task
+      of a task file's window; with a task file, its first ``num_tasks`` (the window must hold
+      them).
     - ``arrival``: ``"poisson"`` or ``"bursty"`` (gamma renewal with coefficient of variation
       ``cv``, in (0, 100], default 3).
     - ``decision_interval``: seconds between epochs, in [0, 3600] (default 0.01; 0 = every
@@ -114,6 +123,15 @@ class IoTPlacementEnv(GraphEnv):
     - ``reward_scale``: in (0, 10^6] (default 1). ``time_scale``: feature time unit, s, in
       [10^-6, 10^6] (default 0.1). ``idle_step``: seconds a hold with nothing pending advances
       (``decision_interval=0`` only), in (0, 3600] (default 0.01). ``max_steps``: ≥ 1.
+    - ``topology_file``: a YAML or JSON topology (format: ``data.iot_topology``; example
+      ``data/iot/example_topology.yaml``), read at make. It replaces ``scale`` and ``topology``
+      (so those keep their defaults) and sets the default ``max_nodes`` / ``max_links``.
+    - ``tasks_csv``: a RayCloudSim task CSV (``data.raycloudsim``), or ``google_trace_dir``: a
+      Google cluster-data 2011 directory whose task events give the tasks (``data.iot_google``);
+      read at make, one of the two. They replace ``rate``, ``arrival`` and ``cv``.
+    - ``trace_start``, ``trace_duration``, ``rate_scale``: the window of the task file (seconds of
+      its time, from ``trace_start`` ≥ 0 for ``trace_duration`` > 0 or to the end) and the
+      arrival speed-up (in (0, 10^4], 2 doubles the rate); only with a task file.
 
     ## What baselines may read
     Through ``env.unwrapped`` (learned policies only the observation):
@@ -141,7 +159,7 @@ class IoTPlacementEnv(GraphEnv):
         scale: str = "small",
         topology: str = "tree",
         rate: float = 30.0,
-        num_tasks: int = 400,
+        num_tasks: int | None = None,
         arrival: str = "poisson",
         cv: float = 3.0,
         decision_interval: float = 0.01,
@@ -156,21 +174,37 @@ class IoTPlacementEnv(GraphEnv):
         time_scale: float = 0.1,
         idle_step: float = 0.01,
         max_steps: int | None = None,
+        topology_file: str | Path | None = None,
+        tasks_csv: str | Path | None = None,
+        google_trace_dir: str | Path | None = None,
+        trace_start: float = 0.0,
+        trace_duration: float | None = None,
+        rate_scale: float = 1.0,
     ) -> None:
         self.scale = check_choice("scale", scale, tuple(SCALES))
         self.topology_kind = check_choice("topology", topology, TOPOLOGIES)
         self.rate = check_float("rate", rate, low=0.0, low_open=True, high=1e4)
-        self.num_tasks = check_int("num_tasks", num_tasks, low=1, high=generator.MAX_TASKS)
+        self.num_tasks = None if num_tasks is None else check_int("num_tasks", num_tasks, low=1,
+                                                                  high=generator.MAX_TASKS)
         self.arrival = check_choice("arrival", arrival, generator.ARRIVALS)
         self.cv = check_float("cv", cv, low=0.0, low_open=True, high=100.0)
         self.decision_interval = check_float("decision_interval", decision_interval, low=0.0, high=3600.0)
         self.window = check_int("window", window, low=1, high=4096)
-        sizes = SCALES[self.scale]
-        self.max_nodes = sizes.nodes if max_nodes is None else check_int(
-            "max_nodes", max_nodes, low=sizes.nodes, high=100_000, why=f"scale {scale!r} has {sizes.nodes} nodes")
-        self.max_links = sizes.max_links() if max_links is None else check_int(
-            "max_links", max_links, low=sizes.max_links(), high=100_000,
-            why=f"a {scale!r} mesh has up to {sizes.max_links()} links")
+        self._topology = self._load_topology(topology_file)
+        self._stream = self._load_tasks(tasks_csv, google_trace_dir, trace_start, trace_duration,
+                                        rate_scale)
+        if self._topology is None:
+            sizes = SCALES[self.scale]
+            nodes, links = sizes.nodes, sizes.max_links()
+            node_why = f"scale {scale!r} has {nodes} nodes"
+            link_why = f"a {scale!r} mesh has up to {links} links"
+        else:
+            nodes, links = self._topology.num_nodes, self._topology.num_links
+            node_why = link_why = f"the topology_file has {nodes} nodes and {links} links"
+        self.max_nodes = nodes if max_nodes is None else check_int(
+            "max_nodes", max_nodes, low=nodes, high=100_000, why=node_why)
+        self.max_links = links if max_links is None else check_int(
+            "max_links", max_links, low=links, high=100_000, why=link_why)
         self.weights = Weights(*(check_float(name, value, low=0.0, high=1e6) for name, value in (
             ("response_weight", response_weight), ("miss_weight", miss_weight), ("drop_weight", drop_weight),
             ("energy_weight", energy_weight))))
@@ -191,9 +225,7 @@ class IoTPlacementEnv(GraphEnv):
         super().reset(seed=seed)
         instance = (options or {}).get("instance")
         if instance is None:
-            instance = generator.sample_instance(
-                self.np_random, scale=self.scale, topology=self.topology_kind, rate=self.rate,
-                num_tasks=self.num_tasks, arrival=self.arrival, cv=self.cv)
+            instance = self._new_instance()
         elif not isinstance(instance, IoTInstance):
             raise ValueError(f"options['instance'] must be an IoTInstance, got {type(instance).__name__}")
         self._check_fits(instance)
@@ -277,6 +309,67 @@ class IoTPlacementEnv(GraphEnv):
         self._encode()
         return self._info(final=True), actions
 
+    # ------------------------------------------------------------------ workloads
+
+    def _load_topology(self, topology_file: Any) -> Topology | None:
+        """The topology_file's topology (read here, so a bad file fails at make), or None."""
+        if topology_file is None:
+            return None
+        path = check_file("topology_file", topology_file)
+        _refuse_unused({"scale": self.scale, "topology": self.topology_kind},
+                       "topology_file=PATH gives the topology")
+        from schedgym.data.iot_topology import load_topology
+
+        return load_topology(path)
+
+    def _load_tasks(self, tasks_csv: Any, google_trace_dir: Any, start: Any, duration: Any,
+                    rate_scale: Any) -> Any:
+        """The task file's stream (``data.iot_tasks.TaskStream``, read here), or None."""
+        start = check_float("trace_start", start, low=0.0)
+        if duration is not None:
+            duration = check_float("trace_duration", duration, low=0.0, low_open=True)
+        rate_scale = check_float("rate_scale", rate_scale, low=0.0, low_open=True, high=1e4)
+        if tasks_csv is None and google_trace_dir is None:
+            _refuse_unused(
+                {"trace_start": start, "trace_duration": duration, "rate_scale": rate_scale},
+                "it applies only with tasks_csv=PATH or google_trace_dir=PATH")
+            return None
+        if tasks_csv is not None and google_trace_dir is not None:
+            raise ArgumentError(f"tasks_csv={tasks_csv!r} and google_trace_dir="
+                                f"{google_trace_dir!r} are two task sources; give one")
+        _refuse_unused({"rate": self.rate, "arrival": self.arrival, "cv": self.cv},
+                       "the task file gives the arrivals")
+        if tasks_csv is not None:
+            from schedgym.data.raycloudsim import load_tasks_csv
+
+            stream = load_tasks_csv(check_file("tasks_csv", tasks_csv), start, duration, rate_scale)
+        else:
+            from schedgym.data.iot_google import load_google_tasks
+
+            trace_dir = check_directory("google_trace_dir", google_trace_dir)
+            stream = load_google_tasks(trace_dir, start, duration, rate_scale)
+        if self.num_tasks is None:
+            return stream
+        try:
+            return stream.head(self.num_tasks)
+        except ValueError as exc:
+            raise ArgumentError(str(exc)) from None
+
+    def _new_instance(self) -> IoTInstance:
+        """A workload from the arguments (the docstring's Starting State)."""
+        rng, num_tasks = self.np_random, self.num_tasks or DEFAULT_NUM_TASKS
+        if self._topology is None and self._stream is None:
+            return generator.sample_instance(rng, scale=self.scale, topology=self.topology_kind,
+                                             rate=self.rate, num_tasks=num_tasks,
+                                             arrival=self.arrival, cv=self.cv)
+        topology = self._topology
+        if topology is None:
+            topology = make_topology(rng, SCALES[self.scale], self.topology_kind)
+        if self._stream is None:
+            return generator.sample_tasks(rng, topology, self.rate, num_tasks, self.arrival,
+                                          self.cv)
+        return self._stream.on(topology, name=Path(self._stream.source).name)
+
     # ------------------------------------------------------------------ internals
 
     def _check_fits(self, instance: IoTInstance) -> None:
@@ -296,6 +389,15 @@ class IoTPlacementEnv(GraphEnv):
             return {**sim.metrics(), "steps": self._steps}
         return {"time": sim.state.time, "tasks_resolved": sim._resolved, "objective": sim.objective,
                 "steps": self._steps}
+
+
+def _refuse_unused(given: dict[str, Any], why: str) -> None:
+    """Refuses arguments (name: value) set away from their defaults where they have no effect."""
+    defaults = inspect.signature(IoTPlacementEnv.__init__).parameters
+    changed = {name: value for name, value in given.items() if value != defaults[name].default}
+    if changed:
+        raise ArgumentError(", ".join(f"{name}={value!r}" for name, value in changed.items())
+                            + f" has no effect: {why}")
 
 
 __all__ = ["IoTPlacementEnv", "HOLD_NODE"]

@@ -7,20 +7,17 @@ rewards and ``info``. The dynamics live in :mod:`envs.llm.sim`, the cost model a
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from schedgym.envs.graph import NOOP_NODE, GraphEnv, GraphSpec
-from schedgym.envs.llm.cost import PRESETS, HardwarePreset
-from schedgym.envs.llm.generator import WORKLOADS
+from schedgym.envs.llm.cost import HardwarePreset
 from schedgym.envs.llm.sim import PAUSE, RUN, LLMSim, Op, apply
 from schedgym.envs.llm.types import PREFILLING, RUNNING, WAITING, LLMInstance
-from schedgym.envs.validation import (ArgumentError, ArgumentTypeError, check_choice, check_fields, check_float,
-                                      check_int, item_name)
+from schedgym.envs.llm.workload import WorkloadOptions, WorkloadSource, check_preset
+from schedgym.envs.validation import check_float, check_int
 
 RUN_NODE = NOOP_NODE  # run the batch formed so far
 PAUSE_NODE = 1  # make this iteration prefill-only
@@ -41,51 +38,6 @@ GLOBAL_FEATURES = ("queue_length", "hidden_queue", "running", "free_kv", "budget
 _F = {name: i for i, name in enumerate(NODE_FEATURES)}
 TOKEN_SCALE = 1000.0  # token counts in features are in thousands
 SLACK_CLIP = 10.0  # slacks are in SLO units, clipped to ±10
-
-
-@dataclass(frozen=True)
-class WorkloadOptions:
-    """The ``generator_config`` of the env: options of its sampled or replayed workload
-    (``envs.llm.generator.sample_instance``).
-
-    Attributes:
-        cv: Inter-arrival coefficient of variation of sampled workloads (None: the workload's).
-        tenants: Tenants T, assigned by a Zipf law of exponent ``tenant_skew``.
-        flood: Rate multiple of tenant 0 over each other tenant (None: the Zipf shares).
-        tenant_skew: Zipf exponent of the tenant shares.
-        slo_class: JITServe SLO class k (TTFT 0.8 s · k, TPOT 0.08 s · k) of every request.
-        max_new_tokens: Cap on a request's output (None: the workload's largest).
-    """
-
-    cv: float | None = None
-    tenants: int = 1
-    flood: float | None = None
-    tenant_skew: float = 1.0
-    slo_class: int = 1
-    max_new_tokens: int | None = None
-
-
-def _check_workload_options(options: dict[str, Any]) -> dict[str, Any]:
-    name = lambda key: item_name("generator_config", key)  # noqa: E731
-    checked = dict(options)
-    if checked.get("cv") is not None:
-        checked["cv"] = check_float(name("cv"), checked["cv"], low=0.0, high=100.0, low_open=True)
-    checked["tenants"] = check_int(name("tenants"), checked.get("tenants", 1), low=1, high=1024)
-    if checked.get("flood") is not None:
-        checked["flood"] = check_float(name("flood"), checked["flood"], low=1.0, high=1e4)
-    checked["tenant_skew"] = check_float(name("tenant_skew"), checked.get("tenant_skew", 1.0), low=0.0, high=10.0)
-    checked["slo_class"] = check_int(name("slo_class"), checked.get("slo_class", 1), low=1, high=4)
-    if checked.get("max_new_tokens") is not None:
-        checked["max_new_tokens"] = check_int(name("max_new_tokens"), checked["max_new_tokens"], low=1, high=10**6)
-    return checked
-
-
-def _check_preset(preset: Any) -> HardwarePreset:
-    if isinstance(preset, HardwarePreset):
-        return preset
-    if not isinstance(preset, str):
-        raise ArgumentTypeError(f"preset must be a preset name or a HardwarePreset, got {preset!r}")
-    return PRESETS[check_choice("preset", preset, tuple(PRESETS))]
 
 
 class ReplicaArguments(NamedTuple):
@@ -109,7 +61,7 @@ def check_replica_arguments(preset: Any, max_batch_size: Any, token_budget: Any,
         schedgym.envs.validation.ArgumentError: Naming the argument, its value and what is
             allowed (also a ``TypeError`` for a value of the wrong type).
     """
-    preset = _check_preset(preset)
+    preset = check_preset(preset)
     return ReplicaArguments(
         preset,
         check_int("max_batch_size", max_batch_size, low=1, high=4096),
@@ -247,28 +199,13 @@ class LLMServeEnv(GraphEnv):
         (self.preset, self.max_batch_size, self.token_budget, self.window, self.idle_step,
          self.max_steps) = check_replica_arguments(preset, max_batch_size, token_budget, window,
                                                    idle_step, max_steps)
-        self.workload = check_choice("workload", workload, tuple(WORKLOADS))
-        self.rate = check_float("rate", rate, low=0.0, high=1e4, low_open=True)
-        self.num_requests = check_int("num_requests", num_requests, low=1, high=10**6)
-        options = check_fields("generator_config", generator_config or {}, WorkloadOptions)
-        self.workload_options = WorkloadOptions(**_check_workload_options(options))
+        self.source = WorkloadSource(
+            workload=workload, rate=rate, num_requests=num_requests,
+            generator_config=generator_config, trace=trace, rate_scale=rate_scale,
+            trace_start=trace_start, trace_duration=trace_duration)
+        self.workload, self.rate = self.source.workload, self.source.rate
+        self.num_requests, self.workload_options = self.source.num_requests, self.source.options
         self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, high=1e6, low_open=True)
-        rate_scale = check_float("rate_scale", rate_scale, low=0.0, high=1e4, low_open=True)
-        trace_start = check_float("trace_start", trace_start, low=0.0)
-        if trace_duration is not None:
-            trace_duration = check_float("trace_duration", trace_duration, low=0.0, low_open=True)
-        given = {name: value for name, value, default in (("rate_scale", rate_scale, 1.0), ("trace_start", trace_start, 0.0),
-                 ("trace_duration", trace_duration, None)) if value != default}
-        if trace is None and given:
-            raise ArgumentError(", ".join(f"{name}={value!r}" for name, value in given.items())
-                                + " applies only with trace=PATH (an Azure LLM trace file)")
-        self._trace = None
-        if trace is not None and not isinstance(trace, (str, Path)):
-            raise ArgumentTypeError(f"trace must be the path of an Azure LLM trace file, got {trace!r}")
-        if trace is not None:  # loaded here, so a bad file fails at make
-            from schedgym.data.azure_llm import load_trace
-
-            self._trace = load_trace(trace, start=trace_start, duration=trace_duration, rate_scale=rate_scale)
         self._replica = 2 + len(BUDGETS)
         self._queue0 = self._replica + 1
         self._run0 = self._queue0 + self.window
@@ -285,7 +222,7 @@ class LLMServeEnv(GraphEnv):
         super().reset(seed=seed)
         instance = (options or {}).get("instance")
         if instance is None:
-            instance = self._sample_instance()
+            instance = self.source.sample(self.np_random, self.preset.max_model_len)
         elif not isinstance(instance, LLMInstance):
             raise ValueError(f"options['instance'] must be an LLMInstance, got {type(instance).__name__}")
         self.sim = LLMSim(instance, self.preset, self.max_batch_size, self.token_budget, self.idle_step,
@@ -343,18 +280,6 @@ class LLMServeEnv(GraphEnv):
         if node < self._replica:
             return ("budget", BUDGETS[node - 2])
         return ("pick" if node < self._run0 else "preempt", int(self._shown[node]))
-
-    def _sample_instance(self) -> LLMInstance:
-        from schedgym.envs.llm.generator import instance_from_trace, sample_instance
-
-        options = dataclasses.asdict(self.workload_options)
-        cv, slo_class = options.pop("cv"), options.pop("slo_class")
-        if self._trace is not None:
-            return instance_from_trace(self._trace, self.np_random, max_model_len=self.preset.max_model_len,
-                                       slo_classes=slo_class, **options)
-        return sample_instance(self.np_random, workload=self.workload, num_requests=self.num_requests,
-                               rate=self.rate, cv=cv, max_model_len=self.preset.max_model_len,
-                               slo_classes=slo_class, **options)
 
     def _info(self, final: bool) -> dict[str, Any]:
         sim = self.sim
@@ -462,5 +387,5 @@ class LLMServeEnv(GraphEnv):
         row[_F["queue_length"]] = queue_length / self.window
 
 
-__all__ = ["LLMServeEnv", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES", "BUDGETS",
-           "ReplicaArguments", "check_replica_arguments"]
+__all__ = ["LLMServeEnv", "WorkloadOptions", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES",
+           "BUDGETS", "ReplicaArguments", "check_replica_arguments"]

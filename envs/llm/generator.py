@@ -379,21 +379,41 @@ _SET_ARGUMENTS: dict[str, dict] = {
 }
 
 
-def _draw_set(recipe: Recipe, arguments: dict, count: int) -> list[LLMInstance]:
+def _draw_set(recipe: Recipe, arguments: dict, count: int,
+              requests: int = SET_REQUESTS) -> list[LLMInstance]:
     """Every instance of a set comes from one generator, ``recipe.rng()``, in order."""
     rng = recipe.rng()
-    return [sample_instance(rng, num_requests=SET_REQUESTS, name=f"{recipe.name}/{index}", **arguments)
+    return [sample_instance(rng, num_requests=requests, name=f"{recipe.name}/{index}", **arguments)
             for index in range(count)]
 
 
-def _recipes(base: str, seed: int) -> tuple[Recipe, Recipe]:
-    # seed_key is the set's position in _SET_ARGUMENTS (so add new sets at the end). A set and its
+def _recipes(base: str, seed: int, env_key: str = "llm", sets: dict[str, dict] = _SET_ARGUMENTS,
+             env_kwargs: dict | None = None, requests: int = SET_REQUESTS) -> tuple[Recipe, Recipe]:
+    # seed_key is the set's position in its table (so add new sets at the end). A set and its
     # -val twin share it; their namespaces differ, so their streams do too.
-    arguments = _SET_ARGUMENTS[base]
-    return (Recipe("llm", base, "test", {}, (seed,), partial(_draw_set, arguments=arguments, count=TEST_INSTANCES)),
-            Recipe("llm", f"{base}-val", "val", {}, (seed,),
-                   partial(_draw_set, arguments=arguments, count=VAL_INSTANCES)))
+    arguments, env_kwargs = sets[base], env_kwargs or {}
+    draw = partial(_draw_set, arguments=arguments, requests=requests)
+    return (Recipe(env_key, base, "test", env_kwargs, (seed,),
+                   partial(draw, count=TEST_INSTANCES)),
+            Recipe(env_key, f"{base}-val", "val", env_kwargs, (seed,),
+                   partial(draw, count=VAL_INSTANCES)))
 
 
 INSTANCE_SETS: tuple[Recipe, ...] = tuple(
     recipe for seed, base in enumerate(_SET_ARGUMENTS) for recipe in _recipes(base, seed))
+
+# Sets of schedgym/LLMCluster-v0: 4 replicas, K times the requests of the sets above. conv-rate16
+# and conv-rate18: 4 and 4.5 req/s per replica, where one vLLM replica's attainment starts to fall
+# (at 3.5 req/s every router meets about every SLO, our measurement), so a replica that a router
+# overloads misses SLOs. code-bursty: the code trace's rate per replica and its CV 13.2, bursts
+# that a router must spread.
+CLUSTER_REPLICAS = 4
+_CLUSTER_SET_ARGUMENTS: dict[str, dict] = {
+    "conv-rate16": {"workload": "conversation", "rate": 4.0 * CLUSTER_REPLICAS, "cv": 1.0},
+    "conv-rate18": {"workload": "conversation", "rate": 4.5 * CLUSTER_REPLICAS, "cv": 1.0},
+    "code-bursty": {"workload": "code", "rate": WORKLOADS["code"].rate * CLUSTER_REPLICAS},
+}
+CLUSTER_INSTANCE_SETS: tuple[Recipe, ...] = tuple(
+    recipe for seed, base in enumerate(_CLUSTER_SET_ARGUMENTS)
+    for recipe in _recipes(base, seed, "llm_cluster", _CLUSTER_SET_ARGUMENTS,
+                           {"replicas": CLUSTER_REPLICAS}, SET_REQUESTS * CLUSTER_REPLICAS))

@@ -68,6 +68,10 @@ class LLMSim:
             arrival order (:meth:`visible_queue`), the ones an observation shows.
         compiled: Run the iterations in the numba kernel (:func:`_advance_kernel`); False runs
             the numpy reference (:meth:`_iterate`), which the kernel equals bit for bit (tested).
+        routed: A replica of a cluster (:mod:`envs.llm.cluster`): requests arrive only when
+            :meth:`route` delivers them, never by their arrival times, and :attr:`horizon`
+            bounds how far :meth:`advance` runs, so the cluster can route each arrival at its
+            time. Request ids stay the instance's; the requests never routed here stay pending.
 
     Raises:
         ValueError: If a request cannot ever be served (context or KV capacity); the message
@@ -75,7 +79,8 @@ class LLMSim:
     """
 
     def __init__(self, instance: LLMInstance, preset: HardwarePreset, max_batch_size: int,
-                 token_budget: int, idle_step: float, window: int, compiled: bool = True) -> None:
+                 token_budget: int, idle_step: float, window: int, compiled: bool = True,
+                 routed: bool = False) -> None:
         self.instance, self.preset, self.window = instance, preset, window
         self.max_batch_size, self.token_budget, self.idle_step = max_batch_size, token_budget, idle_step
         self.compiled = compiled
@@ -106,7 +111,11 @@ class LLMSim:
         self._kv_block_seconds = 0.0  # ∫ used blocks dt, for the mean utilisation
         self._backlog = _BacklogGaps(instance.num_tenants)
         self._done_count = 0
-        self._num_requests = n
+        self._num_requests = 0 if routed else n  # the requests that arrive here
+        self.routed = routed
+        self._last_routed = -1
+        #: advance() stops at the first boundary at or after this time (a cluster's next arrival).
+        self.horizon = math.inf
         if compiled:
             self._kernel = _KernelBuffers(instance, preset, self.state, self.capacity)
             self._running_in_buffer = True  # the kernel's copy of ``running`` is current
@@ -114,6 +123,33 @@ class LLMSim:
             self.state.time = float(instance.arrival[0])
             self._admit_arrivals()
         self.advance()
+
+    def route(self, request: int) -> None:
+        """Delivers ``request`` to this routed replica (a cluster's routing decision at its
+        arrival): it joins the queue at the current boundary, before any decision there. An idle
+        replica's clock first moves to the arrival, as :meth:`advance` jumps to the next one.
+
+        Raises:
+            ValueError: If the replica is not routed, ``request`` is not newer than every request
+                routed before, a batch is being formed, or the clock is behind the arrival while
+                requests are in service.
+        """
+        st, arrival = self.state, float(self.instance.arrival[request])
+        if (not self.routed or st.status[request] != PENDING or self._picks
+                or request <= self._last_routed):
+            raise ValueError(f"request {request} cannot be routed here now (routed replica: "
+                             f"{self.routed}, picks: {len(self._picks)})")
+        if self.done:
+            st.time = max(st.time, arrival)
+        elif st.time < arrival:
+            raise ValueError(f"replica at {st.time} s, behind the arrival {arrival} s of request "
+                             f"{request}: advance it to the arrival first")
+        st.status[request] = WAITING
+        self.queue.append(request)  # a newer id than every queued one
+        self._last_routed = request
+        st.arrived += 1
+        self._num_requests += 1
+        self._backlog.observe(self)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -140,8 +176,13 @@ class LLMSim:
 
     @property
     def done(self) -> bool:
-        """Whether every request has completed."""
+        """Whether every request has completed (routed: every request routed here)."""
         return self._done_count == self._num_requests
+
+    @property
+    def outstanding(self) -> int:
+        """Requests that have arrived (routed: been routed here) and not completed."""
+        return self.state.arrived - self._done_count
 
     def decode_blocks_needed(self) -> int:
         """New KV blocks the running decodes need this iteration (0 if decodes are paused)."""
@@ -292,14 +333,14 @@ class LLMSim:
         return float(int(self.state.goodput_tokens.sum()) - before)
 
     def advance(self) -> None:
-        """Runs iterations (decodes only) and jumps to arrivals until a request is queued or
-        every request is done."""
+        """Runs iterations (decodes only) and jumps to arrivals until a request is queued,
+        every request is done or the clock reaches :attr:`horizon`."""
         if self.compiled:
-            if not self.queue and not self.done:
+            if not self.queue and not self.done and self.state.time < self.horizon:
                 self._advance_compiled(form=False)
         else:
             instance = self.instance
-            while not self.queue and not self.done:
+            while not self.queue and not self.done and self.state.time < self.horizon:
                 if self.running:
                     self._iterate()
                 else:  # nothing runs, nothing waits: the next arrival
@@ -309,8 +350,11 @@ class LLMSim:
 
     def _idle(self) -> float:
         st = self.state
-        arrivals = self.instance.arrival
-        st.time = float(arrivals[st.arrived]) if st.arrived < len(arrivals) else st.time + self.idle_step
+        if st.arrived < self._num_requests:
+            st.time = float(self.instance.arrival[st.arrived])
+        else:  # a routed replica waits for the cluster's next arrival
+            waiting = st.time < self.horizon < math.inf
+            st.time = self.horizon if waiting else st.time + self.idle_step
         self._admit_arrivals()
         self._start_boundary()
         return 0.0
@@ -325,14 +369,16 @@ class LLMSim:
                               self.preemptions)
         if not self._running_in_buffer:
             buffers.running[:len(self.running)] = self.running
+        scalars[_REQUESTS] = self._num_requests
         times = buffers.times
-        times[0], times[1] = st.time, self._kv_block_seconds
+        times[0], times[1], times[2] = st.time, self._kv_block_seconds, self.horizon
         arrived = st.arrived
         _advance_kernel(buffers.lists, scalars, times, buffers.params, st.status, buffers.int_rows,
                         buffers.float_rows, st.tenant_service, self._gaps)
-        (_, _, _, n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count, self.iterations,
-         self.preemptions, n_removed, n_preempted, self._decode_need, earned, _) = scalars.tolist()
-        st.time, self._kv_block_seconds = times.tolist()
+        (_, _, _, n_running, _, st.free_blocks, st.arrived, self._done_count, self._gap_count,
+         self.iterations, self.preemptions, n_removed, n_preempted, self._decode_need,
+         earned) = scalars[:_CAPACITY].tolist()
+        st.time, self._kv_block_seconds = times[:2].tolist()
         queue = self.queue
         if n_removed:
             for request in buffers.removed[:n_removed].tolist():
@@ -432,7 +478,7 @@ class LLMSim:
     def _admit_arrivals(self) -> None:
         st, arrival = self.state, self.instance.arrival
         first = st.arrived
-        while st.arrived < len(arrival) and arrival[st.arrived] <= st.time:
+        while st.arrived < self._num_requests and arrival[st.arrived] <= st.time:
             st.arrived += 1
         if st.arrived > first:
             st.status[first:st.arrived] = WAITING
@@ -481,7 +527,7 @@ class LLMSim:
 (_FORM, _PAUSED, _N_PICKS, _N_RUNNING, _QUEUED, _FREE, _ARRIVED, _DONE, _GAPS, _ITERATIONS,
  _PREEMPTIONS) = range(11)
 _RESULTS = 11
-_REMOVED, _PREEMPTED, _DECODE_NEED, _EARNED, _CAPACITY = range(_RESULTS, _RESULTS + 5)
+_REMOVED, _PREEMPTED, _DECODE_NEED, _EARNED, _CAPACITY, _REQUESTS = range(_RESULTS, _RESULTS + 6)
 
 
 # The per-request arrays of LLMState that become rows of an int and a float block, beside the
@@ -524,9 +570,9 @@ class _KernelBuffers:
         # the queue (prefill done) and those preempted into it; each a prefix, then scratch.
         self.lists = np.zeros((4, n), np.int64)
         self.picks, self.running, self.removed, self.preempted = self.lists
-        self.scalars = np.zeros(_CAPACITY + 1, np.int64)  # counters, slots above
+        self.scalars = np.zeros(_REQUESTS + 1, np.int64)  # counters, slots above
         self.scalars[_CAPACITY] = capacity
-        self.times = np.zeros(2)  # (2,) time and ∫ used blocks dt
+        self.times = np.zeros(3)  # (3,) time, ∫ used blocks dt and the horizon
 
 
 @njit(cache=True, inline="always")
@@ -584,7 +630,7 @@ def _advance_kernel(lists, scalars, times, params, status, int_rows, float_rows,
     """If ``scalars[_FORM]``, LLMSim._iterate on the batch formed (its decodes' memory already
     ensured); then LLMSim.advance's loop. Reads and updates ``scalars`` and ``times`` (slots
     above) and the state arrays; returns the queue's changes in ``lists``."""
-    n = int_rows.shape[1]
+    n = scalars[_REQUESTS]  # the requests that arrive here (a routed replica's are routed)
     picks, running, removed, preempted = lists[0], lists[1], lists[2], lists[3]
     prefilled, target, generated, kv = int_rows[0], int_rows[1], int_rows[2], int_rows[3]
     admitted_at, restarts, goodput, picked = int_rows[4], int_rows[5], int_rows[6], int_rows[7]
@@ -598,11 +644,11 @@ def _advance_kernel(lists, scalars, times, params, status, int_rows, float_rows,
     free, arrived = scalars[_FREE], scalars[_ARRIVED]
     done, gap_count = scalars[_DONE], scalars[_GAPS]
     iterations, preemptions = scalars[_ITERATIONS], scalars[_PREEMPTIONS]
-    time, kv_seconds = times[0], times[1]
+    time, kv_seconds, horizon = times[0], times[1], times[2]
     n_removed = n_preempted = earned_first = 0
     first = scalars[_FORM] != 0
     while True:
-        if not first and (queued > 0 or done == n):
+        if not first and (queued > 0 or done == n or time >= horizon):
             break
         if not first and n_running == 0:  # nothing runs, nothing waits: the next arrival
             if deadlines[0, arrived] > time:
@@ -727,10 +773,13 @@ class _BacklogGaps:
     def observe(self, sim: LLMSim) -> None:
         if len(self.backlogged) < 2:
             return
-        service = sim.state.tenant_service
         now = np.zeros(len(self.backlogged), bool)
         if sim.queue:
             now[sim.instance.tenant[sim.queue]] = True
+        self.update(sim.state.tenant_service, now)
+
+    def update(self, service: np.ndarray, now: np.ndarray) -> None:
+        """One observation: the tenants' weighted service, (T,), and which are backlogged, (T,)."""
         joined = now > self.backlogged
         if joined.any():
             # A pair's common interval starts when its later member joins.

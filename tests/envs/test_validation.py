@@ -24,6 +24,8 @@ from schedgym.envs.vm.generator import GeneratorConfig
 
 VM, SOC, LLM = "schedgym/VMReschedule-v1", "schedgym/SoCDAG-v0", "schedgym/LLMServe-v0"
 IOT = "schedgym/IoTPlacement-v0"
+CLUSTER = "schedgym/LLMCluster-v0"
+IOT_EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "iot" / "example_topology.yaml"
 
 # --------------------------------------------------------------------------- the shared checks
 
@@ -97,6 +99,16 @@ def test_directory_check(tmp_path: Path) -> None:
             validation.check_directory("p", bad)
     with pytest.raises(ArgumentTypeError):
         validation.check_directory("p", 3)
+
+
+def test_file_check(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    assert validation.check_file("p", str(tmp_path / "file")) == tmp_path / "file"
+    for bad in (tmp_path, tmp_path / "missing"):
+        with pytest.raises(ArgumentError, match="p must be the path of an existing file"):
+            validation.check_file("p", bad)
+    with pytest.raises(ArgumentTypeError):
+        validation.check_file("p", 3)
 
 
 def test_observation_size_check_names_the_sizing_arguments() -> None:
@@ -245,7 +257,7 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "scale": Other(bad=("huge", None, 3, ["small"]), good=("medium", "large")),
         "topology": Other(bad=("ring", None, 1), good=("mesh",)),
         "rate": Num("float", 0.0, 1e4, low_open=True),
-        "num_tasks": Num("int", 1, 10**6),
+        "num_tasks": Num("int", 1, 10**6, optional=True),
         "arrival": Other(bad=("uniform", None, 0), good=("bursty",)),
         "cv": Num("float", 0.0, 100.0, low_open=True),
         "decision_interval": Num("float", 0.0, 3600.0),
@@ -260,6 +272,30 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "time_scale": Num("float", 1e-6, 1e6),
         "idle_step": Num("float", 0.0, 3600.0, low_open=True),
         "max_steps": Num("int", 1, optional=True),
+        "topology_file": Other(bad=(3, "/no/such/topology.yaml", ["a"])),
+        "tasks_csv": Other(bad=(3, "/no/such/tasks.csv")),
+        "google_trace_dir": Other(bad=(3, "/no/such/trace/dir")),
+        "trace_start": Other(bad=(5.0, -1.0, math.nan)),  # without a task file, or out of range
+        "trace_duration": Other(bad=(10.0, 0.0)),
+        "rate_scale": Other(bad=(2.0, 0.0, math.nan, 1e5)),
+    },
+    CLUSTER: {
+        "replicas": Num("int", 1, 256),
+        "local_scheduler": Other(bad=("random", "vllm", None, 1), good=("sarathi", "past_future")),
+        "preset": Other(bad=("gpt-9", None, 3), good=("llama2-7b-h100",)),
+        "max_batch_size": Num("int", 1, 4096),
+        "token_budget": Num("int", 1, 4096 * 64),
+        "window": Num("int", 1, 4096),
+        "workload": Other(bad=("chat", None, 1), good=("code",)),
+        "rate": Num("float", 0.0, 1e4, low_open=True, optional=True),
+        "num_requests": Num("int", 1, 10**6, optional=True),
+        "generator_config": Other(bad=([1], "tenants")),
+        "trace": Other(bad=(3,)),
+        "rate_scale": Other(bad=(2.0, 0.0, math.nan)),  # without a trace, or out of range
+        "trace_start": Other(bad=(5.0, -1.0)),
+        "trace_duration": Other(bad=(10.0, 0.0)),
+        "reward_scale": Num("float", 0.0, 1e6, low_open=True),
+        "idle_step": Num("float", 0.0, 3600.0, low_open=True),
     },
 }
 # Nested arguments: (argument, the env arguments that make it apply, its fields' rules); None for
@@ -292,6 +328,7 @@ NESTED: dict[str, tuple[str, dict[str, Any], type, dict[str, Num]] | None] = {
     }),
     IOT: None,
 }
+NESTED[CLUSTER] = NESTED[LLM]  # the same workload options
 # Bad combinations and the cases found in the issue: (kwargs, argument named, value named).
 COMBINATIONS: dict[str, list[tuple[dict[str, Any], str, Any]]] = {
     VM: [
@@ -329,6 +366,13 @@ COMBINATIONS: dict[str, list[tuple[dict[str, Any], str, Any]]] = {
     ],
     IOT: [
         ({"scale": "medium", "max_nodes": 12}, "max_nodes", 12),  # a medium topology has 47 nodes
+        ({"topology_file": IOT_EXAMPLE, "max_nodes": 7}, "max_nodes", 7),  # the file has 8 nodes
+        ({"topology_file": IOT_EXAMPLE, "topology": "mesh"}, "topology", "mesh"),  # no effect
+    ],
+    CLUSTER: [
+        ({"generator_config": {"no_such_field": 1}}, "generator_config", "no_such_field"),
+        ({"replicas": 2, "rate_scale": 4.0}, "rate_scale", 4.0),  # the default is K, 2 here
+        ({"replicas": 4.0}, "replicas", 4.0),
     ],
 }
 

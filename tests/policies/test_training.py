@@ -139,7 +139,9 @@ def test_smoke_every_other_registered_env(tmp_path):
 
     tiny = {"schedgym/SoCDAG-v0": ["--set", "env_kwargs.n_jobs=2", "--set", "eval.seeds=[1000000]"],
             "schedgym/LLMServe-v0": ["--set", "env_kwargs.num_requests=8", "--set", "eval.seeds=[1000000]"],
-            "schedgym/IoTPlacement-v0": ["--set", "env_kwargs.num_tasks=20", "--set", "eval.seeds=[1000000]"]}
+            "schedgym/IoTPlacement-v0": ["--set", "env_kwargs.num_tasks=20", "--set", "eval.seeds=[1000000]"],
+            "schedgym/LLMCluster-v0": ["--set", "env_kwargs.num_requests=40",
+                                       "--set", "eval.seeds=[1000000]"]}
     for env_id in envs.ENV_IDS:
         if env_id == "schedgym/VMReschedule-v1":
             continue

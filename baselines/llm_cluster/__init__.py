@@ -1,0 +1,1 @@
+"""Routers (global schedulers) of ``schedgym/LLMCluster-v0``."""
