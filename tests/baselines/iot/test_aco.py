@@ -4,6 +4,7 @@ between windows, fills its reports, refuses bad arguments."""
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -19,7 +20,8 @@ from tests.baselines.iot.helpers import (ENV_ID, brute_force, busy_window_env,
 CASES = [(0, 3, ()), (1, 3, (1, 2)), (2, 4, (1, 2)), (4, 4, (1, 2))]
 
 
-def edf_order(env) -> tuple[int, ...]:  # noqa: ANN001
+def edf_order(env: gym.Env) -> tuple[int, ...]:
+    """The waiting tasks in the order ACO's ants take them (EDF)."""
     sim = env.unwrapped.sim
     window = Window.from_sim(sim, sim.waiting)
     return tuple(int(t) for t in window.tasks[edf_positions(window)])
