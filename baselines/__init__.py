@@ -55,6 +55,8 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "greedy": "schedgym.baselines.iot.greedy:GreedyScheduler",
         "min_energy": "schedgym.baselines.iot.min_energy:MinEnergyScheduler",
         "edf": "schedgym.baselines.iot.edf:EDFScheduler",
+        "aco": "schedgym.baselines.iot.aco:ACOScheduler",
+        "cpsat": "schedgym.baselines.iot.cpsat:CpSatWindowScheduler",
     },
     "llm_cluster": {
         "random": "schedgym.baselines.llm_cluster.random:RandomRouter",
