@@ -56,6 +56,8 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "min_energy": "schedgym.baselines.iot.min_energy:MinEnergyScheduler",
         "edf": "schedgym.baselines.iot.edf:EDFScheduler",
         "wfq": "schedgym.baselines.iot.wfq:WFQScheduler",
+        "aco": "schedgym.baselines.iot.aco:ACOScheduler",
+        "cpsat": "schedgym.baselines.iot.cpsat:CpSatWindowScheduler",
     },
     "llm_cluster": {
         "random": "schedgym.baselines.llm_cluster.random:RandomRouter",

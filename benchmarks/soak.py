@@ -64,6 +64,12 @@ Checks after every step (a failure is reported with what is needed to replay it)
   kernel's copies of the lists. Random play preempts with probability
   :attr:`LLMChecker.PREEMPT_PROB` only, and the summary counts the episodes that finished,
   the completed requests and the preemptions chosen and forced (KV exhausted).
+* LLM cluster (``cluster``, which the env documents as readable): each step routes exactly
+  the next request, to the replica the action names; every replica passes the LLM replica
+  checks above with exactly its routed requests arrived, and its history never goes back; the
+  routed counts match the assignment; the mask is the replicas whose cache holds the request's
+  prompt; the return equals the cluster's goodput × ``reward_scale`` at every step; at the end
+  every request is done. Every ``--check-every`` steps: each replica's tenant service.
 * IoT (``sim``, which the env documents as readable): time never decreases and (windowed) is a
   multiple of the decision interval; the tasks with arrival <= now are exactly the non-pending
   ones; the waiting list is the waiting tasks in arrival order and the window its head; each
@@ -132,6 +138,9 @@ EXTRA_CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # A small batch cap and window under heavy load: full batches, most of the queue hidden.
     "llm-small-batch": ("schedgym/LLMServe-v0", {"max_batch_size": 8, "window": 16,
                                                   "rate": 6.0}),
+    # Two replicas running Sarathi-Serve on the bursty code workload.
+    "llm_cluster-code-sarathi": ("schedgym/LLMCluster-v0", {"replicas": 2, "local_scheduler": "sarathi",
+                                                            "workload": "code", "rate": 5.14}),
     # Bursty arrivals on a medium mesh, a decision at every arrival, a window smaller than the
     # bursts (tasks hidden, memory filling, drops).
     "iot-medium-mesh-bursty-online": ("schedgym/IoTPlacement-v0", {
@@ -586,19 +595,27 @@ class SoCChecker:
 # ------------------------------------------------------------------------------------ LLM
 
 
-def check_llm_replica(sim) -> None:
+def check_llm_replica(sim, routed_here: np.ndarray | None = None) -> None:
     """Invariants of one LLM serving replica (an :class:`envs.llm.sim.LLMSim`) at a boundary:
     statuses against the queue and running lists, the KV blocks, the batch being formed, request
-    lengths and timestamps. Stateless, so a multi-replica checker can call it per replica."""
+    lengths and timestamps. Stateless, so a multi-replica checker can call it per replica; a
+    cluster's (routed) replica has arrived exactly the requests ``routed_here`` ((R,) bool)."""
     st, inst = sim.state, sim.instance
     n, status, arrived = inst.num_requests, st.status, st.arrived
     require(math.isfinite(st.time), lambda: f"time {st.time}")
     require(((status >= llm.PENDING) & (status <= llm.DONE)).all(), "unknown request status")
-    require(0 <= arrived <= n and (status[arrived:] == llm.PENDING).all()
-            and not (status[:arrived] == llm.PENDING).any()
-            and (arrived == n or inst.arrival[arrived] > st.time)
-            and (arrived == 0 or inst.arrival[arrived - 1] <= st.time),
-            lambda: f"{arrived} arrived at time {st.time}, statuses disagree with the arrivals")
+    if sim.routed:
+        here = status != llm.PENDING
+        require(arrived == int(here.sum()) and (routed_here is None or np.array_equal(here, routed_here)),
+                lambda: f"{arrived} arrived, {int(here.sum())} not pending on this replica; they must be "
+                        f"the requests routed to it")
+        require((inst.arrival[here] <= st.time).all(), "a request arrived on a replica before its time")
+    else:
+        require(0 <= arrived <= n and (status[arrived:] == llm.PENDING).all()
+                and not (status[:arrived] == llm.PENDING).any()
+                and (arrived == n or inst.arrival[arrived] > st.time)
+                and (arrived == 0 or inst.arrival[arrived - 1] <= st.time),
+                lambda: f"{arrived} arrived at time {st.time}, statuses disagree with the arrivals")
     waiting, prefilling = status == llm.WAITING, status == llm.PREFILLING
     running, done = status == llm.RUNNING, status == llm.DONE
     _check_llm_lists(sim, waiting | prefilling, prefilling, running, done)
@@ -623,9 +640,11 @@ def _check_llm_lists(sim, queued: np.ndarray, prefilling: np.ndarray, running: n
             and np.array_equal(np.sort(batch), np.flatnonzero(running)),
             lambda: f"running list {batch[:10].tolist()} ({len(batch)}) is not the "
                     f"{int(running.sum())} running requests")
-    require(sim._done_count == int(done.sum()) and sim.done == (int(done.sum()) == len(done)),
+    serving = int((sim.state.status != llm.PENDING).sum()) if sim.routed else len(done)
+    require(sim._done_count == int(done.sum()) and sim.done == (int(done.sum()) == serving),
             lambda: f"done count {sim._done_count}, {int(done.sum())} requests done")
-    require(sim.done or len(queue) > 0, "the sim asks for a decision while nothing waits")
+    # A routed replica is checked between routing decisions, not at one of its own.
+    require(sim.routed or sim.done or len(queue) > 0, "the sim asks for a decision while nothing waits")
 
 
 def _check_llm_kv(sim, waiting: np.ndarray, prefilling: np.ndarray, running: np.ndarray) -> None:
@@ -1129,7 +1148,77 @@ class IoTChecker:
                     "response_time_mean")
 
 
-CHECKERS: dict[str, type] = {"vm": VMChecker, "soc": SoCChecker, "llm": LLMChecker, "iot": IoTChecker}
+# ---------------------------------------------------------------------------- LLM cluster
+
+
+class LLMClusterChecker:
+    """Invariants of ``schedgym/LLMCluster-v0`` (see the module docstring)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env = env.unwrapped
+        self.counts: dict[str, int] = {"episodes_done": 0, "requests_done": 0}
+
+    def on_reset(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        cluster = self.env.cluster
+        self.histories = [LLMReplicaHistory(sim) for sim in cluster.replicas]
+        self.returned = 0.0
+        self.routed = cluster.next_request
+        require(self.routed == 0, lambda: f"{self.routed} requests routed at reset")
+        self._check_state(obs)
+
+    def on_step(self, action: int, obs: dict[str, np.ndarray], reward: float, terminated: bool,
+                info: dict[str, Any]) -> None:
+        env, cluster = self.env, self.env.cluster
+        request = self.routed
+        require(cluster.next_request == request + 1, lambda: f"a step routed {cluster.next_request - request} requests")
+        require(cluster.assignment[request] == action, lambda: f"request {request} went to replica "
+                                                              f"{cluster.assignment[request]}, the action said {action}")
+        self.routed = cluster.next_request
+        self.returned += reward
+        expected = cluster.goodput_tokens * env.reward_scale
+        require(math.isclose(self.returned, expected, rel_tol=1e-9, abs_tol=1e-9),
+                lambda: f"return {self.returned} != goodput {cluster.goodput_tokens} x {env.reward_scale}")
+        for sim, history in zip(cluster.replicas, self.histories):
+            history.update(sim)
+        self._check_state(obs)
+        require(terminated == cluster.done, lambda: f"terminated={terminated}, cluster done={cluster.done}")
+        if terminated:
+            n = cluster.instance.num_requests
+            require(info["requests_done"] == n and cluster.requests_done == n,
+                    lambda: f"{info['requests_done']} of {n} requests done at the end")
+            require(int(np.sum(info["replica_requests"])) == n, "replica_requests do not sum to the requests")
+            self.counts["episodes_done"] += 1
+            self.counts["requests_done"] += n
+
+    def full_check(self) -> None:
+        for sim in self.env.cluster.replicas:
+            check_llm_service(sim)
+
+    def _check_state(self, obs: dict[str, np.ndarray]) -> None:
+        env, cluster = self.env, self.env.cluster
+        assignment = cluster.assignment
+        routed = cluster.next_request
+        require((assignment[:routed] >= 0).all() and (assignment[routed:] == -1).all(),
+                "the routed requests are not exactly the first ones")
+        for k, sim in enumerate(cluster.replicas):
+            check_llm_replica(sim, assignment == k)
+        require(np.array_equal(cluster.routed_counts(), np.bincount(assignment[:routed],
+                                                                    minlength=cluster.num_replicas)),
+                "routed_counts disagree with the assignment")
+        mask = obs["action_mask"]
+        if cluster.pending is None:
+            require(mask[NOOP_NODE] == 1, "no legal action after the last request")
+        else:
+            prompt = int(cluster.instance.prompt_tokens[cluster.pending])
+            can_hold = np.array([blocks_for(prompt) <= sim.capacity for sim in cluster.replicas])
+            expected = np.zeros_like(mask)
+            expected[[env.node_of(k) for k in np.flatnonzero(can_hold)]] = 1
+            require(np.array_equal(mask, expected),
+                    lambda: f"mask differs at {np.flatnonzero(mask != expected)[:5].tolist()}")
+
+
+CHECKERS: dict[str, type] = {"vm": VMChecker, "soc": SoCChecker, "llm": LLMChecker,
+                             "llm_cluster": LLMClusterChecker, "iot": IoTChecker}
 
 
 # --------------------------------------------------------------------------------- driver
