@@ -96,13 +96,16 @@ class LLMServeEnv(GraphEnv):
     PAUSE makes this iteration prefill-only (vLLM's prefill-first batches; before any pick, with
     decodes running). Nodes 2-5 lower this iteration's token budget to 256/512/1024/2048
     (before any pick; Sarathi-Serve's chunk budgets). Node 6 is the replica (never an action).
-    Then ``window`` queue slots — the first ``window`` queued requests in arrival order; pointing
-    at one *picks* it: its next prefill chunk, ``min(prefill left, budget left)`` tokens, joins
-    the batch if the batch-size cap (running requests, paused or not, plus picks) and the free
-    KV blocks (after the decodes' needs) allow —
-    and ``max_batch_size`` running slots; pointing at one *preempts* it (frees its KV; it is
-    recomputed later). Every published batching policy is a sequence of these actions
-    (``baselines/llm/``). Illegal actions raise ``ValueError``.
+    Then ``window`` queue slots — the queued requests a scheduler may pick, shown in arrival
+    order: the oldest ``window`` with one tenant; with several, the first ``window`` in
+    round-robin order over the tenants (each tenant's oldest, then each one's second oldest, ...,
+    one round's requests by arrival; ``envs.llm.sim.round_robin_window``), so that a flooding
+    tenant cannot hide the others from a fair scheduler. Pointing at one *picks* it: its next
+    prefill chunk, ``min(prefill left, budget left)`` tokens, joins the batch if the batch-size
+    cap (running requests, paused or not, plus picks) and the free KV blocks (after the decodes'
+    needs) allow. Then ``max_batch_size`` running slots; pointing at one *preempts* it (frees
+    its KV; it is recomputed later). Every published batching policy is a sequence of these
+    actions (``baselines/llm/``). Illegal actions raise ``ValueError``.
 
     ## Observation Space
     The padded graph of ``envs.graph``. Nodes: the control nodes (budget value on budget
@@ -170,7 +173,10 @@ class LLMServeEnv(GraphEnv):
     - ``action_masks() -> np.ndarray``: the legal actions, (N_MAX,) bool.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release. Before its first trained policy or release, the queue window of
+      multi-tenant instances became round-robin over the tenants (it had been the oldest
+      ``window`` requests, which one flooding tenant could fill); single-tenant instances are
+      unchanged bit for bit. The id was kept: no shipped policy or released result used v0.
     """
 
     leaderboard_metrics = ("slo_attainment", "token_goodput", "ttft_p50", "ttft_p99", "tpot_p99",
