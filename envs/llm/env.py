@@ -22,6 +22,8 @@ from schedgym.envs.validation import check_float, check_int
 RUN_NODE = NOOP_NODE  # run the batch formed so far
 PAUSE_NODE = 1  # make this iteration prefill-only
 BUDGETS = (256, 512, 1024, 2048)  # token budgets a scheduler may lower an iteration to
+REPLICA_NODE = 2 + len(BUDGETS)
+QUEUE_NODE0 = REPLICA_NODE + 1  # the first queue slot; the window's slots, then the running ones
 
 NODE_FEATURES = (
     "is_run", "is_pause", "is_budget", "is_replica", "is_request",
@@ -212,15 +214,15 @@ class LLMServeEnv(GraphEnv):
         self.workload, self.rate = self.source.workload, self.source.rate
         self.num_requests, self.workload_options = self.source.num_requests, self.source.options
         self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, high=1e6, low_open=True)
-        self._replica = 2 + len(BUDGETS)
-        self._queue0 = self._replica + 1
+        self._replica, self._queue0 = REPLICA_NODE, QUEUE_NODE0
         self._run0 = self._queue0 + self.window
         n_max = self._run0 + self.max_batch_size
         self._init_spaces(GraphSpec(n_max, 2 * (n_max - 1), NODE_FEATURES, EDGE_FEATURES, GLOBAL_FEATURES),
                           sized_by={"window": self.window, "max_batch_size": self.max_batch_size})
         self._static_nodes()
         self.sim: LLMSim | None = None
-        self._shown = np.zeros(n_max, np.int64) - 1  # request shown on each node, -1 for none
+        # The requests shown on the queue and running slots, in slot order.
+        self._shown_queue = self._shown_running = np.zeros(0, np.int64)
 
     # ------------------------------------------------------------------ Gym API
 
@@ -262,30 +264,32 @@ class LLMServeEnv(GraphEnv):
         Raises:
             ValueError: If the operation has no node now (a request not shown, a budget not offered).
         """
-        kind, argument = op
-        if kind == "run":
-            return RUN_NODE
-        if kind == "pause":
-            return PAUSE_NODE
-        if kind == "budget":
-            if argument not in BUDGETS:
-                raise ValueError(f"budget {argument} is not one of {BUDGETS}")
-            return 2 + BUDGETS.index(argument)
-        nodes = np.flatnonzero(self._shown == argument)
-        first = self._run0 if kind == "preempt" else self._queue0
-        nodes = nodes[(nodes >= first) & (nodes < first + (self.max_batch_size if kind == "preempt" else self.window))]
-        if kind not in ("pick", "preempt") or not len(nodes):
-            raise ValueError(f"operation {op!r} has no node in this state")
-        return int(nodes[0])
+        return node_of_op(op, self.window, self._shown_queue, self._shown_running)
 
     def _op_of(self, node: int) -> Op:
-        if node == RUN_NODE:
-            return RUN
-        if node == PAUSE_NODE:
-            return PAUSE
-        if node < self._replica:
-            return ("budget", BUDGETS[node - 2])
-        return ("pick" if node < self._run0 else "preempt", int(self._shown[node]))
+        return op_of_node(node, self.window, self._shown_queue, self._shown_running)
+
+    def finish_headless(self, scheduler: Any) -> tuple[dict[str, Any], list[int]] | None:
+        """Plays the episode begun by ``reset`` (and ``scheduler.reset``) to its end on the
+        headless path (:func:`envs.llm.fastsim.play`), calling the simulator directly instead of
+        encoding an observation every step: bit-identical to stepping the env with the
+        scheduler's actions (tested), and the env is left as those steps would leave it (the
+        last observation encoded). ``policies.evaluation.run_episode`` calls it.
+
+        Returns:
+            The final ``info`` and the actions taken, or None (nothing done) if ``scheduler``
+            has no headless form (:func:`envs.llm.fastsim.headless_driver`: learned policies
+            read observations) or the episode has ended.
+        """
+        from schedgym.envs.llm.fastsim import headless_driver, play
+
+        driver = headless_driver(scheduler)
+        if self.sim is None or driver is None or self.sim.done or self._steps >= self._limit:
+            return None
+        actions: list[int] = []
+        self._steps += play(self.sim, driver, self._limit - self._steps, actions)
+        self._encode()
+        return self._info(final=True), actions
 
     def _info(self, final: bool) -> dict[str, Any]:
         sim = self.sim
@@ -313,10 +317,9 @@ class LLMServeEnv(GraphEnv):
         n_control = self._queue0
         nodes, mask = obs["nodes"], obs["action_mask"]
         nodes[n_control:] = 0.0
-        self._shown[:] = -1
+        self._shown_queue, self._shown_running = queue, running
         rows = np.concatenate([self._queue0 + np.arange(len(queue)), self._run0 + np.arange(len(running))])
         requests = np.concatenate([queue, running])
-        self._shown[rows] = requests
         self._encode_requests(rows, requests)
         self._encode_replica(len(sim.queue))
         obs["node_mask"][:] = 0
@@ -334,15 +337,9 @@ class LLMServeEnv(GraphEnv):
         share = np.zeros(k, np.float32)
         share[n_control - 1:] = st.kv_blocks[requests] / sim.capacity
         obs["edge_attr"][:k, 0] = obs["edge_attr"][k:2 * k, 0] = share
-        mask[:] = 0
-        mask[RUN_NODE] = 1
-        mask[PAUSE_NODE] = not sim.paused and not sim._picks and bool(sim.running)
-        if not sim._picks:
-            mask[2:2 + len(BUDGETS)] = np.asarray(BUDGETS) < st.budget
         chunks = sim.pick_chunks(queue)
-        mask[self._queue0:self._queue0 + len(queue)] = chunks > 0
+        fill_action_mask(mask, sim, queue, running, chunks)
         nodes[self._queue0:self._queue0 + len(queue), _F["pick_chunk"]] = chunks / self.token_budget
-        mask[self._run0:self._run0 + len(running)] = sim.preemptible(running)
         obs["globals"][:] = (
             len(sim.queue) / self.window, max(len(sim.queue) - self.window, 0) / self.window,
             len(sim.running) / self.max_batch_size, st.free_blocks / sim.capacity,
@@ -391,6 +388,65 @@ class LLMServeEnv(GraphEnv):
         row[_F["budget_left"]] = max(st.budget - st.batch_tokens, 0) / self.token_budget
         row[_F["paused"]] = float(sim.paused)
         row[_F["queue_length"]] = queue_length / self.window
+
+
+def fill_action_mask(mask: np.ndarray, sim: LLMSim, queue: np.ndarray, running: np.ndarray,
+                     chunks: np.ndarray) -> None:
+    """Writes the legal actions of ``sim`` into ``mask``, (N_MAX,): the env's ``action_mask``.
+
+    Args:
+        mask: The mask to fill (every entry is written).
+        sim: The simulator at a decision.
+        queue: Its visible queue (``sim.visible_queue()``), as shown on the queue slots.
+        running: Its running requests (``sim.running``), as shown on the running slots.
+        chunks: ``sim.pick_chunks(queue)``.
+    """
+    mask[:] = 0
+    mask[RUN_NODE] = 1
+    mask[PAUSE_NODE] = not sim.paused and not sim._picks and bool(sim.running)
+    if not sim._picks:
+        mask[2:2 + len(BUDGETS)] = np.asarray(BUDGETS) < sim.state.budget
+    mask[QUEUE_NODE0:QUEUE_NODE0 + len(queue)] = chunks > 0
+    run0 = QUEUE_NODE0 + sim.window
+    mask[run0:run0 + len(running)] = sim.preemptible(running)
+
+
+def node_of_op(op: Op, window: int, queue: np.ndarray, running: np.ndarray) -> int:
+    """The pointer action of operation ``op`` when ``queue`` and ``running`` are shown (see
+    :func:`fill_action_mask`) with ``window`` queue slots.
+
+    Raises:
+        ValueError: If the operation has no node (a request not shown, a budget not offered).
+    """
+    kind, argument = op
+    if kind == "run":
+        return RUN_NODE
+    if kind == "pause":
+        return PAUSE_NODE
+    if kind == "budget":
+        if argument not in BUDGETS:
+            raise ValueError(f"budget {argument} is not one of {BUDGETS}")
+        return 2 + BUDGETS.index(argument)
+    slots = {"pick": (queue, QUEUE_NODE0), "preempt": (running, QUEUE_NODE0 + window)}
+    shown, first = slots.get(kind, (np.zeros(0, np.int64), 0))
+    position = np.flatnonzero(shown == argument)
+    if not len(position):
+        raise ValueError(f"operation {op!r} has no node in this state")
+    return first + int(position[0])
+
+
+def op_of_node(node: int, window: int, queue: np.ndarray, running: np.ndarray) -> Op:
+    """The operation of pointer action ``node`` (a legal one) when ``queue`` and ``running``
+    are shown with ``window`` queue slots; the inverse of :func:`node_of_op`."""
+    if node == RUN_NODE:
+        return RUN
+    if node == PAUSE_NODE:
+        return PAUSE
+    if node < REPLICA_NODE:
+        return ("budget", BUDGETS[node - 2])
+    if node < QUEUE_NODE0 + window:
+        return ("pick", int(queue[node - QUEUE_NODE0]))
+    return ("preempt", int(running[node - QUEUE_NODE0 - window]))
 
 
 __all__ = ["LLMServeEnv", "WorkloadOptions", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES",

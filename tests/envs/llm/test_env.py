@@ -123,8 +123,7 @@ def test_a_trace_window_is_replayed_at_a_scaled_rate():
 
 
 def _queue_slots(env) -> list[int]:
-    shown = env._shown[env._queue0:env._queue0 + env.window]
-    return shown[shown >= 0].tolist()
+    return env._shown_queue.tolist()
 
 
 def test_with_one_tenant_the_queue_slots_show_the_oldest_requests_in_arrival_order():

@@ -213,6 +213,30 @@ def test_shortcuts_equal_their_definitions(case):
     assert pushed_out > 0  # a preemption pushed a picked request out of the window
 
 
+# (case of the env kwargs, set, requests): 8 requests finish (about 1,100 steps); 20 requests
+# take far longer than the 4,000 steps allowed, so the truncation is reproduced too.
+@pytest.mark.parametrize("case,set_name,count", [("tenants-window4", "tenants-flood", 8),
+                                                 ("tenants-window4", "tenants-flood", 20),
+                                                 ("small-kv", "conv-rate4", 20)])
+def test_headless_random_takes_the_actions_of_the_random_baseline_stepping_the_env(case, set_name, count):
+    instance = _first_requests(set_name, count)
+    kwargs = {**CASES[case][1], "max_steps": 4000}
+    env = gym.make(ENV_ID, **kwargs)
+    env.reset(seed=3, options={"instance": instance})
+    scheduler = baselines.make(ENV_ID, "random")
+    scheduler.reset(env, seed=3)
+    actions, done = [], False
+    while not done:
+        actions.append(scheduler.act(env))
+        *_, terminated, truncated, _ = env.step(actions[-1])
+        done = terminated or truncated
+    recorded: list[int] = []
+    sim, steps = run_headless(instance, baselines.make(ENV_ID, "random"), seed=3, actions=recorded, **kwargs)
+    assert recorded == actions and steps == len(actions)
+    assert len(set(actions)) > 10 and sim.preemptions > 0  # picks, preemptions and controls, not only RUN
+    _assert_same_sim(env.unwrapped.sim, sim, f"random on {case}")
+
+
 # ------------------------------------------------------------------------------ bad arguments
 
 NAN, INF = float("nan"), float("inf")
