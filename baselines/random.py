@@ -39,4 +39,5 @@ class RandomScheduler:
         """The draw of :meth:`act` among the ``legal`` nodes (ascending), which headless paths
         (``envs.llm.fastsim``) share to reproduce it."""
         acting = legal[legal != NOOP_NODE]
-        return int(self._rng.choice(acting)) if len(acting) else NOOP_NODE
+        # The draw of rng.choice(acting), from the same stream, without its argument checks.
+        return int(acting[self._rng.integers(len(acting))]) if len(acting) else NOOP_NODE

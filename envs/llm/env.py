@@ -7,6 +7,7 @@ rewards and ``info``. The dynamics live in :mod:`envs.llm.sim`, the cost model a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -222,7 +223,8 @@ class LLMServeEnv(GraphEnv):
         self._static_nodes()
         self.sim: LLMSim | None = None
         # The requests shown on the queue and running slots, in slot order.
-        self._shown_queue = self._shown_running = np.zeros(0, np.int64)
+        self._shown_queue: list[int] = []
+        self._shown_running: list[int] = []
 
     # ------------------------------------------------------------------ Gym API
 
@@ -317,7 +319,7 @@ class LLMServeEnv(GraphEnv):
         n_control = self._queue0
         nodes, mask = obs["nodes"], obs["action_mask"]
         nodes[n_control:] = 0.0
-        self._shown_queue, self._shown_running = queue, running
+        self._shown_queue, self._shown_running = queue.tolist(), list(sim.running)
         rows = np.concatenate([self._queue0 + np.arange(len(queue)), self._run0 + np.arange(len(running))])
         requests = np.concatenate([queue, running])
         self._encode_requests(rows, requests)
@@ -411,7 +413,7 @@ def fill_action_mask(mask: np.ndarray, sim: LLMSim, queue: np.ndarray, running: 
     mask[run0:run0 + len(running)] = sim.preemptible(running)
 
 
-def node_of_op(op: Op, window: int, queue: np.ndarray, running: np.ndarray) -> int:
+def node_of_op(op: Op, window: int, queue: Sequence[int], running: Sequence[int]) -> int:
     """The pointer action of operation ``op`` when ``queue`` and ``running`` are shown (see
     :func:`fill_action_mask`) with ``window`` queue slots.
 
@@ -428,14 +430,14 @@ def node_of_op(op: Op, window: int, queue: np.ndarray, running: np.ndarray) -> i
             raise ValueError(f"budget {argument} is not one of {BUDGETS}")
         return 2 + BUDGETS.index(argument)
     slots = {"pick": (queue, QUEUE_NODE0), "preempt": (running, QUEUE_NODE0 + window)}
-    shown, first = slots.get(kind, (np.zeros(0, np.int64), 0))
-    position = np.flatnonzero(shown == argument)
-    if not len(position):
-        raise ValueError(f"operation {op!r} has no node in this state")
-    return first + int(position[0])
+    shown, first = slots.get(kind, ((), 0))
+    try:
+        return first + list(shown).index(argument)
+    except ValueError:
+        raise ValueError(f"operation {op!r} has no node in this state") from None
 
 
-def op_of_node(node: int, window: int, queue: np.ndarray, running: np.ndarray) -> Op:
+def op_of_node(node: int, window: int, queue: Sequence[int], running: Sequence[int]) -> Op:
     """The operation of pointer action ``node`` (a legal one) when ``queue`` and ``running``
     are shown with ``window`` queue slots; the inverse of :func:`node_of_op`."""
     if node == RUN_NODE:

@@ -77,8 +77,7 @@ def play(sim: LLMSim, driver: Any, max_steps: int, actions: list[int] | None = N
     while not sim.done and steps < max_steps:
         op = driver.next_op(sim)
         if actions is not None:
-            actions.append(node_of_op(op, sim.window, np.asarray(sim.visible_queue(), np.int64),
-                                      np.asarray(sim.running, np.int64)))
+            actions.append(node_of_op(op, sim.window, sim.visible_queue(), sim.running))
         apply(sim, op)
         steps += 1
     return steps

@@ -122,10 +122,6 @@ def test_a_trace_window_is_replayed_at_a_scaled_rate():
     assert arrival[-1] == pytest.approx(120.0, abs=2.0)  # 60 s of trace at half the rate
 
 
-def _queue_slots(env) -> list[int]:
-    return env._shown_queue.tolist()
-
-
 def test_with_one_tenant_the_queue_slots_show_the_oldest_requests_in_arrival_order():
     # The rule before multi-tenant windows, kept bit for bit: the first `window` of the queue.
     from schedgym import baselines
@@ -138,7 +134,7 @@ def test_with_one_tenant_the_queue_slots_show_the_oldest_requests_in_arrival_ord
     scheduler.reset(env, seed=0)
     longest, done = 0, False
     while not done:
-        assert _queue_slots(env) == env.sim.queue[:8] == env.sim.visible_queue()
+        assert env._shown_queue == env.sim.queue[:8] == env.sim.visible_queue()
         longest = max(longest, len(env.sim.queue))
         *_, terminated, truncated, _ = env.step(scheduler.act(env))
         done = terminated or truncated
@@ -151,5 +147,5 @@ def test_a_flooding_tenant_does_not_hide_another_tenants_request():
     instance = workload([0.0] * 71, [100] * 71, [5] * 71, tenant=[0] * 70 + [1], tenants=2)
     env = make()
     obs, _ = env.reset(seed=0, options={"instance": instance})
-    assert _queue_slots(env) == list(range(63)) + [70]
+    assert env._shown_queue == list(range(63)) + [70]
     assert obs["action_mask"][env.node_of(("pick", 70))]
