@@ -176,10 +176,11 @@ class LLMServeEnv(GraphEnv):
     - ``action_masks() -> np.ndarray``: the legal actions, (N_MAX,) bool.
 
     ## Version History
-    - v0: initial release. Before its first trained policy or release, the queue window of
-      multi-tenant instances became round-robin over the tenants (it had been the oldest
-      ``window`` requests, which one flooding tenant could fill); single-tenant instances are
-      unchanged bit for bit. The id was kept: no shipped policy or released result used v0.
+    - v0: initial release. While v0 had no trained policy, the queue window of multi-tenant
+      instances became round-robin over the tenants (it had been the oldest ``window``
+      requests, which one flooding tenant could fill). The id was kept: single-tenant
+      instances are unchanged bit for bit, no shipped policy depends on the window, and the
+      multi-tenant leaderboard figures were measured again.
     """
 
     leaderboard_metrics = ("slo_attainment", "token_goodput", "ttft_p50", "ttft_p99", "tpot_p99",

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from schedgym.envs.llm.cost import HardwarePreset
-from schedgym.envs.llm.env import (QUEUE_NODE0, check_replica_arguments, fill_action_mask, node_of_op,
-                                   op_of_node)
+from schedgym.envs.llm.env import (QUEUE_NODE0, check_replica_arguments, fill_action_mask,
+                                   node_of_op, op_of_node)
 from schedgym.envs.llm.sim import LLMSim, Op, apply
 from schedgym.envs.llm.types import LLMInstance
 from schedgym.envs.validation import argument_error, check_int

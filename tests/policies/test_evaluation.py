@@ -18,8 +18,8 @@ import pytest
 from schedgym import baselines
 from schedgym import evaluate
 from schedgym.policies.evaluation import evaluate as run_leaderboard
-from schedgym.policies.evaluation import (KEY_COLUMNS, ResultsFile, leaderboard, replay, result_columns,
-                                         run_episode)
+from schedgym.policies.evaluation import (KEY_COLUMNS, ResultsFile, leaderboard, replay,
+                                         result_columns, run_episode)
 from schedgym.data.instance_sets import InstanceSet, load_named
 from schedgym.envs.vm.env import VMRescheduleEnv
 

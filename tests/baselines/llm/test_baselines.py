@@ -139,8 +139,8 @@ def test_vtc_serves_a_tenant_queued_behind_a_flood_of_another_where_fcfs_does_no
     # Tenant 0 queues 100 requests at time 0, more than the window of 64; tenant 1's one request
     # (100) comes last. KV for about 90 of the flood's requests at once.
     n = 100
-    instance = workload([0.0] * n + [0.001], [1000] * (n + 1), [200] * (n + 1), tenant=[0] * n + [1],
-                        tenants=2)
+    instance = workload([0.0] * n + [0.001], [1000] * (n + 1), [200] * (n + 1),
+                        tenant=[0] * n + [1], tenants=2)
     vtc, fcfs = run("vtc", instance), run("fcfs", instance)
     flood = slice(0, n)
     # VTC: request 100 is shown (round-robin window) and its tenant's counter is the lowest, so

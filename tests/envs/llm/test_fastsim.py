@@ -68,7 +68,8 @@ def _assert_same_sim(expected: LLMSim, actual: LLMSim, where: str) -> None:
 @pytest.mark.parametrize("name,case", [("fcfs", "conv-rate3.5"), ("sarathi", "conv-rate3.5"), ("srtf", "small-kv"),
                                        ("vtc", "tenants-flood"), ("past_future", "conv-rate3.5"),
                                        ("static", "tenants-flood"), ("vtc", "tenants-window4"),
-                                       ("static", "tenants-window4"), ("sarathi", "tenants-window4")])
+                                       ("static", "tenants-window4"),
+                                       ("sarathi", "tenants-window4")])
 def test_headless_equals_env_and_baseline(name, case):
     make_instance, kwargs = CASES[case]
     instance = make_instance()
@@ -138,7 +139,8 @@ def test_kernel_equals_numpy_reference_under_random_operations(case):
     instance = make_instance()
     preset = get_preset(kwargs.get("preset", "llama2-7b-a100"))
     window = kwargs.get("window", 64)
-    sims = [LLMSim(instance, preset, 128, 4096, 0.01, window, compiled=compiled) for compiled in (False, True)]
+    sims = [LLMSim(instance, preset, 128, 4096, 0.01, window, compiled=compiled)
+            for compiled in (False, True)]
     schedulers = [RandomOps(seed=7), RandomOps(seed=7)]
     interleaved = 0  # boundaries where the round-robin window is not the oldest requests
     for _ in range(1500):
@@ -218,7 +220,8 @@ def test_shortcuts_equal_their_definitions(case):
 @pytest.mark.parametrize("case,set_name,count", [("tenants-window4", "tenants-flood", 8),
                                                  ("tenants-window4", "tenants-flood", 20),
                                                  ("small-kv", "conv-rate4", 20)])
-def test_headless_random_takes_the_actions_of_the_random_baseline_stepping_the_env(case, set_name, count):
+def test_headless_random_takes_the_actions_of_the_random_baseline_stepping_the_env(case, set_name,
+                                                                                   count):
     instance = _first_requests(set_name, count)
     kwargs = {**CASES[case][1], "max_steps": 4000}
     env = gym.make(ENV_ID, **kwargs)
@@ -231,9 +234,10 @@ def test_headless_random_takes_the_actions_of_the_random_baseline_stepping_the_e
         *_, terminated, truncated, _ = env.step(actions[-1])
         done = terminated or truncated
     recorded: list[int] = []
-    sim, steps = run_headless(instance, baselines.make(ENV_ID, "random"), seed=3, actions=recorded, **kwargs)
+    sim, steps = run_headless(instance, baselines.make(ENV_ID, "random"), seed=3, actions=recorded,
+                              **kwargs)
     assert recorded == actions and steps == len(actions)
-    assert len(set(actions)) > 10 and sim.preemptions > 0  # picks, preemptions and controls, not only RUN
+    assert len(set(actions)) > 10 and sim.preemptions > 0  # picks, preemptions, controls too
     _assert_same_sim(env.unwrapped.sim, sim, f"random on {case}")
 
 
