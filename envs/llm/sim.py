@@ -172,6 +172,7 @@ class LLMSim:
                              f"{request}: advance it to the arrival first")
         st.status[request] = WAITING
         self.queue.append(request)  # a newer id than every queued one
+        self._window_rows = None
         self._last_routed = request
         st.arrived += 1
         self._num_requests += 1

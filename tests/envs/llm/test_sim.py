@@ -143,3 +143,13 @@ def test_round_robin_window_follows_its_definition_and_is_the_oldest_with_one_te
         expected = _naive_round_robin(queue, tenant, window)
         assert round_robin_window(queue, tenant, window) == expected
         assert round_robin_window(queue, np.zeros(n, np.int64), window) == queue[:window]
+
+
+def test_the_round_robin_window_follows_requests_routed_to_a_cluster_replica():
+    instance = workload([0.0] * 6, [100] * 6, [5] * 6, tenant=[0, 0, 0, 0, 1, 1], tenants=2)
+    sim = LLMSim(instance, A100, 128, 4096, 0.01, 3, routed=True)
+    for request in range(4):
+        sim.route(request)
+    assert sim.visible_queue() == [0, 1, 2]
+    sim.route(4)  # tenant 1's oldest enters round 0
+    assert sim.visible_queue() == [0, 1, 4] and sim.is_visible(4) and not sim.is_visible(2)
