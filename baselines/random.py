@@ -25,10 +25,19 @@ class RandomScheduler:
         self._rng = np.random.default_rng(seed)
 
     def reset(self, env: gym.Env, seed: int | None = None) -> None:
+        self.reseed(seed)
+
+    def reseed(self, seed: int | None) -> None:
+        """A fresh generator from ``seed`` (None keeps the current one)."""
         if seed is not None:
             self._rng = np.random.default_rng(seed)
 
     def act(self, env: gym.Env) -> int:
-        legal = np.flatnonzero(env.unwrapped.action_masks())
+        return self.choose(np.flatnonzero(env.unwrapped.action_masks()))
+
+    def choose(self, legal: np.ndarray) -> int:
+        """The draw of :meth:`act` among the ``legal`` nodes (ascending), which headless paths
+        (``envs.llm.fastsim``) share to reproduce it."""
         acting = legal[legal != NOOP_NODE]
-        return int(self._rng.choice(acting)) if len(acting) else NOOP_NODE
+        # The draw of rng.choice(acting), from the same stream, without its argument checks.
+        return int(acting[self._rng.integers(len(acting))]) if len(acting) else NOOP_NODE

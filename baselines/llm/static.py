@@ -29,5 +29,10 @@ class StaticBatchScheduler(OrderedAdmission):
                     break
                 self._members.add(r)
 
+    def first(self, sim: LLMSim, candidates: list[int]) -> int:
+        # The oldest member: with several tenants the round-robin window may show an older
+        # non-member before the members (with one tenant the members are the oldest requests).
+        return next((r for r in candidates if r in self._members), int(candidates[0]))
+
     def admit(self, sim: LLMSim, request: int) -> bool:
         return request in self._members

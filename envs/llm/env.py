@@ -7,6 +7,7 @@ rewards and ``info``. The dynamics live in :mod:`envs.llm.sim`, the cost model a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,6 +23,8 @@ from schedgym.envs.validation import check_float, check_int
 RUN_NODE = NOOP_NODE  # run the batch formed so far
 PAUSE_NODE = 1  # make this iteration prefill-only
 BUDGETS = (256, 512, 1024, 2048)  # token budgets a scheduler may lower an iteration to
+REPLICA_NODE = 2 + len(BUDGETS)
+QUEUE_NODE0 = REPLICA_NODE + 1  # the first queue slot; the window's slots, then the running ones
 
 NODE_FEATURES = (
     "is_run", "is_pause", "is_budget", "is_replica", "is_request",
@@ -96,13 +99,16 @@ class LLMServeEnv(GraphEnv):
     PAUSE makes this iteration prefill-only (vLLM's prefill-first batches; before any pick, with
     decodes running). Nodes 2-5 lower this iteration's token budget to 256/512/1024/2048
     (before any pick; Sarathi-Serve's chunk budgets). Node 6 is the replica (never an action).
-    Then ``window`` queue slots — the first ``window`` queued requests in arrival order; pointing
-    at one *picks* it: its next prefill chunk, ``min(prefill left, budget left)`` tokens, joins
-    the batch if the batch-size cap (running requests, paused or not, plus picks) and the free
-    KV blocks (after the decodes' needs) allow —
-    and ``max_batch_size`` running slots; pointing at one *preempts* it (frees its KV; it is
-    recomputed later). Every published batching policy is a sequence of these actions
-    (``baselines/llm/``). Illegal actions raise ``ValueError``.
+    Then ``window`` queue slots — the queued requests a scheduler may pick, shown in arrival
+    order: the oldest ``window`` with one tenant; with several, the first ``window`` in
+    round-robin order over the tenants (each tenant's oldest, then each one's second oldest, ...,
+    one round's requests by arrival; ``envs.llm.sim.round_robin_window``), so that a flooding
+    tenant cannot hide the others from a fair scheduler. Pointing at one *picks* it: its next
+    prefill chunk, ``min(prefill left, budget left)`` tokens, joins the batch if the batch-size
+    cap (running requests, paused or not, plus picks) and the free KV blocks (after the decodes'
+    needs) allow. Then ``max_batch_size`` running slots; pointing at one *preempts* it (frees
+    its KV; it is recomputed later). Every published batching policy is a sequence of these
+    actions (``baselines/llm/``). Illegal actions raise ``ValueError``.
 
     ## Observation Space
     The padded graph of ``envs.graph``. Nodes: the control nodes (budget value on budget
@@ -170,7 +176,11 @@ class LLMServeEnv(GraphEnv):
     - ``action_masks() -> np.ndarray``: the legal actions, (N_MAX,) bool.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release. While v0 had no trained policy, the queue window of multi-tenant
+      instances became round-robin over the tenants (it had been the oldest ``window``
+      requests, which one flooding tenant could fill). The id was kept: single-tenant
+      instances are unchanged bit for bit, no shipped policy depends on the window, and the
+      multi-tenant leaderboard figures were measured again.
     """
 
     leaderboard_metrics = ("slo_attainment", "token_goodput", "ttft_p50", "ttft_p99", "tpot_p99",
@@ -206,15 +216,16 @@ class LLMServeEnv(GraphEnv):
         self.workload, self.rate = self.source.workload, self.source.rate
         self.num_requests, self.workload_options = self.source.num_requests, self.source.options
         self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, high=1e6, low_open=True)
-        self._replica = 2 + len(BUDGETS)
-        self._queue0 = self._replica + 1
+        self._replica, self._queue0 = REPLICA_NODE, QUEUE_NODE0
         self._run0 = self._queue0 + self.window
         n_max = self._run0 + self.max_batch_size
         self._init_spaces(GraphSpec(n_max, 2 * (n_max - 1), NODE_FEATURES, EDGE_FEATURES, GLOBAL_FEATURES),
                           sized_by={"window": self.window, "max_batch_size": self.max_batch_size})
         self._static_nodes()
         self.sim: LLMSim | None = None
-        self._shown = np.zeros(n_max, np.int64) - 1  # request shown on each node, -1 for none
+        # The requests shown on the queue and running slots, in slot order.
+        self._shown_queue: list[int] = []
+        self._shown_running: list[int] = []
 
     # ------------------------------------------------------------------ Gym API
 
@@ -256,30 +267,32 @@ class LLMServeEnv(GraphEnv):
         Raises:
             ValueError: If the operation has no node now (a request not shown, a budget not offered).
         """
-        kind, argument = op
-        if kind == "run":
-            return RUN_NODE
-        if kind == "pause":
-            return PAUSE_NODE
-        if kind == "budget":
-            if argument not in BUDGETS:
-                raise ValueError(f"budget {argument} is not one of {BUDGETS}")
-            return 2 + BUDGETS.index(argument)
-        nodes = np.flatnonzero(self._shown == argument)
-        first = self._run0 if kind == "preempt" else self._queue0
-        nodes = nodes[(nodes >= first) & (nodes < first + (self.max_batch_size if kind == "preempt" else self.window))]
-        if kind not in ("pick", "preempt") or not len(nodes):
-            raise ValueError(f"operation {op!r} has no node in this state")
-        return int(nodes[0])
+        return node_of_op(op, self.window, self._shown_queue, self._shown_running)
 
     def _op_of(self, node: int) -> Op:
-        if node == RUN_NODE:
-            return RUN
-        if node == PAUSE_NODE:
-            return PAUSE
-        if node < self._replica:
-            return ("budget", BUDGETS[node - 2])
-        return ("pick" if node < self._run0 else "preempt", int(self._shown[node]))
+        return op_of_node(node, self.window, self._shown_queue, self._shown_running)
+
+    def finish_headless(self, scheduler: Any) -> tuple[dict[str, Any], list[int]] | None:
+        """Plays the episode begun by ``reset`` (and ``scheduler.reset``) to its end on the
+        headless path (:func:`envs.llm.fastsim.play`), calling the simulator directly instead of
+        encoding an observation every step: bit-identical to stepping the env with the
+        scheduler's actions (tested), and the env is left as those steps would leave it (the
+        last observation encoded). ``policies.evaluation.run_episode`` calls it.
+
+        Returns:
+            The final ``info`` and the actions taken, or None (nothing done) if ``scheduler``
+            has no headless form (:func:`envs.llm.fastsim.headless_driver`: learned policies
+            read observations) or the episode has ended.
+        """
+        from schedgym.envs.llm.fastsim import headless_driver, play
+
+        driver = headless_driver(scheduler)
+        if self.sim is None or driver is None or self.sim.done or self._steps >= self._limit:
+            return None
+        actions: list[int] = []
+        self._steps += play(self.sim, driver, self._limit - self._steps, actions)
+        self._encode()
+        return self._info(final=True), actions
 
     def _info(self, final: bool) -> dict[str, Any]:
         sim = self.sim
@@ -307,10 +320,9 @@ class LLMServeEnv(GraphEnv):
         n_control = self._queue0
         nodes, mask = obs["nodes"], obs["action_mask"]
         nodes[n_control:] = 0.0
-        self._shown[:] = -1
+        self._shown_queue, self._shown_running = queue.tolist(), list(sim.running)
         rows = np.concatenate([self._queue0 + np.arange(len(queue)), self._run0 + np.arange(len(running))])
         requests = np.concatenate([queue, running])
-        self._shown[rows] = requests
         self._encode_requests(rows, requests)
         self._encode_replica(len(sim.queue))
         obs["node_mask"][:] = 0
@@ -328,15 +340,9 @@ class LLMServeEnv(GraphEnv):
         share = np.zeros(k, np.float32)
         share[n_control - 1:] = st.kv_blocks[requests] / sim.capacity
         obs["edge_attr"][:k, 0] = obs["edge_attr"][k:2 * k, 0] = share
-        mask[:] = 0
-        mask[RUN_NODE] = 1
-        mask[PAUSE_NODE] = not sim.paused and not sim._picks and bool(sim.running)
-        if not sim._picks:
-            mask[2:2 + len(BUDGETS)] = np.asarray(BUDGETS) < st.budget
         chunks = sim.pick_chunks(queue)
-        mask[self._queue0:self._queue0 + len(queue)] = chunks > 0
+        fill_action_mask(mask, sim, queue, running, chunks)
         nodes[self._queue0:self._queue0 + len(queue), _F["pick_chunk"]] = chunks / self.token_budget
-        mask[self._run0:self._run0 + len(running)] = sim.preemptible(running)
         obs["globals"][:] = (
             len(sim.queue) / self.window, max(len(sim.queue) - self.window, 0) / self.window,
             len(sim.running) / self.max_batch_size, st.free_blocks / sim.capacity,
@@ -385,6 +391,65 @@ class LLMServeEnv(GraphEnv):
         row[_F["budget_left"]] = max(st.budget - st.batch_tokens, 0) / self.token_budget
         row[_F["paused"]] = float(sim.paused)
         row[_F["queue_length"]] = queue_length / self.window
+
+
+def fill_action_mask(mask: np.ndarray, sim: LLMSim, queue: np.ndarray, running: np.ndarray,
+                     chunks: np.ndarray) -> None:
+    """Writes the legal actions of ``sim`` into ``mask``, (N_MAX,): the env's ``action_mask``.
+
+    Args:
+        mask: The mask to fill (every entry is written).
+        sim: The simulator at a decision.
+        queue: Its visible queue (``sim.visible_queue()``), as shown on the queue slots.
+        running: Its running requests (``sim.running``), as shown on the running slots.
+        chunks: ``sim.pick_chunks(queue)``.
+    """
+    mask[:] = 0
+    mask[RUN_NODE] = 1
+    mask[PAUSE_NODE] = not sim.paused and not sim._picks and bool(sim.running)
+    if not sim._picks:
+        mask[2:2 + len(BUDGETS)] = np.asarray(BUDGETS) < sim.state.budget
+    mask[QUEUE_NODE0:QUEUE_NODE0 + len(queue)] = chunks > 0
+    run0 = QUEUE_NODE0 + sim.window
+    mask[run0:run0 + len(running)] = sim.preemptible(running)
+
+
+def node_of_op(op: Op, window: int, queue: Sequence[int], running: Sequence[int]) -> int:
+    """The pointer action of operation ``op`` when ``queue`` and ``running`` are shown (see
+    :func:`fill_action_mask`) with ``window`` queue slots.
+
+    Raises:
+        ValueError: If the operation has no node (a request not shown, a budget not offered).
+    """
+    kind, argument = op
+    if kind == "run":
+        return RUN_NODE
+    if kind == "pause":
+        return PAUSE_NODE
+    if kind == "budget":
+        if argument not in BUDGETS:
+            raise ValueError(f"budget {argument} is not one of {BUDGETS}")
+        return 2 + BUDGETS.index(argument)
+    slots = {"pick": (queue, QUEUE_NODE0), "preempt": (running, QUEUE_NODE0 + window)}
+    shown, first = slots.get(kind, ((), 0))
+    try:
+        return first + list(shown).index(argument)
+    except ValueError:
+        raise ValueError(f"operation {op!r} has no node in this state") from None
+
+
+def op_of_node(node: int, window: int, queue: Sequence[int], running: Sequence[int]) -> Op:
+    """The operation of pointer action ``node`` (a legal one) when ``queue`` and ``running``
+    are shown with ``window`` queue slots; the inverse of :func:`node_of_op`."""
+    if node == RUN_NODE:
+        return RUN
+    if node == PAUSE_NODE:
+        return PAUSE
+    if node < REPLICA_NODE:
+        return ("budget", BUDGETS[node - 2])
+    if node < QUEUE_NODE0 + window:
+        return ("pick", int(queue[node - QUEUE_NODE0]))
+    return ("preempt", int(running[node - QUEUE_NODE0 - window]))
 
 
 __all__ = ["LLMServeEnv", "WorkloadOptions", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES",

@@ -54,6 +54,28 @@ def blocks_for(tokens: np.ndarray | int) -> np.ndarray | int:
     return -(-tokens // BLOCK_TOKENS)
 
 
+def round_robin_window(queue: list[int], tenant: np.ndarray, window: int) -> list[int]:
+    """The first ``window`` of ``queue`` (request ids, sorted) in round-robin order over the
+    tenants: by the request's rank among its tenant's queued requests (0 for each tenant's
+    oldest), then by arrival (id). Returned sorted by id.
+
+    Args:
+        queue: Queued request ids in ascending order.
+        tenant: Tenant of every request, (R,).
+        window: How many to return at most.
+    """
+    if len(queue) <= window:
+        return list(queue)
+    rows = np.asarray(queue, np.int64)
+    tenants = tenant[rows]
+    by_tenant = np.argsort(tenants, kind="stable")  # each tenant's requests in arrival order
+    grouped = tenants[by_tenant]
+    rank = np.empty(len(rows), np.int64)
+    rank[by_tenant] = np.arange(len(rows)) - np.searchsorted(grouped, grouped)
+    chosen = np.argsort(rank, kind="stable")[:window]  # stable: ties by position, i.e. by id
+    return np.sort(rows[chosen]).tolist()
+
+
 class LLMSim:
     """One replica serving one workload.
 
@@ -64,8 +86,9 @@ class LLMSim:
             running requests count also in a prefill-only iteration (:meth:`_batch_size`).
         token_budget: Most tokens in one iteration (one per decode plus the prefill chunks).
         idle_step: Seconds an empty iteration idles when no arrival is left to wait for.
-        window: Queued requests a scheduler may pick from: the first ``window`` of the queue in
-            arrival order (:meth:`visible_queue`), the ones an observation shows.
+        window: Queued requests a scheduler may pick from, the ones an observation shows
+            (:meth:`visible_queue`): with one tenant, the oldest ``window``; with several, the
+            first ``window`` in round-robin order over the tenants.
         compiled: Run the iterations in the numba kernel (:func:`_advance_kernel`); False runs
             the numpy reference (:meth:`_iterate`), which the kernel equals bit for bit (tested).
         routed: A replica of a cluster (:mod:`envs.llm.cluster`): requests arrive only when
@@ -97,6 +120,9 @@ class LLMSim:
             picked=np.zeros(n, np.int64), budget=token_budget, batch_tokens=0,
         )
         self.queue: list[int] = []  # arrived requests holding no running slot, by id (= arrival order)
+        # Several tenants: the window is chosen round-robin, computed when the queue has changed.
+        self._round_robin = instance.num_tenants > 1
+        self._window_rows: list[int] | None = None
         self.prefilling: list[int] = []  # the queued requests holding a partial prefill's KV, by id
         self.running: list[int] = []  # decoding requests, in admission order
         self.paused = False
@@ -146,6 +172,7 @@ class LLMSim:
                              f"{request}: advance it to the arrival first")
         st.status[request] = WAITING
         self.queue.append(request)  # a newer id than every queued one
+        self._window_rows = None
         self._last_routed = request
         st.arrived += 1
         self._num_requests += 1
@@ -166,13 +193,32 @@ class LLMSim:
     # ------------------------------------------------------------------ queries
 
     def visible_queue(self) -> list[int]:
-        """The queued requests a scheduler may pick: the first ``window`` by arrival."""
-        return self.queue[:self.window]
+        """The queued requests a scheduler may pick, by id (arrival order); a new list.
+
+        With one tenant, the first ``window`` of the queue. With several, the first ``window``
+        in round-robin order over the tenants: every tenant's oldest queued request, then every
+        tenant's second oldest, and so on, the requests of one round by arrival. So a tenant
+        that floods the queue cannot hide the others' requests from a fair scheduler (VTC); with
+        one tenant both rules are the same.
+        """
+        if not self._round_robin:
+            return self.queue[:self.window]
+        return list(self._window())
 
     def is_visible(self, request: int) -> bool:
-        """Whether ``request`` is in :meth:`visible_queue` (a binary search: the queue is sorted)."""
+        """Whether ``request`` is in :meth:`visible_queue` (a binary search: both are sorted)."""
+        if self._round_robin:
+            rows = self._window()
+            position = bisect.bisect_left(rows, request)
+            return position < len(rows) and rows[position] == request
         position = bisect.bisect_left(self.queue, request)
         return position < min(self.window, len(self.queue)) and self.queue[position] == request
+
+    def _window(self) -> list[int]:
+        """The round-robin window (do not modify it), recomputed only after the queue changed."""
+        if self._window_rows is None:
+            self._window_rows = round_robin_window(self.queue, self.instance.tenant, self.window)
+        return self._window_rows
 
     @property
     def done(self) -> bool:
@@ -282,6 +328,7 @@ class LLMSim:
             if not self.paused:
                 st.batch_tokens -= 1
             bisect.insort(self.queue, request)
+            self._window_rows = None
         else:  # a partial prefill
             self.prefilling.remove(request)
         st.free_blocks += int(st.kv_blocks[request])
@@ -380,6 +427,7 @@ class LLMSim:
          earned) = scalars[:_CAPACITY].tolist()
         st.time, self._kv_block_seconds = times[:2].tolist()
         queue = self.queue
+        self._window_rows = None
         if n_removed:
             for request in buffers.removed[:n_removed].tolist():
                 del queue[bisect.bisect_left(queue, request)]
@@ -428,6 +476,7 @@ class LLMSim:
                 met = end <= instance.arrival[fresh] + instance.ttft_slo[fresh]
                 st.goodput_tokens[fresh[met]] += instance.prompt_tokens[fresh[met]]
                 earned += int(instance.prompt_tokens[fresh[met]].sum())
+                self._window_rows = None
                 for request in finished.tolist():
                     del self.queue[bisect.bisect_left(self.queue, request)]
                     self.prefilling.remove(request)
@@ -483,6 +532,7 @@ class LLMSim:
         if st.arrived > first:
             st.status[first:st.arrived] = WAITING
             self.queue.extend(range(first, st.arrived))  # later ids than every queued one
+            self._window_rows = None
 
     def _start_boundary(self) -> None:
         st = self.state

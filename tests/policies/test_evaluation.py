@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import signal
@@ -10,14 +11,16 @@ import sys
 import time
 
 import gymnasium as gym
+import numpy as np
 import pandas as pd
 import pytest
 
 from schedgym import baselines
 from schedgym import evaluate
 from schedgym.policies.evaluation import evaluate as run_leaderboard
-from schedgym.policies.evaluation import KEY_COLUMNS, ResultsFile, leaderboard, replay, result_columns
-from schedgym.data.instance_sets import InstanceSet
+from schedgym.policies.evaluation import (KEY_COLUMNS, ResultsFile, leaderboard, replay,
+                                         result_columns, run_episode)
+from schedgym.data.instance_sets import InstanceSet, load_named
 from schedgym.envs.vm.env import VMRescheduleEnv
 
 ENV_ID = "schedgym/VMReschedule-v1"
@@ -41,6 +44,27 @@ def test_rows_per_episode_and_replayable_actions() -> None:
         metrics = replay(env, instances[row.instance], row.seed, [int(a) for a in row.actions.split()])
         assert metrics["fragment_rate"] == pytest.approx(row.fragment_rate)
         assert metrics["migrations"] == row.migrations
+
+
+def test_llm_baselines_run_headless_with_the_metrics_actions_and_state_of_stepping_the_env() -> None:
+    llm = "schedgym/LLMServe-v0"
+    full = load_named("llm", "tenants-flood").instances[0]
+    per_request = ("arrival", "prompt_tokens", "output_tokens", "max_new_tokens", "tenant",
+                   "ttft_slo", "tpot_slo")
+    instance = dataclasses.replace(full, **{name: getattr(full, name)[:8] for name in per_request})
+    for name in ("random", "fcfs", "vtc"):
+        env = gym.make(llm, window=4)
+        llm_env, played = env.unwrapped, []
+        finish = llm_env.finish_headless
+        llm_env.finish_headless = lambda scheduler: played.append(finish(scheduler)) or played[-1]
+        fast = run_episode(env, baselines.make(llm, name), instance, seed=1)
+        assert len(played) == 1 and played[0] is not None, name  # the headless path played it
+        fast_obs = {key: value.copy() for key, value in llm_env.observation().items()}
+        slow = run_episode(env, baselines.make(llm, name), instance, seed=1, headless=False)
+        assert fast.actions == slow.actions, name
+        np.testing.assert_equal(fast.metrics, slow.metrics)
+        np.testing.assert_equal(fast_obs, llm_env.observation())  # the same final state
+        np.testing.assert_equal(replay(env, instance, 1, fast.actions), fast.metrics)
 
 
 def test_leaderboard_reports_mean_and_std_per_policy() -> None:

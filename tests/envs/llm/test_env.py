@@ -120,3 +120,32 @@ def test_a_trace_window_is_replayed_at_a_scaled_rate():
         env.reset(seed=0)
     arrival = env.sim.instance.arrival
     assert arrival[-1] == pytest.approx(120.0, abs=2.0)  # 60 s of trace at half the rate
+
+
+def test_with_one_tenant_the_queue_slots_show_the_oldest_requests_in_arrival_order():
+    # The rule before multi-tenant windows, kept bit for bit: the first `window` of the queue.
+    from schedgym import baselines
+    from schedgym.envs.llm.generator import sample_instance
+
+    instance = sample_instance(np.random.default_rng(2), num_requests=80, rate=30.0)
+    env = make(window=8)
+    env.reset(seed=0, options={"instance": instance})
+    scheduler = baselines.make("schedgym/LLMServe-v0", "sarathi")
+    scheduler.reset(env, seed=0)
+    longest, done = 0, False
+    while not done:
+        assert env._shown_queue == env.sim.queue[:8] == env.sim.visible_queue()
+        longest = max(longest, len(env.sim.queue))
+        *_, terminated, truncated, _ = env.step(scheduler.act(env))
+        done = terminated or truncated
+    assert longest > 8  # the window was full
+
+
+def test_a_flooding_tenant_does_not_hide_another_tenants_request():
+    # Tenant 0 queues 70 requests before tenant 1's one (request 70): with the oldest 64 shown
+    # it would be hidden; round-robin over the tenants shows it, pickable.
+    instance = workload([0.0] * 71, [100] * 71, [5] * 71, tenant=[0] * 70 + [1], tenants=2)
+    env = make()
+    obs, _ = env.reset(seed=0, options={"instance": instance})
+    assert env._shown_queue == list(range(63)) + [70]
+    assert obs["action_mask"][env.node_of(("pick", 70))]

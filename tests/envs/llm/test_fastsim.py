@@ -17,7 +17,7 @@ from schedgym.data.instance_sets import load_named
 from schedgym.envs.llm.cost import PRESETS, get_preset
 from schedgym.envs.llm.env import LLMServeEnv
 from schedgym.envs.llm.fastsim import run_headless
-from schedgym.envs.llm.sim import RUN, LLMSim, apply
+from schedgym.envs.llm.sim import RUN, LLMSim, apply, round_robin_window
 from schedgym.envs.llm.types import LLMInstance
 
 ENV_ID = "schedgym/LLMServe-v0"
@@ -38,10 +38,12 @@ def _first_requests(set_name: str, count: int) -> LLMInstance:
 
 
 # (case id, instance, env kwargs): near saturation; four tenants with mixed SLOs (fairness
-# measure, VTC); a small KV cache under the heaviest load (preemption and recomputation).
+# measure, VTC), also with a window of 4 that their queue outgrows (the round-robin window); a
+# small KV cache under the heaviest load (preemption and recomputation).
 CASES = {
     "conv-rate3.5": (lambda: _first_requests("conv-rate3.5", 100), {}),
     "tenants-flood": (lambda: _first_requests("tenants-flood", 100), {}),
+    "tenants-window4": (lambda: _first_requests("tenants-flood", 100), {"window": 4}),
     "small-kv": (lambda: _first_requests("conv-rate4", 50), {"preset": SMALL_GPU}),
 }
 
@@ -65,7 +67,9 @@ def _assert_same_sim(expected: LLMSim, actual: LLMSim, where: str) -> None:
 
 @pytest.mark.parametrize("name,case", [("fcfs", "conv-rate3.5"), ("sarathi", "conv-rate3.5"), ("srtf", "small-kv"),
                                        ("vtc", "tenants-flood"), ("past_future", "conv-rate3.5"),
-                                       ("static", "tenants-flood")])
+                                       ("static", "tenants-flood"), ("vtc", "tenants-window4"),
+                                       ("static", "tenants-window4"),
+                                       ("sarathi", "tenants-window4")])
 def test_headless_equals_env_and_baseline(name, case):
     make_instance, kwargs = CASES[case]
     instance = make_instance()
@@ -129,21 +133,28 @@ class RandomOps:
         return ops[int(self.rng.choice(len(ops), p=weights / weights.sum()))]
 
 
-@pytest.mark.parametrize("case", ["tenants-flood", "small-kv"])
+@pytest.mark.parametrize("case", ["tenants-flood", "tenants-window4", "small-kv"])
 def test_kernel_equals_numpy_reference_under_random_operations(case):
     make_instance, kwargs = CASES[case]
     instance = make_instance()
     preset = get_preset(kwargs.get("preset", "llama2-7b-a100"))
-    sims = [LLMSim(instance, preset, 128, 4096, 0.01, 64, compiled=compiled) for compiled in (False, True)]
+    window = kwargs.get("window", 64)
+    sims = [LLMSim(instance, preset, 128, 4096, 0.01, window, compiled=compiled)
+            for compiled in (False, True)]
     schedulers = [RandomOps(seed=7), RandomOps(seed=7)]
+    interleaved = 0  # boundaries where the round-robin window is not the oldest requests
     for _ in range(1500):
         ops = [scheduler.next_op(sim) for scheduler, sim in zip(schedulers, sims)]
         assert ops[0] == ops[1]
+        interleaved += sims[0].visible_queue() != sims[0].queue[:window]
         rewards = [apply(sim, op) for sim, op in zip(sims, ops)]
         assert _same(rewards[0], rewards[1]) and sims[0].queue == sims[1].queue, ops[0]
+        assert sims[0].visible_queue() == sims[1].visible_queue()
         if sims[0].done:
             break
     assert sims[0].preemptions > 0 and sims[0]._done_count > 10
+    if case == "tenants-window4":
+        assert interleaved > 0
     _assert_same_sim(sims[0], sims[1], f"random operations on {case}")
 
 
@@ -169,10 +180,11 @@ def test_pickled_sim_continues_alike():
     _assert_same_sim(sim, copy, "pickled sarathi")
 
 
-def test_shortcuts_equal_their_definitions():
+@pytest.mark.parametrize("case", ["small-kv", "tenants-window4"])
+def test_shortcuts_equal_their_definitions(case):
     """The cached or searched quantities the fast path uses equal their plain definitions at
     every step of random operations with a small window (picks then preemptions shift it)."""
-    instance = CASES["small-kv"][0]()
+    instance = CASES[case][0]()
     sim = LLMSim(instance, SMALL_GPU, 128, 4096, 0.01, 4)
     ops = RandomOps(seed=3)
     schedulers = [baselines.make(ENV_ID, name) for name in BATCH_SCHEDULERS]
@@ -184,6 +196,7 @@ def test_shortcuts_equal_their_definitions():
             break
         st = sim.state
         visible = sim.visible_queue()
+        assert visible == round_robin_window(sim.queue, instance.tenant, 4)  # the cache is current
         candidates = [r for r in visible if not st.picked[r]]
         pushed_out += len(sim._picks) > sum(bool(st.picked[r]) for r in visible)
         assert sim.prefilling == [r for r in sim.queue if st.kv_blocks[r] > 0]
@@ -200,6 +213,32 @@ def test_shortcuts_equal_their_definitions():
                 assert scheduler.first(sim, candidates) == expected, scheduler.name
         apply(sim, ops.next_op(sim))
     assert pushed_out > 0  # a preemption pushed a picked request out of the window
+
+
+# (case of the env kwargs, set, requests): 8 requests finish (about 1,100 steps); 20 requests
+# take far longer than the 4,000 steps allowed, so the truncation is reproduced too.
+@pytest.mark.parametrize("case,set_name,count", [("tenants-window4", "tenants-flood", 8),
+                                                 ("tenants-window4", "tenants-flood", 20),
+                                                 ("small-kv", "conv-rate4", 20)])
+def test_headless_random_takes_the_actions_of_the_random_baseline_stepping_the_env(case, set_name,
+                                                                                   count):
+    instance = _first_requests(set_name, count)
+    kwargs = {**CASES[case][1], "max_steps": 4000}
+    env = gym.make(ENV_ID, **kwargs)
+    env.reset(seed=3, options={"instance": instance})
+    scheduler = baselines.make(ENV_ID, "random")
+    scheduler.reset(env, seed=3)
+    actions, done = [], False
+    while not done:
+        actions.append(scheduler.act(env))
+        *_, terminated, truncated, _ = env.step(actions[-1])
+        done = terminated or truncated
+    recorded: list[int] = []
+    sim, steps = run_headless(instance, baselines.make(ENV_ID, "random"), seed=3, actions=recorded,
+                              **kwargs)
+    assert recorded == actions and steps == len(actions)
+    assert len(set(actions)) > 10 and sim.preemptions > 0  # picks, preemptions, controls too
+    _assert_same_sim(env.unwrapped.sim, sim, f"random on {case}")
 
 
 # ------------------------------------------------------------------------------ bad arguments

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from schedgym.envs.llm.sim import LLMSim
+from schedgym.envs.llm.sim import LLMSim, round_robin_window
 from schedgym.envs.llm.types import DONE, RUNNING, WAITING
 
 from tests.envs.llm.helpers import A100, fcfs_run, make_sim, tiny_memory, workload
@@ -107,3 +107,49 @@ def test_backlogged_service_gap_is_measured_between_tenants():
     assert metrics["max_service_gap"] > 2000
     # Tenant 1's one request waits behind the flood and misses its TTFT SLO: unfair.
     assert sim.state.first_token[30] - 0.001 > 0.8 and metrics["fairness_jain"] < 1.0
+
+
+def test_the_window_of_several_tenants_is_round_robin_over_them():
+    # Tenant 0 queues requests 0-4 first, then tenant 1 requests 5-6 and tenant 2 request 7.
+    instance = workload([0.0] * 8, [100] * 8, [5] * 8, tenant=[0] * 5 + [1, 1, 2], tenants=3)
+    # Round 0: 0, 5, 7 (each tenant's oldest); round 1: 1, 6 (by arrival); round 2 is cut off.
+    sim = make_sim(instance, window=5)
+    assert sim.visible_queue() == [0, 1, 5, 6, 7]
+    assert [sim.is_visible(r) for r in range(8)] == [True] * 2 + [False] * 3 + [True] * 3
+    assert make_sim(instance, window=4).visible_queue() == [0, 1, 5, 7]  # round 1 by arrival
+    with pytest.raises(ValueError, match="request 2 cannot be picked"):
+        sim.pick(2)
+    sim.pick(0)
+    sim.run()  # request 0's prefill is done: it leaves the queue, request 2 leads tenant 0
+    assert sim.state.status[0] == RUNNING and sim.visible_queue() == [1, 2, 5, 6, 7]
+
+
+def _naive_round_robin(queue: list[int], tenant: np.ndarray, window: int) -> list[int]:
+    """The round-robin window by its definition: rounds over the tenants' queues."""
+    queues = [[r for r in queue if tenant[r] == u] for u in range(int(tenant.max()) + 1)]
+    shown: list[int] = []
+    for rank in range(len(queue)):
+        shown += sorted(q[rank] for q in queues if rank < len(q))
+    return sorted(shown[:window])
+
+
+def test_round_robin_window_follows_its_definition_and_is_the_oldest_with_one_tenant():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, tenants = int(rng.integers(1, 60)), int(rng.integers(1, 6))
+        window = int(rng.integers(1, 20))
+        tenant = rng.integers(0, tenants, n)
+        queue = sorted(rng.choice(n, int(rng.integers(0, n + 1)), replace=False).tolist())
+        expected = _naive_round_robin(queue, tenant, window)
+        assert round_robin_window(queue, tenant, window) == expected
+        assert round_robin_window(queue, np.zeros(n, np.int64), window) == queue[:window]
+
+
+def test_the_round_robin_window_follows_requests_routed_to_a_cluster_replica():
+    instance = workload([0.0] * 6, [100] * 6, [5] * 6, tenant=[0, 0, 0, 0, 1, 1], tenants=2)
+    sim = LLMSim(instance, A100, 128, 4096, 0.01, 3, routed=True)
+    for request in range(4):
+        sim.route(request)
+    assert sim.visible_queue() == [0, 1, 2]
+    sim.route(4)  # tenant 1's oldest enters round 0
+    assert sim.visible_queue() == [0, 1, 4] and sim.is_visible(4) and not sim.is_visible(2)
