@@ -1085,7 +1085,7 @@ class IoTChecker:
                         lambda: f"link channel {channel}: flows overlap ({a0}, {a1}) and from {b0}")
 
     def _check_state(self, obs: dict[str, np.ndarray]) -> None:
-        env, sim = self.env, self.env.sim
+        sim = self.env.sim
         st, inst, topo = sim.state, sim.instance, sim.topology
         now = st.time
         if sim.decision_interval > 0:
