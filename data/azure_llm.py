@@ -19,24 +19,28 @@ vectorised (pandas and numpy), so a file of tens of thousands of rows loads in m
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from schedgym.data.csv_table import fail_first, read_table
+
 ORIGINAL_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 RELATIVE_COLUMNS = ("arrived_at", "num_prefill_tokens", "num_decode_tokens")
-_LAYOUTS = (ORIGINAL_COLUMNS, RELATIVE_COLUMNS)
+_LAYOUTS = {ORIGINAL_COLUMNS: "original Azure layout", RELATIVE_COLUMNS: "Vidur's layout"}
 _NANOSECONDS = 1e9
 
 
 class TraceFormatError(ValueError):
     """A file does not follow either Azure LLM trace layout; the message says where and why."""
+
+
+_fail_first = partial(fail_first, TraceFormatError)
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ def load_trace(
     """
     path = Path(path)
     _check_window_arguments(path, start, duration, rate_scale)
-    columns, frame = _read_table(path)
+    columns, frame = read_table(path, _LAYOUTS, "request", TraceFormatError)
     seconds = _trace_seconds(path, columns[0], frame[columns[0]])
     prompt = _token_counts(path, columns[1], frame[columns[1]])
     output = _token_counts(path, columns[2], frame[columns[2]])
@@ -112,45 +116,6 @@ def _check_window_arguments(path: Path, start: float, duration: float | None, ra
         raise ValueError(f"{path}: duration must be None or finite seconds > 0, got {duration!r}")
     if not (math.isfinite(rate_scale) and rate_scale > 0):
         raise ValueError(f"{path}: rate_scale must be finite and > 0 (2.0 doubles the rate), got {rate_scale!r}")
-
-
-def _read_table(path: Path) -> tuple[tuple[str, ...], pd.DataFrame]:
-    """Checks the header and that every line has three fields; returns the layout and the fields as text."""
-    raw = path.read_bytes().replace(b"\r\n", b"\n").rstrip(b"\n")  # tolerate CRLF and trailing newlines
-    text = raw.decode("utf-8-sig", errors="replace")  # utf-8-sig drops a byte-order mark
-    if not text.strip():
-        raise TraceFormatError(f"{path}: empty file; expected a header line and one line per request")
-    header, _, body = text.partition("\n")
-    columns = tuple(name.strip() for name in header.split(","))
-    if columns not in _LAYOUTS:
-        raise TraceFormatError(
-            f"{path}: line 1: unknown header {header!r}; expected {','.join(ORIGINAL_COLUMNS)!r} "
-            f"(original Azure layout) or {','.join(RELATIVE_COLUMNS)!r} (Vidur's layout)"
-        )
-    if not body:
-        raise TraceFormatError(f"{path}: no requests after the header line")
-    lines = pd.Series(body.split("\n"))
-    commas = lines.str.count(",").to_numpy()
-    wrong = np.flatnonzero(commas != len(columns) - 1)
-    if wrong.size:
-        row = int(wrong[0])
-        raise TraceFormatError(
-            f"{path}: line {row + 2}: expected {len(columns)} comma-separated fields "
-            f"({', '.join(columns)}), found {commas[row] + 1}: {lines.iat[row][:120]!r}"
-        )
-    # QUOTE_NONE and "\n" as the only terminator keep pandas' rows identical to the lines checked above.
-    frame = pd.read_csv(io.StringIO(body), header=None, names=list(columns), dtype=str,
-                        keep_default_na=False, na_filter=False, quoting=csv.QUOTE_NONE,
-                        lineterminator="\n", skip_blank_lines=False)
-    return columns, frame.apply(lambda column: column.str.strip())
-
-
-def _fail_first(path: Path, bad: np.ndarray, text: pd.Series, reason: str) -> None:
-    """Raises a TraceFormatError for the first row flagged in ``bad``, if any."""
-    rows = np.flatnonzero(bad)
-    if rows.size:
-        row = int(rows[0])
-        raise TraceFormatError(f"{path}: line {row + 2}, field {text.name!r}: {reason}, got {text.iat[row]!r}")
 
 
 def _trace_seconds(path: Path, column: str, text: pd.Series) -> np.ndarray:

@@ -36,15 +36,15 @@ silently: that could hide a concatenated file), a repeated task ID, an unknown d
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from schedgym.data.csv_table import fail_first, read_table
 from schedgym.data.iot_tasks import (
     DEFAULT_MEMORY_MB,
     DEFAULT_OUTPUT_RATIO,
@@ -69,6 +69,9 @@ _EXACT_INTEGER_LIMIT = 2.0**53
 
 class TraceFormatError(ValueError):
     """A file does not follow the RayCloudSim task layout; the message says where and why."""
+
+
+_fail_first = partial(fail_first, TraceFormatError)
 
 
 def load_tasks_csv(
@@ -107,7 +110,7 @@ def load_tasks_csv(
         if isinstance(qos, bool) or qos not in (0, 1, 2):
             raise ValueError(
                 f"data_type_qos[{data_type!r}] must be a QoS class 0, 1 or 2, got {qos!r}")
-    frame = _read_table(path)
+    _, frame = read_table(path, {COLUMNS: "RayCloudSim's task CSV"}, "task", TraceFormatError)
     seconds = _numbers(path, frame["GenerationTime"], positive=False)
     earlier = np.flatnonzero(np.diff(seconds) < 0) + 1
     if earlier.size:
@@ -137,44 +140,6 @@ def load_tasks_csv(
         deadline_s=deadline[inside],
         source=str(path),
     )
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    """Checks the header and the field count of every line; returns the fields as stripped text."""
-    # Tolerate CRLF and trailing newlines; utf-8-sig drops a byte-order mark.
-    raw = path.read_bytes().replace(b"\r\n", b"\n").rstrip(b"\n")
-    text = raw.decode("utf-8-sig", errors="replace")
-    if not text.strip():
-        raise TraceFormatError(f"{path}: empty file; expected the header {','.join(COLUMNS)!r} "
-                               "and one line per task")
-    header, _, body = text.partition("\n")
-    if tuple(name.strip() for name in header.split(",")) != COLUMNS:
-        raise TraceFormatError(f"{path}: line 1: unknown header {header!r}; expected "
-                               f"{','.join(COLUMNS)!r} (RayCloudSim's task CSV)")
-    if not body:
-        raise TraceFormatError(f"{path}: no tasks after the header line")
-    lines = pd.Series(body.split("\n"))
-    commas = lines.str.count(",").to_numpy()
-    wrong = np.flatnonzero(commas != len(COLUMNS) - 1)
-    if wrong.size:
-        row = int(wrong[0])
-        raise TraceFormatError(f"{path}: line {row + 2}: expected {len(COLUMNS)} comma-separated "
-                               f"fields ({', '.join(COLUMNS)}), found {commas[row] + 1}: "
-                               f"{lines.iat[row][:120]!r}")
-    # QUOTE_NONE and "\n" as the only terminator keep pandas' rows the lines checked above.
-    frame = pd.read_csv(io.StringIO(body), header=None, names=list(COLUMNS), dtype=str,
-                        keep_default_na=False, na_filter=False, quoting=csv.QUOTE_NONE,
-                        lineterminator="\n", skip_blank_lines=False)
-    return frame.apply(lambda column: column.str.strip())
-
-
-def _fail_first(path: Path, bad: np.ndarray, text: pd.Series, reason: str) -> None:
-    """Raises a TraceFormatError for the first row flagged in ``bad``, if any."""
-    rows = np.flatnonzero(bad)
-    if rows.size:
-        row = int(rows[0])
-        raise TraceFormatError(
-            f"{path}: line {row + 2}, field {text.name!r}: {reason}, got {text.iat[row]!r}")
 
 
 def _numbers(path: Path, text: pd.Series, positive: bool) -> np.ndarray:
