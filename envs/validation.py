@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -170,13 +170,7 @@ def check_directory(name: str, value: Any) -> Path:
         ArgumentTypeError: If ``value`` is not a ``str`` or ``os.PathLike``.
         ArgumentError: If no directory exists there.
     """
-    allowed = "the path of an existing directory"
-    if not isinstance(value, (str, os.PathLike)):
-        raise ArgumentTypeError(_message(name, value, allowed))
-    path = Path(value)
-    if not path.is_dir():
-        raise ArgumentError(_message(name, value, allowed))
-    return path
+    return _existing_path(name, value, "directory", Path.is_dir)
 
 
 def check_file(name: str, value: Any) -> Path:
@@ -186,11 +180,15 @@ def check_file(name: str, value: Any) -> Path:
         ArgumentTypeError: If ``value`` is not a ``str`` or ``os.PathLike``.
         ArgumentError: If no file exists there.
     """
-    allowed = "the path of an existing file"
+    return _existing_path(name, value, "file", Path.is_file)
+
+
+def _existing_path(name: str, value: Any, kind: str, exists: Callable[[Path], bool]) -> Path:
+    allowed = f"the path of an existing {kind}"
     if not isinstance(value, (str, os.PathLike)):
         raise ArgumentTypeError(_message(name, value, allowed))
     path = Path(value)
-    if not path.is_file():
+    if not exists(path):
         raise ArgumentError(_message(name, value, allowed))
     return path
 
