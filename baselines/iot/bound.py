@@ -19,16 +19,15 @@ import argparse
 
 import numpy as np
 
-from schedgym.envs.iot.routes import compute_routes
 from schedgym.envs.iot.sim import IoTSim, Weights
 from schedgym.envs.iot.types import IoTInstance
 
 
 def task_bounds(instance: IoTInstance, decision_interval: float, weights: Weights = Weights()) -> np.ndarray:
     """The least cost each task can be charged, (M,) float64 (module docstring)."""
-    topo, routes = instance.topology, compute_routes(instance.topology)
-    epoch = IoTSim(instance, decision_interval, weights=weights)._epoch_of  # the env's epoch rule
-    epochs = np.array([epoch(float(t)) for t in instance.arrival])
+    sim = IoTSim(instance, decision_interval, weights=weights)  # its routes and epoch rule
+    topo, routes = instance.topology, sim.routes
+    epochs = np.array([sim.epoch_of(float(t)) for t in instance.arrival])
     rows = routes.device_row[instance.device]
     latency, bottleneck = routes.latency[rows], routes.bottleneck[rows]  # (M, K)
     transfer = instance.input_bits[:, None] / bottleneck

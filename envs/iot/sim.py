@@ -116,7 +116,7 @@ class IoTSim:
         self._version = 0
         self._memo: tuple[int, int, Timeline] | None = None
         if m:
-            self._advance(self._epoch_of(float(instance.arrival[0])))
+            self._advance(self.epoch_of(float(instance.arrival[0])))
 
     # ------------------------------------------------------------------ queries
 
@@ -224,7 +224,7 @@ class IoTSim:
 
     # ------------------------------------------------------------------ time
 
-    def _epoch_of(self, t: float) -> float:
+    def epoch_of(self, t: float) -> float:
         """The first epoch at or after ``t``: ``k·Δ`` for the least integer k with ``k·Δ ≥ t``
         (checked in floating point, so the arrivals it admits are exactly those ≤ the epoch)."""
         step = self.decision_interval
@@ -239,7 +239,7 @@ class IoTSim:
 
     def _next_arrival_epoch(self) -> float | None:
         st, inst = self.state, self.instance
-        return None if st.arrived == inst.num_tasks else self._epoch_of(float(inst.arrival[st.arrived]))
+        return None if st.arrived == inst.num_tasks else self.epoch_of(float(inst.arrival[st.arrived]))
 
     def _advance(self, target: float | None) -> float:
         """Moves to epoch ``target`` (None: the episode is over), skipping epochs where nothing
