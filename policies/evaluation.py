@@ -59,8 +59,8 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
 
     Args:
         env_id: The env the schedulers will run on.
-        policies: Baseline names of ``env_id``, ``.onnx``/``.zip`` policy files or
-            ``pretrained:NAME``.
+        policies: Baseline names of ``env_id``, ``.onnx``/``.zip`` policy files,
+            ``pretrained:NAME``, or (IoT) the hybrid ``rl_aco[:POLICY]`` (``policies.rl_aco``).
         best_of: With ``K > 1``, each learned policy also gets a ``NAME best-of-K`` entry: K
             rollouts, one greedy and the rest sampled, the best replayed (known dynamics only).
         temperature: Softmax temperature of the sampled best-of-K rollouts.
@@ -69,6 +69,8 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
         ValueError: On an unknown name, a missing or corrupt file, a policy trained for another
             env, or a bad ``best_of``/``temperature``; the message says which.
     """
+    from schedgym.policies.rl_aco import ENV_ID as HYBRID_ENV_ID
+    from schedgym.policies.rl_aco import RLACOScheduler, is_hybrid, policy_source
     from schedgym.policies.sampling import BestOfKScheduler
     from schedgym.policies.scheduler import is_learned, load_policy
 
@@ -83,7 +85,15 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
     schedulers: dict[str, Callable[[], Scheduler]] = {}
     learned: dict[str, Any] = {}
     for name in policies:
-        if is_learned(name):
+        if is_hybrid(name):
+            if env_id != HYBRID_ENV_ID:
+                raise ValueError(f"{name!r} is a hybrid of {HYBRID_ENV_ID}, not of {env_id}")
+            try:
+                policy = load_policy(policy_source(name), env_id)
+            except FileNotFoundError as error:
+                raise ValueError(str(error)) from None
+            schedulers[name], learned[name] = functools.partial(RLACOScheduler, policy), policy
+        elif is_learned(name):
             try:
                 policy = load_policy(name, env_id)  # loaded once; a fresh light scheduler per episode
             except FileNotFoundError as error:

@@ -12,6 +12,10 @@ Run it::
 
     python -m schedgym.envs.llm.capacity --schedulers fcfs,sarathi --trace ../shared/data/azure_llm_2023/conv.csv
     python -m schedgym.envs.llm.capacity --workload conversation --plot capacity.png
+    python -m schedgym.envs.llm.capacity --schedulers fcfs,pretrained:llm --workload code
+
+Schedulers are the env's baselines (on the headless path) and learned policies (``.onnx``,
+``.zip``, ``pretrained:NAME``, stepped through ``schedgym/LLMServe-v0``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from schedgym.envs.llm.fastsim import run_headless
+from schedgym.envs.llm.fastsim import headless_driver, run_headless
 from schedgym.envs.llm.types import LLMInstance
 
 CRITERIA = ("goodput", "tbt", "saturation")
@@ -48,13 +52,30 @@ def meets(metrics: dict[str, Any], criterion: str, tbt_slo: float = 0.1) -> bool
     raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
 
 
+def run_metrics(instance: LLMInstance, scheduler: Any, seed: int, **env_kwargs: Any) -> dict[str, Any]:
+    """The final metrics of ``scheduler`` on ``instance``: on the headless path for the
+    baselines it serves, else (learned policies, which read observations) through the env."""
+    if headless_driver(scheduler) is not None:
+        sim, _ = run_headless(instance, scheduler, seed=seed, **env_kwargs)
+        return sim.metrics()
+    import gymnasium as gym
+
+    env = gym.make("schedgym/LLMServe-v0", **env_kwargs)
+    env.reset(seed=seed, options={"instance": instance})
+    scheduler.reset(env, seed=seed)
+    done = False
+    while not done:
+        _, _, terminated, truncated, info = env.step(int(scheduler.act(env)))
+        done = terminated or truncated
+    env.close()
+    return info
+
+
 def evaluate_rate(workloads: Sequence[LLMInstance], base_rate: float, rate: float,
                   make_scheduler: Callable[[], Any], **env_kwargs: Any) -> dict[str, float]:
     """Mean metrics of a scheduler over ``workloads`` replayed at ``rate``."""
-    runs = []
-    for index, workload in enumerate(workloads):
-        sim, _ = run_headless(at_rate(workload, base_rate, rate), make_scheduler(), seed=index, **env_kwargs)
-        runs.append(sim.metrics())
+    runs = [run_metrics(at_rate(workload, base_rate, rate), make_scheduler(), index, **env_kwargs)
+            for index, workload in enumerate(workloads)]
     keys = ("slo_attainment", "tbt_p99", "scheduling_delay_p50", "ttft_p99", "token_goodput", "throughput_rps")
     return {key: float(np.mean([run[key] for run in runs])) for key in keys}
 
@@ -86,7 +107,7 @@ def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: C
 
 
 def main(argv: list[str] | None = None) -> int:
-    from schedgym import baselines
+    from schedgym.policies.evaluation import build_schedulers
 
     parser = argparse.ArgumentParser(description="Capacity of LLM schedulers by bisection over the request rate.")
     parser.add_argument("--schedulers", default="fcfs,sarathi,sarathi_2048,orca,past_future,edf,vtc")
@@ -120,11 +141,14 @@ def main(argv: list[str] | None = None) -> int:
                                      num_requests=args.requests, rate=1.0) for seed in range(args.seeds)]
         base_rate, source = 1.0, f"{args.seeds} × {args.requests} {args.workload} requests"
     rows, curves = [], {}
-    names = args.schedulers.split(",")
-    for name in tqdm(names, desc="schedulers"):
+    try:
+        factories, _ = build_schedulers("schedgym/LLMServe-v0", args.schedulers.split(","))
+    except ValueError as error:
+        parser.error(f"--schedulers: {error}")
+    for name, make_scheduler in tqdm(factories.items(), desc="schedulers"):
         row = [name]
         for criterion in criteria:
-            rate, history = search(workloads, base_rate, lambda: baselines.make("schedgym/LLMServe-v0", name),
+            rate, history = search(workloads, base_rate, make_scheduler,
                                    criterion, args.low, args.high, args.tolerance, args.tbt_slo)
             row.append(f"{rate:.2f}" + (" (≥ high)" if rate == args.high else " (≤ low)" if rate == args.low else ""))
             curves.setdefault(name, []).extend(history)

@@ -97,6 +97,10 @@ class _Merged:
     capacity: int
     _backlog: _BacklogGaps
 
+    @property
+    def max_service_gap(self) -> float:
+        return self._backlog.max_gap
+
 
 class LLMCluster:
     """K identical replicas, one local scheduler each, and the routing decisions in between.

@@ -126,7 +126,10 @@ class LLMServeEnv(GraphEnv):
     The JITServe token goodput earned by each step times ``reward_scale`` (per 1,000 tokens by
     default): a request earns its prompt tokens if its first token meets its TTFT SLO, and each
     output token ``k`` (0-based) delivered by ``arrival + TTFT_slo + k · TPOT_slo``. The return is
-    the episode's ``goodput_tokens`` × ``reward_scale``.
+    the episode's ``goodput_tokens`` × ``reward_scale``. With ``fairness_weight`` w > 0 each step
+    also pays w × the growth of VTC's ``max_service_gap`` that step (in service units: weighted
+    input + 2 × output tokens), so the return is ``(goodput_tokens − w × max_service_gap) ×
+    reward_scale``: a fairness/goodput trade-off in the reward for multi-tenant workloads.
 
     ## Starting State
     The first request's arrival; the workload is ``options["instance"]`` (an
@@ -160,6 +163,8 @@ class LLMServeEnv(GraphEnv):
     - ``trace``, ``rate_scale``, ``trace_start``, ``trace_duration``: replay an Azure LLM trace
       file (``data.azure_llm``), its rate scaled, optionally a window of it.
     - ``reward_scale``: reward per goodput token (default 1e-3).
+    - ``fairness_weight``: goodput tokens charged per unit of ``max_service_gap`` growth, in
+      [0, 10^6] (default 0: goodput alone).
     - ``idle_step``: seconds an empty RUN idles when no arrival is left (default 0.01).
     - ``max_steps``: truncation limit (default above).
 
@@ -180,7 +185,8 @@ class LLMServeEnv(GraphEnv):
       instances became round-robin over the tenants (it had been the oldest ``window``
       requests, which one flooding tenant could fill). The id was kept: single-tenant
       instances are unchanged bit for bit, no shipped policy depends on the window, and the
-      multi-tenant leaderboard figures were measured again.
+      multi-tenant leaderboard figures were measured again. ``fairness_weight`` was added
+      later (default 0 leaves every reward as it was).
     """
 
     leaderboard_metrics = ("slo_attainment", "token_goodput", "ttft_p50", "ttft_p99", "tpot_p99",
@@ -203,6 +209,7 @@ class LLMServeEnv(GraphEnv):
         trace_start: float = 0.0,
         trace_duration: float | None = None,
         reward_scale: float = 1e-3,
+        fairness_weight: float = 0.0,
         idle_step: float = 0.01,
         max_steps: int | None = None,
     ) -> None:
@@ -216,6 +223,7 @@ class LLMServeEnv(GraphEnv):
         self.workload, self.rate = self.source.workload, self.source.rate
         self.num_requests, self.workload_options = self.source.num_requests, self.source.options
         self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, high=1e6, low_open=True)
+        self.fairness_weight = check_float("fairness_weight", fairness_weight, low=0.0, high=1e6)
         self._replica, self._queue0 = REPLICA_NODE, QUEUE_NODE0
         self._run0 = self._queue0 + self.window
         n_max = self._run0 + self.max_batch_size
@@ -247,7 +255,10 @@ class LLMServeEnv(GraphEnv):
         if self.sim is None:
             raise RuntimeError("call reset() before step()")
         node = self._check_action(action)
+        gap = self.sim.max_service_gap
         earned = apply(self.sim, self._op_of(node))
+        if self.fairness_weight:
+            earned -= self.fairness_weight * (self.sim.max_service_gap - gap)
         self._steps += 1
         terminated = self.sim.done
         truncated = not terminated and self._steps >= self._limit

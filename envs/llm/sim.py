@@ -221,6 +221,12 @@ class LLMSim:
         return self._window_rows
 
     @property
+    def max_service_gap(self) -> float:
+        """VTC's fairness measure so far: the largest weighted-service gap of two tenants over
+        an interval in which both were backlogged (0 with one tenant)."""
+        return self._backlog.max_gap
+
+    @property
     def done(self) -> bool:
         """Whether every request has completed (routed: every request routed here)."""
         return self._done_count == self._num_requests
@@ -881,7 +887,7 @@ def episode_metrics(sim: LLMSim) -> dict[str, Any]:
         "kv_utilization_mean": sim._kv_block_seconds / (sim.capacity * span) if span > 0 else 0.0,
         "tenant_service": st.tenant_service.tolist(),
         "fairness_jain": jain,
-        "max_service_gap": sim._backlog.max_gap,
+        "max_service_gap": sim.max_service_gap,
         "iterations": int(sim.iterations),
         "time": float(st.time),
     }

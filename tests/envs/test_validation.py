@@ -250,6 +250,7 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "trace_start": Other(bad=(5.0, -1.0)),
         "trace_duration": Other(bad=(10.0, 0.0)),
         "reward_scale": Num("float", 0.0, 1e6, low_open=True),
+        "fairness_weight": Num("float", 0.0, 1e6),
         "idle_step": Num("float", 0.0, 3600.0, low_open=True),
         "max_steps": Num("int", 1, optional=True),
     },

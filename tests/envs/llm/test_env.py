@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import schedgym  # noqa: F401  (registers the ids)
-from schedgym.envs.llm.env import BUDGETS, NODE_FEATURES, PAUSE_NODE, RUN_NODE
+from schedgym.envs.llm.env import BUDGETS, NODE_FEATURES, PAUSE_NODE, QUEUE_NODE0, RUN_NODE
 from tests.envs.llm.helpers import workload
 
 CONV_TRACE = Path(__file__).resolve().parents[4] / "shared" / "data" / "azure_llm_2023" / "conv.csv"
@@ -51,6 +51,28 @@ def test_an_episode_return_equals_its_goodput_tokens():
         total += reward
         done = terminated or truncated
     assert terminated and total == info["goodput_tokens"]
+
+
+def test_a_fairness_weight_charges_the_growth_of_the_service_gap():
+    # Tenant 0 floods with long prompts, tenant 1 waits behind it: the gap grows while both queue.
+    instance = workload([0.0] * 6 + [0.01] * 2, [3000] * 6 + [100] * 2, [8] * 8,
+                        tenant=[0] * 6 + [1] * 2, tenants=2)
+    returns = {}
+    for weight in (0.0, 0.5):
+        env = make(reward_scale=1.0, fairness_weight=weight, token_budget=2048)
+        env.reset(seed=0, options={"instance": instance})
+        total, done = 0.0, False
+        while not done:  # FCFS: the oldest pickable request, else run
+            picks = np.flatnonzero(env.action_masks()[QUEUE_NODE0:QUEUE_NODE0 + env.window])
+            action = QUEUE_NODE0 + int(picks[0]) if len(picks) else RUN_NODE
+            _, reward, terminated, truncated, info = env.step(action)
+            total += reward
+            done = terminated or truncated
+        returns[weight] = (total, info)
+    (plain, info0), (fair, info1) = returns[0.0], returns[0.5]
+    assert info0["max_service_gap"] == info1["max_service_gap"] > 0  # the same actions either way
+    assert plain == info0["goodput_tokens"]
+    assert fair == pytest.approx(info1["goodput_tokens"] - 0.5 * info1["max_service_gap"])
 
 
 def test_pause_and_budget_nodes_follow_their_rules():
