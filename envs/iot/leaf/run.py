@@ -168,7 +168,8 @@ class _Player:
         decision = self.orchestrator.decisions[-1]
         links = application.graph.edges[source.id, processing.id]["data"].links
         if decision.transfer_time > 0 and links:
-            flow = DataFlow(float(inst.input_bits[task]) / decision.transfer_time)
+            routes = self.sim.routes
+            flow = DataFlow(float(routes.bottleneck[routes.device_row[inst.device[task]], decision.node]))
             self._hold(decision.transfer_start, decision.transfer_start + decision.transfer_time,
                        lambda: flow.allocate(links), flow.deallocate)
         cpu = Task(cu=1)
