@@ -32,11 +32,11 @@ PARTS = (
      "both: Σ P_idle × horizon; LEAF's meter samples it, so a horizon that is not a multiple of "
      "the interval is cut to whole intervals"),
     ("node dynamic", "node_dynamic_j",
-     "both: (P_max − P_idle) × busy cores / cores (1 CU per running task in LEAF); sampled, a run "
-     "shorter than the interval is seen by a sample or missed"),
+     "both: (P_max − P_idle) × busy cores / cores (1 CU per running task in LEAF); sampled, "
+     "a run shorter than the interval is seen by a sample or missed"),
     ("link (radio)", "link_j",
-     "SchedGym: tx power × bits / route bottleneck; LEAF: J/bit × bits on the device's link; equal "
-     "here (the device link is every route's bottleneck on a tree)"),
+     "SchedGym: tx power × bits / route bottleneck; LEAF: J/bit × bits on the device's link; "
+     "equal here (the device link is every route's bottleneck on a tree)"),
 )
 
 
@@ -53,30 +53,33 @@ def main() -> None:
     kwargs = instance_set.env_kwargs
     env = gym.make(ENV_ID, **kwargs)
     start = time.perf_counter()
-    result = run_episode(env, baselines.make(ENV_ID, args.baseline), instance, args.seed, headless=False)
+    scheduler = baselines.make(ENV_ID, args.baseline)
+    result = run_episode(env, scheduler, instance, args.seed, headless=False)
     schedgym_s = time.perf_counter() - start
     expected = env.unwrapped.sim.state.node.copy()
     start = time.perf_counter()
     exact = run_leaf(instance, BaselineDriver.from_name(args.baseline), kwargs, args.seed,
                      meter_interval=LEAF_DEFAULT_INTERVAL)
     leaf_s = time.perf_counter() - start
-    fine = run_leaf(instance, BaselineDriver.from_name(args.baseline), kwargs, args.seed, meter_interval=args.fine)
+    fine = run_leaf(instance, BaselineDriver.from_name(args.baseline), kwargs, args.seed,
+                    meter_interval=args.fine)
     names = to_leaf(instance.topology).names
     same = all(exact.placements.get(task) == names[node] for task, node in enumerate(expected))
     print(f"{instance.name} ({instance.num_tasks} tasks), {args.baseline}, {kwargs}; horizon "
-          f"{exact.horizon_s:.4f} s; LEAF placements identical to SchedGym's: {'yes' if same else 'NO'}; "
-          f"wall time LEAF / SchedGym env = {leaf_s / schedgym_s:.1f}\n")
-    print(f"| energy (J) | SchedGym | LEAF exact | LEAF meter {LEAF_DEFAULT_INTERVAL:g} s | LEAF meter "
-          f"{args.fine:g} s | LEAF exact − SchedGym | why |")
+          f"{exact.horizon_s:.4f} s; LEAF placements identical to SchedGym's: "
+          f"{'yes' if same else 'NO'}; wall time LEAF / SchedGym env = {leaf_s / schedgym_s:.1f}\n")
+    print(f"| energy (J) | SchedGym | LEAF exact | LEAF meter {LEAF_DEFAULT_INTERVAL:g} s | "
+          f"LEAF meter {args.fine:g} s | LEAF exact − SchedGym | why |")
     print("|---|---|---|---|---|---|---|")
+    columns = (exact.schedgym_energy, exact.leaf_energy, exact.meter_energy, fine.meter_energy)
     for label, part, why in PARTS:
-        values = [getattr(e, part) for e in (exact.schedgym_energy, exact.leaf_energy, exact.meter_energy,
-                                             fine.meter_energy)]
+        values = [getattr(e, part) for e in columns]
         print(f"| {label} | " + " | ".join(f"{v:.4f}" for v in values)
               + f" | {values[1] - values[0]:+.2e} | {why} |")
-    totals = [e.total_j for e in (exact.schedgym_energy, exact.leaf_energy, exact.meter_energy, fine.meter_energy)]
-    print("| total | " + " | ".join(f"{v:.4f}" for v in totals) + f" | {totals[1] - totals[0]:+.2e} | "
-          f"SchedGym's info energy_j = {result.metrics['energy_j']:.4f} |")
+    totals = [e.total_j for e in columns]
+    print("| total | " + " | ".join(f"{v:.4f}" for v in totals)
+          + f" | {totals[1] - totals[0]:+.2e} | SchedGym's info energy_j = "
+          f"{result.metrics['energy_j']:.4f} |")
 
 
 if __name__ == "__main__":

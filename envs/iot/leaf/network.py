@@ -101,8 +101,9 @@ def to_leaf(topology: Topology) -> LeafNetwork:
     for src, dst, latency, bandwidth in zip(topology.link_src, topology.link_dst,
                                             topology.link_latency_s, topology.link_bandwidth_bps):
         for a, b in ((int(src), int(dst)), (int(dst), int(src))):
+            power = PowerModelLink(radio_energy_per_bit(topology, a, float(bandwidth)))
             link = Link(nodes[a], nodes[b], bandwidth=float(bandwidth), latency=float(latency),
-                        power_model=PowerModelLink(radio_energy_per_bit(topology, a, float(bandwidth))))
+                        power_model=power)
             infrastructure.add_link(link)
             channels.append(link)
     return LeafNetwork(infrastructure, names, tuple(channels))

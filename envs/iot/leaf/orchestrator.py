@@ -59,9 +59,10 @@ class BaselineDriver:
 
     def __init__(self, scheduler: Any) -> None:
         if not isinstance(scheduler, OrderedPlacement):
-            raise ValueError(f"scheduler={getattr(scheduler, 'name', scheduler)!r} is not a per-task "
-                             "IoT rule; allowed: an OrderedPlacement baseline such as 'greedy', "
-                             "'local', 'cloud', 'min_energy', 'edf' or 'round_robin'")
+            name = getattr(scheduler, "name", scheduler)
+            raise ValueError(f"scheduler={name!r} is not a per-task IoT rule; allowed: an "
+                             "OrderedPlacement baseline such as 'greedy', 'local', 'cloud', "
+                             "'min_energy', 'edf' or 'round_robin'")
         self.scheduler = scheduler
         self.name = scheduler.name
 
@@ -94,7 +95,8 @@ class PolicyDriver:
         actions: Its pointer action on each.
     """
 
-    def __init__(self, policy: OnnxPolicy, deterministic: bool = True, seed: int | None = None) -> None:
+    def __init__(self, policy: OnnxPolicy, deterministic: bool = True,
+                 seed: int | None = None) -> None:
         self.policy = policy
         self.name = f"onnx:{policy.path.name}"
         self.deterministic = deterministic
@@ -160,7 +162,8 @@ class SchedGymOrchestrator(Orchestrator):
         """Declares that ``application`` is the mirror's task ``task``."""
         self._task_of[application] = task
 
-    def _processing_task_placement(self, processing_task: ProcessingTask, application: Application) -> Node:
+    def _processing_task_placement(self, processing_task: ProcessingTask,
+                                   application: Application) -> Node:
         if application not in self._task_of:
             raise ValueError(f"{application} was not registered with a SchedGym task")
         return self.network.node(self.decide(self._task_of[application]))
@@ -170,14 +173,15 @@ class SchedGymOrchestrator(Orchestrator):
         iot = self.env.unwrapped
         sim = iot.sim
         if task not in sim.waiting:
-            raise RuntimeError(f"task {task} is not waiting in the SchedGym mirror at t={sim.state.time} "
-                               "(LEAF must place applications at their tasks' decision epochs)")
+            raise RuntimeError(f"task {task} is not waiting in the SchedGym mirror at "
+                               f"t={sim.state.time} (LEAF must place applications at their "
+                               "tasks' decision epochs)")
         obs, *_ = self.env.step(iot.task_node(task))
         node = self.driver.node(self.env, obs)
         plan = sim.timeline(task, np.array([node]))
         self.env.step(iot.compute_node(node))
-        self.decisions.append(Decision(task, node, float(plan.transfer_start[0]), float(plan.transfer_time[0]),
-                                       float(plan.start[0]), float(plan.finish[0]), float(plan.response[0])))
+        times = (plan.transfer_start, plan.transfer_time, plan.start, plan.finish, plan.response)
+        self.decisions.append(Decision(task, node, *(float(t[0]) for t in times)))
         return node
 
     def _route(self, graph: nx.MultiDiGraph, src: str, dst: str) -> list[str]:

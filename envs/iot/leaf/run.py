@@ -34,7 +34,8 @@ from leaf.application import Application, DataFlow, ProcessingTask, SinkTask, So
 from leaf.power import PowerAware, PowerMeasurement, PowerMeter
 
 from schedgym.envs.iot.leaf.network import LeafNetwork, to_leaf
-from schedgym.envs.iot.leaf.orchestrator import ENV_ID, Decision, PlacementDriver, SchedGymOrchestrator
+from schedgym.envs.iot.leaf.orchestrator import (ENV_ID, Decision, PlacementDriver,
+                                                  SchedGymOrchestrator)
 from schedgym.envs.iot.types import DROPPED, PLACED, IoTInstance
 from schedgym.envs.validation import check_float
 
@@ -81,8 +82,9 @@ class LeafRun:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def run_leaf(instance: IoTInstance, driver: PlacementDriver, env_kwargs: dict[str, Any] | None = None,
-             seed: int = 0, meter_interval: float | None = None) -> LeafRun:
+def run_leaf(instance: IoTInstance, driver: PlacementDriver,
+             env_kwargs: dict[str, Any] | None = None, seed: int = 0,
+             meter_interval: float | None = None) -> LeafRun:
     """Plays ``instance`` in LEAF with ``driver`` placing every task (module docstring).
 
     Args:
@@ -114,7 +116,8 @@ def run_leaf(instance: IoTInstance, driver: PlacementDriver, env_kwargs: dict[st
         clock.run(until=horizon)
     return LeafRun(
         decisions=orchestrator.decisions,
-        placements={task: app.tasks(ProcessingTask)[0].node.name for task, app in player.applications.items()},
+        placements={task: app.tasks(ProcessingTask)[0].node.name
+                    for task, app in player.applications.items()},
         dropped=player.dropped,
         horizon_s=horizon,
         leaf_energy=player.integrator.energy(),
@@ -127,7 +130,8 @@ def run_leaf(instance: IoTInstance, driver: PlacementDriver, env_kwargs: dict[st
 class _Player:
     """The simpy process that submits the applications and holds their resources."""
 
-    def __init__(self, instance: IoTInstance, network: LeafNetwork, orchestrator: SchedGymOrchestrator) -> None:
+    def __init__(self, instance: IoTInstance, network: LeafNetwork,
+                 orchestrator: SchedGymOrchestrator) -> None:
         self.instance, self.network, self.orchestrator = instance, network, orchestrator
         self.sim = orchestrator.env.unwrapped.sim
         self.applications: dict[int, Application] = {}
@@ -161,7 +165,8 @@ class _Player:
         application = Application()
         application.add_task(source)
         application.add_task(processing, incoming_data_flows=[(source, 0.0)])
-        application.add_task(SinkTask(cu=0, bound_node=device), incoming_data_flows=[(processing, 0.0)])
+        application.add_task(SinkTask(cu=0, bound_node=device),
+                             incoming_data_flows=[(processing, 0.0)])
         self.orchestrator.register(application, task)
         self.orchestrator.place(application)  # LEAF calls _processing_task_placement here
         self.applications[task] = application
@@ -169,14 +174,16 @@ class _Player:
         links = application.graph.edges[source.id, processing.id]["data"].links
         if decision.transfer_time > 0 and links:
             routes = self.sim.routes
-            flow = DataFlow(float(routes.bottleneck[routes.device_row[inst.device[task]], decision.node]))
+            row = routes.device_row[inst.device[task]]
+            flow = DataFlow(float(routes.bottleneck[row, decision.node]))
             self._hold(decision.transfer_start, decision.transfer_start + decision.transfer_time,
                        lambda: flow.allocate(links), flow.deallocate)
         cpu = Task(cu=1)
         node = processing.node
         self._hold(decision.start, decision.finish, lambda: cpu.allocate(node), cpu.deallocate)
 
-    def _hold(self, start: float, end: float, acquire: Callable[[], None], release: Callable[[], None]) -> None:
+    def _hold(self, start: float, end: float, acquire: Callable[[], None],
+              release: Callable[[], None]) -> None:
         self._push(start, _ACQUIRE, acquire)
         self._push(end, _RELEASE, release)
 

@@ -50,15 +50,16 @@ def _chain() -> Topology:
 
 def _small_instance(seed: int = 0, num_tasks: int = 40):
     rng = np.random.default_rng(seed)
-    return generator.sample_instance(rng, scale="small", topology="tree", rate=30.0, num_tasks=num_tasks,
-                                     arrival="poisson", cv=3.0)
+    return generator.sample_instance(rng, scale="small", topology="tree", rate=30.0,
+                                     num_tasks=num_tasks, arrival="poisson", cv=3.0)
 
 
 def test_the_mapping_keeps_nodes_links_and_power_models() -> None:
     network = to_leaf(_chain())
     assert network.names == ("device0", "edge1", "cloud2")
     edge = network.node(1)
-    assert edge.cu == 1 and edge.power_model.static_power == 10.0 and edge.power_model.max_power == 30.0
+    assert edge.cu == 1
+    assert (edge.power_model.static_power, edge.power_model.max_power) == (10.0, 30.0)
     # Two directed LEAF links per link; only the device's sending direction costs energy.
     assert [(c.src.name, c.dst.name) for c in network.channels] == [
         ("device0", "edge1"), ("edge1", "device0"), ("edge1", "cloud2"), ("cloud2", "edge1")]
@@ -101,7 +102,8 @@ def test_a_baseline_in_leaf_places_as_in_schedgym_with_the_same_energy(name) -> 
     # On a tree the device's link is every route's bottleneck: LEAF's accounting equals SchedGym's.
     assert run.leaf_energy.total_j == pytest.approx(result.metrics["energy_j"], rel=1e-12)
     for part in ("node_static_j", "node_dynamic_j", "link_j"):
-        assert getattr(run.leaf_energy, part) == pytest.approx(getattr(run.schedgym_energy, part), rel=1e-9)
+        expected_j = getattr(run.schedgym_energy, part)
+        assert getattr(run.leaf_energy, part) == pytest.approx(expected_j, rel=1e-9)
 
 
 def test_an_onnx_policy_makes_every_leaf_placement(tmp_path) -> None:
@@ -113,7 +115,8 @@ def test_an_onnx_policy_makes_every_leaf_placement(tmp_path) -> None:
     env = gym.make(ENV_ID, **EVERY_ARRIVAL)
     spec = env.unwrapped.spec_graph
     torch.manual_seed(0)
-    net = PointerNet(**net_kwargs_for(env.observation_space, spec.node_features), width=16, depth=1).eval()
+    sizes = net_kwargs_for(env.observation_space, spec.node_features)
+    net = PointerNet(**sizes, width=16, depth=1).eval()
     export_net(net, tmp_path / "iot.onnx", spec.metadata(), ENV_ID, EVERY_ARRIVAL)
     policy = runtime.load(tmp_path / "iot.onnx", env_id=ENV_ID)
     instance = _small_instance(seed=1, num_tasks=30)
@@ -137,4 +140,5 @@ def test_window_planners_and_bad_meter_intervals_are_refused() -> None:
     with pytest.raises(ValueError, match="aco"):
         BaselineDriver.from_name("aco")
     with pytest.raises(ValueError, match="meter_interval"):
-        run_leaf(tasks(_chain(), [0.0]), BaselineDriver.from_name("greedy"), EVERY_ARRIVAL, meter_interval=0.0)
+        run_leaf(tasks(_chain(), [0.0]), BaselineDriver.from_name("greedy"), EVERY_ARRIVAL,
+                 meter_interval=0.0)
