@@ -88,24 +88,25 @@ class BaselineDriver:
 
 
 class PolicyDriver:
-    """An exported SchedGym IoT policy (:mod:`policies.runtime`), greedy (argmax) by default.
+    """An exported SchedGym IoT policy (:mod:`policies.runtime`): its argmax, or with
+    ``deterministic=False`` a sample of its masked softmax drawn from the reset's seed.
 
     Attributes:
         observations: Every observation it acted on (HOLD masked out), in order.
         actions: Its pointer action on each.
     """
 
-    def __init__(self, policy: OnnxPolicy, deterministic: bool = True,
-                 seed: int | None = None) -> None:
+    def __init__(self, policy: OnnxPolicy, deterministic: bool = True) -> None:
         self.policy = policy
         self.name = f"onnx:{policy.path.name}"
         self.deterministic = deterministic
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(0)
         self.observations: list[dict[str, np.ndarray]] = []
         self.actions: list[int] = []
 
     def reset(self, env: gym.Env, seed: int | None = None) -> None:
         self.policy.check_env(env)
+        self.rng = np.random.default_rng(seed)
         self.observations, self.actions = [], []
 
     def node(self, env: gym.Env, obs: dict[str, np.ndarray]) -> int:

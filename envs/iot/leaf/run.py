@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -36,6 +36,7 @@ from leaf.power import PowerAware, PowerMeasurement, PowerMeter
 from schedgym.envs.iot.leaf.network import LeafNetwork, to_leaf
 from schedgym.envs.iot.leaf.orchestrator import (ENV_ID, Decision, PlacementDriver,
                                                   SchedGymOrchestrator)
+from schedgym.envs.iot.sim import IoTSim
 from schedgym.envs.iot.types import DROPPED, PLACED, IoTInstance
 from schedgym.envs.validation import check_float
 
@@ -79,7 +80,7 @@ class LeafRun:
     leaf_energy: Energy
     meter_energy: Energy | None
     schedgym_energy: Energy
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any]
 
 
 def run_leaf(instance: IoTInstance, driver: PlacementDriver,
@@ -229,7 +230,7 @@ def _metered(meters: tuple[PowerMeter, PowerMeter], interval: float) -> Energy:
     return Energy(nodes.static * interval, nodes.dynamic * interval, links.total() * interval)
 
 
-def _horizon(instance: IoTInstance, sim: Any) -> float:
+def _horizon(instance: IoTInstance, sim: IoTSim) -> float:
     """SchedGym's horizon (``envs.iot.sim.episode_metrics``): the last result back, or the
     mirror's time if later."""
     placed = sim.state.status == PLACED
@@ -237,7 +238,7 @@ def _horizon(instance: IoTInstance, sim: Any) -> float:
     return max(float(back.max()) if len(back) else 0.0, float(sim.state.time))
 
 
-def schedgym_energy(instance: IoTInstance, sim: Any, horizon: float) -> Energy:
+def schedgym_energy(instance: IoTInstance, sim: IoTSim, horizon: float) -> Energy:
     """The mirror's energy by LEAF's categories: idle power over the horizon, each task's
     dynamic CPU energy, and the radio energy (the rest of its task energy)."""
     st, topo = sim.state, instance.topology

@@ -89,13 +89,15 @@ def test_energy_cross_check_matches_the_hand_computed_case(baseline, node, horiz
     assert run.meter_energy.link_j == pytest.approx(run.leaf_energy.link_j)
 
 
-@pytest.mark.parametrize("name", ["greedy", "round_robin", "local"])
-def test_a_baseline_in_leaf_places_as_in_schedgym_with_the_same_energy(name) -> None:
+@pytest.mark.parametrize("name,interval", [("greedy", 0.0), ("round_robin", 0.0), ("local", 0.0),
+                                           ("greedy", 0.01)])
+def test_a_baseline_in_leaf_places_as_in_schedgym_with_the_same_energy(name, interval) -> None:
     instance = _small_instance()
-    env = gym.make(ENV_ID, **EVERY_ARRIVAL)
+    kwargs = {"decision_interval": interval}
+    env = gym.make(ENV_ID, **kwargs)
     result = run_episode(env, baselines.make(ENV_ID, name), instance, seed=0)
     expected = env.unwrapped.sim.state.node
-    run = run_leaf(instance, BaselineDriver.from_name(name), EVERY_ARRIVAL)
+    run = run_leaf(instance, BaselineDriver.from_name(name), kwargs)
     names = to_leaf(instance.topology).names
     assert run.placements == {task: names[expected[task]] for task in range(instance.num_tasks)}
     assert len(set(run.placements.values())) > 1
@@ -134,6 +136,15 @@ def test_an_onnx_policy_makes_every_leaf_placement(tmp_path) -> None:
         assert run.placements[decision.task] == names[argmax - node0]
     assert choices > 0  # the policy had a choice to make, not one legal node each time
     assert sorted(run.placements) == list(range(instance.num_tasks))
+
+
+def test_a_task_the_mirror_drops_at_its_epoch_is_not_submitted_to_leaf() -> None:
+    # Epochs every 1 s: task 0 (deadline 0.2 s) expires before the epoch at 1 s, task 1 does not.
+    instance = tasks(_chain(), [0.5, 0.6], deadline=np.array([0.2, 10.0]))
+    run = run_leaf(instance, BaselineDriver.from_name("greedy"), {"decision_interval": 1.0})
+    assert run.dropped == [0]
+    assert run.placements == {1: "edge1"}
+    assert [d.task for d in run.decisions] == [1] and run.decisions[0].transfer_start == 1.0
 
 
 def test_window_planners_and_bad_meter_intervals_are_refused() -> None:
