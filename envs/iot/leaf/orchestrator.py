@@ -50,19 +50,21 @@ class PlacementDriver(Protocol):
 
 class BaselineDriver:
     """A SchedGym IoT rule baseline (an :class:`OrderedPlacement`: ``greedy``, ``local``,
-    ``cloud``, ``min_energy``, ``edf``, ``round_robin``) asked for the node of one task.
+    ``cloud``, ``min_energy``, ``round_robin``, ``edf``, ``wfq``) asked for the node of one
+    task (its ``node_for``). LEAF orders the placements, so a rule's own order is not used:
+    ``edf`` and ``wfq``, which differ from ``greedy`` only in their order, place as ``greedy``.
 
     Raises:
-        ValueError: If ``scheduler`` decides whole windows (ACO, CP-SAT, WFQ plan orders and
-            holds, which LEAF's one-call-per-task hook cannot express).
+        ValueError: If ``scheduler`` is not such a rule (``aco`` and ``cpsat`` plan whole
+            windows, order and holds included, which LEAF's one call per task cannot express).
     """
 
     def __init__(self, scheduler: Any) -> None:
         if not isinstance(scheduler, OrderedPlacement):
             name = getattr(scheduler, "name", scheduler)
             raise ValueError(f"scheduler={name!r} is not a per-task IoT rule; allowed: an "
-                             "OrderedPlacement baseline such as 'greedy', 'local', 'cloud', "
-                             "'min_energy', 'edf' or 'round_robin'")
+                             "OrderedPlacement baseline: 'greedy', 'local', 'cloud', "
+                             "'min_energy', 'round_robin', 'edf' or 'wfq'")
         self.scheduler = scheduler
         self.name = scheduler.name
 
