@@ -26,6 +26,7 @@ class PolicyDriver:
 
     Attributes:
         actions: The pointer action of every decision (always kept).
+        ops: The operation of every decision (``envs.llm.sim.Op``).
         observations: Copies of the observations decided on, if recording.
 
     Raises:
@@ -41,6 +42,7 @@ class PolicyDriver:
         policy.check_env(env)
         self.policy, self.env, self.deterministic, self.record = policy, env, deterministic, record
         self.actions: list[int] = []
+        self.ops: list[Op] = []
         self.observations: list[dict[str, np.ndarray]] = []
         self._rng = np.random.default_rng(0)
 
@@ -50,6 +52,7 @@ class PolicyDriver:
                              f"{sim.max_batch_size}) are not the policy env's "
                              f"({self.env.window}, {self.env.max_batch_size})")
         self.actions.clear()
+        self.ops.clear()
         self.observations.clear()
         self._rng = np.random.default_rng(seed)
 
@@ -59,4 +62,6 @@ class PolicyDriver:
         self.actions.append(node)
         if self.record:
             self.observations.append({key: value.copy() for key, value in obs.items()})
-        return op_of_node(node, sim.window, sim.visible_queue(), sim.running)
+        op = op_of_node(node, sim.window, sim.visible_queue(), sim.running)
+        self.ops.append(op)
+        return op

@@ -35,12 +35,12 @@ class CostModelPredictorConfig(BaseExecutionTimePredictorConfig):
     """Vidur's predictor config selecting :class:`CostModelPredictor`.
 
     Attributes:
-        preset: A name of ``envs.llm.cost.PRESETS``.
+        preset: A name of ``envs.llm.cost.PRESETS`` or a ``HardwarePreset``.
         idle_step: Seconds an empty batch lasts (the env's ``idle_step``): a scheduler that runs
             nothing while requests wait idles this long before it is asked again.
     """
 
-    preset: str = field(default="llama2-7b-a100", metadata={"help": "SchedGym preset name."})
+    preset: Any = field(default="llama2-7b-a100", metadata={"help": "SchedGym preset."})
     idle_step: float = field(default=0.01, metadata={"help": "Seconds of an empty batch."})
 
     @staticmethod

@@ -4,6 +4,7 @@ own replica schedulers (:func:`run_native`); per-request results in SchedGym's t
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +27,10 @@ from schedgym.envs.llm.vidur.predictor import CostModelPredictorConfig
 from schedgym.envs.llm.vidur.scheduler import SchedGymReplicaScheduler, SchedGymSchedulerConfig
 from schedgym.envs.validation import argument_error, check_choice, check_int
 
-#: Vidur's model and device names of the presets (the predictor prices them; Vidur only needs
-#: names it knows for its memory planner and utilisation metrics).
+#: Vidur's model, device and node names of the presets. The predictor prices every iteration
+#: with the preset itself; Vidur only needs names it knows for its memory planner and its
+#: utilisation metrics, which the adapter does not use (the KV blocks are the preset's), so a
+#: custom preset runs under the A100 names.
 VIDUR_MODELS = {"llama2-7b-a100": ("meta-llama/Llama-2-7b-hf", "a100", "a100_dgx"),
                 "llama2-7b-h100": ("meta-llama/Llama-2-7b-hf", "h100", "h100_dgx")}
 NATIVE_SCHEDULERS = ("vllm", "sarathi")
@@ -82,9 +85,7 @@ class _Simulator(Simulator):
 
 def _config(preset: HardwarePreset, scheduler: BaseReplicaSchedulerConfig, idle_step: float,
             output_dir: str) -> SimulationConfig:
-    if preset.name not in VIDUR_MODELS:
-        raise argument_error("preset", preset.name, f"one of {', '.join(VIDUR_MODELS)}")
-    model, device, node = VIDUR_MODELS[preset.name]
+    model, device, node = VIDUR_MODELS.get(preset.name, VIDUR_MODELS["llama2-7b-a100"])
     return SimulationConfig(
         cluster_config=ClusterConfig(
             num_replicas=1,
@@ -97,7 +98,7 @@ def _config(preset: HardwarePreset, scheduler: BaseReplicaSchedulerConfig, idle_
         request_generator_config=SyntheticRequestGeneratorConfig(
             length_generator_config=FixedRequestLengthGeneratorConfig(
                 max_tokens=preset.max_model_len)),
-        execution_time_predictor_config=CostModelPredictorConfig(preset=preset.name,
+        execution_time_predictor_config=CostModelPredictorConfig(preset=preset,
                                                                  idle_step=idle_step),
         # No metrics, plots, traces or Weights & Biases: the results are read off the requests.
         metrics_config=MetricsConfig(write_metrics=False, enable_chrome_trace=False,
@@ -113,12 +114,19 @@ def _simulate(instance: LLMInstance, scheduler_config: BaseReplicaSchedulerConfi
     # sends to ReplicaId(0): restart the count so that every run in a process has replica 0.
     Replica._id = -1
     first_batch = Batch._id
-    with tempfile.TemporaryDirectory(prefix="schedgym-vidur-") as output_dir:
-        simulator = _Simulator(_config(preset, scheduler_config, idle_step, output_dir), requests)
-        replica = simulator.scheduler.get_replica_scheduler(ReplicaId(0))
-        if attach is not None:
-            attach(replica, requests)
-        simulator.run()
+    logger = logging.getLogger("vidur")  # Vidur logs every run's start and end at INFO
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with tempfile.TemporaryDirectory(prefix="schedgym-vidur-") as output_dir:
+            config = _config(preset, scheduler_config, idle_step, output_dir)
+            simulator = _Simulator(config, requests)
+            replica = simulator.scheduler.get_replica_scheduler(ReplicaId(0))
+            if attach is not None:
+                attach(replica, requests)
+            simulator.run()
+    finally:
+        logger.setLevel(level)
     done = [request.completed for request in requests]
     if not all(done):
         raise RuntimeError(f"Vidur finished with {done.count(False)} requests not completed")

@@ -90,7 +90,8 @@ class SchedGymReplicaScheduler(BaseReplicaScheduler):
     Attributes:
         mirror: The ``LLMSim`` mirroring Vidur's replica state.
         decisions: Operations the driver returned (RUN included).
-        history: If recording, every batch as ``(time, rows, q_tokens)`` (rows: instance ids).
+        history: If recording, every batch as ``(time, decoding, picked)``: the instance ids of
+            its decodes and of its prefill chunks (in pick order).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -171,7 +172,7 @@ class SchedGymReplicaScheduler(BaseReplicaScheduler):
             kv_tokens.append(request.num_processed_tokens + q)
         st.free_blocks = self._cache_config.num_blocks - self._num_allocated_blocks
         if self.history is not None:
-            self.history.append((time, decodes + picks, q_tokens))
+            self.history.append((time, decodes, picks))
         return Batch(self._replica_id, requests, q_tokens, kv_tokens)
 
     def on_batch_end(self, batch: Batch) -> None:
