@@ -79,6 +79,20 @@ def test_vidurs_vllm_packs_prefills_by_their_sum_where_schedgym_pads() -> None:
     assert sim.state.first_token[1] > sim.state.first_token[0]
 
 
+def test_a_stand_in_for_a_missing_package_fails_loudly_when_used() -> None:
+    import importlib
+
+    from schedgym.envs.llm.vidur import _shims
+
+    missing = _shims.install()
+    if not missing:
+        pytest.skip("every package the shims stand in for is installed")
+    module = importlib.import_module(f"{missing[0]}.some.submodule")
+    assert not module.anything  # reads as absent (``if wandb.run:``)
+    with pytest.raises(ImportError, match=f"{missing[0]}.some.submodule.anything is not installed"):
+        module.anything()
+
+
 def test_bad_arguments_are_refused_by_name() -> None:
     instance = workload([0.0], [10], [2])
     with pytest.raises(ArgumentError, match="scheduler"):
