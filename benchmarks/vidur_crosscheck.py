@@ -66,7 +66,8 @@ from schedgym.envs.llm.types import LLMInstance
 from schedgym.envs.llm.vidur import run_native, run_schedgym
 
 ENV_ID = "schedgym/LLMServe-v0"
-CONV_TRACE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "azure_llm_2023" / "conv.csv"
+CONV_TRACE = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "azure_llm_2023"
+              / "conv.csv")
 
 
 class SumLimitFCFS(VLLMScheduler):
@@ -164,14 +165,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {pair} | Vidur 0.0.26 failed its own assertion: a preemption happened; "
                   f"lower --rate-scale |")
             continue
-        ours, ours_wall = best_of(args.schedgym_repeats, lambda: schedgym_metrics(instance, make()))
+        ours, ours_wall = best_of(args.schedgym_repeats,
+                                  lambda: schedgym_metrics(instance, make()))
         name = make().name
         vidur = {"ttft": result.ttft, "tpot": result.tpot, "e2e": result.e2e}
         for row in agreement(vidur, ours):
-            print(f"| {pair} | {row['metric']} | {row['vidur_p50']:.4f} | {row['schedgym_p50']:.4f} "
-                  f"| {row['vidur_p99']:.4f} | {row['schedgym_p99']:.4f} | {row['abs_p50']:.2e} "
-                  f"| {row['abs_p99']:.2e} | {row['rel_p50']:.2e} | {row['rel_p99']:.2e} "
-                  f"| {row['differ']:.1%} |")
+            cells = [f"{row[key]:.4f}" for key in ("vidur_p50", "schedgym_p50", "vidur_p99",
+                                                    "schedgym_p99")]
+            cells += [f"{row[key]:.2e}" for key in ("abs_p50", "abs_p99", "rel_p50", "rel_p99")]
+            print(f"| {pair} | {row['metric']} | {' | '.join(cells)} | {row['differ']:.1%} |")
         speed.append((pair, name, vidur_wall, ours_wall, int(result.restarts.sum())))
     print("\n| Vidur run | SchedGym baseline | Vidur s | SchedGym s | ratio | Vidur restarts |")
     print("|---|---|---|---|---|---|")

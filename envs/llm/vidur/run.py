@@ -22,6 +22,7 @@ from vidur.types import ReplicaId
 from schedgym.envs.llm.cost import HardwarePreset
 from schedgym.envs.llm.env import check_replica_arguments
 from schedgym.envs.llm.fastsim import headless_driver
+from schedgym.envs.llm.sim import LLMSim
 from schedgym.envs.llm.types import LLMInstance
 from schedgym.envs.llm.vidur.predictor import CostModelPredictorConfig
 from schedgym.envs.llm.vidur.scheduler import SchedGymReplicaScheduler, SchedGymSchedulerConfig
@@ -155,6 +156,8 @@ def run_schedgym(instance: LLMInstance, scheduler: Any, seed: int = 0,
 
     Raises:
         schedgym.envs.validation.ArgumentError: A bad argument, named with its value.
+        ValueError: If a request cannot be served (context or KV capacity), as the env says.
+        RuntimeError: If the scheduler makes more decisions than the env would allow an episode.
     """
     if not isinstance(instance, LLMInstance):
         raise argument_error("instance", instance, "an LLMInstance", wrong_type=True)
@@ -184,11 +187,19 @@ def run_native(instance: LLMInstance, scheduler: str = "vllm",
         scheduler: ``"vllm"`` (``max_tokens_in_batch=token_budget``) or ``"sarathi"``
             (``chunk_size``).
         max_batch_size: Vidur's ``batch_size_cap``.
+
+    Raises:
+        schedgym.envs.validation.ArgumentError: A bad argument, named with its value.
+        ValueError: If a request cannot be served (context or KV capacity), as the env says.
+        AssertionError: Vidur 0.0.26's own, on the recompute after a preemption (see
+            ``benchmarks/vidur_crosscheck.py``).
     """
     if not isinstance(instance, LLMInstance):
         raise argument_error("instance", instance, "an LLMInstance", wrong_type=True)
     scheduler = check_choice("scheduler", scheduler, NATIVE_SCHEDULERS)
     args = check_replica_arguments(preset, max_batch_size, token_budget, 1, 0.01, None)
+    # The env's check that every request fits the context and the KV cache (Vidur would hang).
+    LLMSim(instance, args.preset, args.max_batch_size, args.token_budget, 0.01, 1, compiled=False)
     if scheduler == "vllm":
         config = VllmSchedulerConfig(batch_size_cap=args.max_batch_size,
                                      max_tokens_in_batch=args.token_budget)

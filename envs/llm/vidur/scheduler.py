@@ -19,7 +19,7 @@ Memory follows SchedGym's rules, which Vidur's vLLM scheduler shares (blocks of 
 request holds the blocks of its context): a pick allocates the chunk's blocks, a decode the block
 its next token needs; when the decodes need more blocks than are free, the most recently admitted
 KV holders are preempted (vLLM's default) and recomputed later, through Vidur's
-``Request.restart`` (see :func:`restart_request` for the two fields it leaves stale).
+``Request.restart`` (repaired by :func:`restart_request`: see there).
 
 A scheduler that runs nothing while requests wait (an untrained policy may) gets an empty Vidur
 batch, which idles ``idle_step`` seconds (:mod:`.predictor`); SchedGym's env idles until the next
@@ -185,7 +185,8 @@ class SchedGymReplicaScheduler(BaseReplicaScheduler):
             tenant = instance.tenant[row]
             prompt = int(instance.prompt_tokens[row])
             if st.status[row] == PREFILLING:
-                st.prefilled[row] += q
+                st.prefilled[row] = (st.prefill_target[row] if request.is_prefill_complete
+                                     else request.num_processed_tokens)
                 if st.restarts[row] == 0:  # recomputation is no service (LLMSim)
                     st.tenant_service[tenant] += q / instance.tenant_weight[tenant]
                 if request.is_prefill_complete:

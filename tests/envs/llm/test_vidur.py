@@ -11,7 +11,8 @@ from schedgym import baselines  # noqa: E402
 from schedgym.envs.llm.fastsim import run_headless  # noqa: E402
 from schedgym.envs.llm.generator import sample_instance  # noqa: E402
 from schedgym.envs.llm.vidur import PolicyDriver, run_native, run_schedgym  # noqa: E402
-from schedgym.envs.llm.vidur.predictor import CostModelPredictor, CostModelPredictorConfig  # noqa: E402
+from schedgym.envs.llm.vidur.predictor import (CostModelPredictor,  # noqa: E402
+                                                CostModelPredictorConfig)
 from schedgym.envs.llm.vidur.scheduler import check_mirror  # noqa: E402
 from schedgym.envs.validation import ArgumentError  # noqa: E402
 from tests.envs.llm.helpers import A100, tiny_memory, workload  # noqa: E402
