@@ -41,7 +41,7 @@ Speed: wall seconds of each simulator on the same workload in this run (best of 
 and their ratio. SchedGym's is the headless path (``envs.llm.fastsim.run_headless``).
 
 Run: ``python -m benchmarks.vidur_crosscheck [--trace-duration 600] [--rate-scale 0.63]``
-(needs the ``vidur`` extra: ``pip install --no-deps vidur==0.0.26 ddsketch``).
+(needs the ``vidur`` extra: ``pip install --no-deps vidur==0.0.26 && pip install ddsketch``).
 """
 
 from __future__ import annotations

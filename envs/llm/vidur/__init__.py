@@ -9,7 +9,8 @@ simulator: the ``vidur`` extra.
   schedulers) on an ``LLMInstance``, results per request.
 
 Vidur's wheel declares far more dependencies than this path calls: install it with
-``pip install --no-deps vidur==0.0.26 ddsketch``; :mod:`._shims` stands in for the rest.
+``pip install --no-deps vidur==0.0.26 && pip install ddsketch``; :mod:`._shims` stands in for
+the rest.
 """
 
 from schedgym.envs.llm.vidur import _shims

@@ -80,6 +80,16 @@ def test_vidurs_vllm_packs_prefills_by_their_sum_where_schedgym_pads() -> None:
     assert sim.state.first_token[1] > sim.state.first_token[0]
 
 
+@pytest.mark.parametrize("name", ["vllm", "sarathi"])
+def test_vidurs_own_schedulers_fail_their_assertion_on_a_recompute(name) -> None:
+    # Why the cross-check keeps Vidur's own schedulers below preemption (README): Request.restart
+    # keeps the first pass's stage token count, which the recomputed prefill then overruns.
+    instance = sample_instance(np.random.default_rng(1), num_requests=40, rate=6.0,
+                               max_model_len=1500)
+    with pytest.raises(AssertionError):
+        run_native(instance, name, preset=tiny_memory(120))
+
+
 def test_a_stand_in_for_a_missing_package_fails_loudly_when_used() -> None:
     import importlib
 
