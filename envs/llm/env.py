@@ -305,6 +305,14 @@ class LLMServeEnv(GraphEnv):
         self._encode()
         return self._info(final=True), actions
 
+    def observe(self, sim: LLMSim) -> dict[str, np.ndarray]:
+        """The observation of ``sim``, a simulator this env did not reset: how an external
+        simulator whose state is mirrored into an ``LLMSim`` (``envs.llm.vidur``) is shown to a
+        policy. The env then acts on ``sim`` (``node_of``, ``action_masks``) as after a reset."""
+        self.sim = sim
+        self._encode()
+        return self.observation()
+
     def _info(self, final: bool) -> dict[str, Any]:
         sim = self.sim
         if final:

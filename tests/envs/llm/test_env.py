@@ -9,6 +9,7 @@ import pytest
 
 import schedgym  # noqa: F401  (registers the ids)
 from schedgym.envs.llm.env import BUDGETS, NODE_FEATURES, PAUSE_NODE, QUEUE_NODE0, RUN_NODE
+from schedgym.envs.llm.sim import LLMSim, apply
 from tests.envs.llm.helpers import workload
 
 CONV_TRACE = Path(__file__).resolve().parents[4] / "shared" / "data" / "azure_llm_2023" / "conv.csv"
@@ -171,3 +172,17 @@ def test_a_flooding_tenant_does_not_hide_another_tenants_request():
     obs, _ = env.reset(seed=0, options={"instance": instance})
     assert env._shown_queue == list(range(63)) + [70]
     assert obs["action_mask"][env.node_of(("pick", 70))]
+
+
+def test_observe_shows_an_outside_simulator_as_the_env_shows_its_own():
+    instance = workload([0.0, 0.0, 0.2], [300, 200, 900], [4, 6, 3])
+    env, other = make(), make()
+    obs, _ = env.reset(seed=0, options={"instance": instance})
+    sim = LLMSim(instance, env.preset, env.max_batch_size, env.token_budget, env.idle_step, env.window)
+    for op in (("pick", 0), ("pick", 1), ("run", 0), ("pick", 2)):  # apart from a fresh reset
+        obs, *_ = env.step(env.node_of(op))
+        apply(sim, op)
+    seen = other.observe(sim)
+    for key, value in obs.items():
+        np.testing.assert_array_equal(seen[key], value, err_msg=key)
+    assert other.sim is sim and other.node_of(("pick", 2)) == env.node_of(("pick", 2))
