@@ -111,9 +111,9 @@ def draw_gantt(sim: IoTSim, title: str = "", until: float | None = None) -> "Fig
     end = max(float(bars.finish.max(initial=0.0)), 1e-3)
     axis.set_xlim(0.0, until if until is not None else end)
     if len(devices) <= 20:
-        axis.legend(handles=[Patch(color=colour[int(d)], label=f"device {d}") for d in devices],
-                    fontsize=7, ncol=min(len(devices), 10), loc="upper center",
-                    bbox_to_anchor=(0.5, -0.12), frameon=False)
+        figure.legend(handles=[Patch(color=colour[int(d)], label=f"device {d}") for d in devices],
+                      fontsize=7, ncol=min(len(devices), 10), loc="outside lower center",
+                      frameon=False)
     axis.set_title(title, fontsize=9)
     return figure
 
