@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"saved the chart to {args.plot}")
     if args.render:
         pictures = [path for instance_set in instance_sets for path in evaluation.render_episodes(
-            args.env, instance_set, schedulers, args.seeds[0], args.render, progress=not args.no_progress)]
+            args.env, instance_set, schedulers, args.seeds[0], args.render,
+            progress=not args.no_progress)]
         print(f"saved {len(pictures)} pictures under {args.render}")
     return 0
 

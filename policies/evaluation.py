@@ -231,8 +231,8 @@ def evaluate(
 
 
 def render_episodes(env_id: str, instance_set: InstanceSet,
-                    schedulers: dict[str, Callable[[], Scheduler]], seed: int, directory: str | Path,
-                    progress: bool = True) -> list[Path]:
+                    schedulers: dict[str, Callable[[], Scheduler]], seed: int,
+                    directory: str | Path, progress: bool = True) -> list[Path]:
     """Plays every scheduler on every instance once more with seed ``seed`` in an env made with
     ``render_mode="rgb_array"``, and saves its ``render()`` at the episode's end as
     ``directory/<set>/<instance>__<policy>.png`` (each written atomically).
@@ -253,9 +253,11 @@ def render_episodes(env_id: str, instance_set: InstanceSet,
     jobs = [(i, instance, label) for i, instance in enumerate(instance_set.instances)
             for label in schedulers]
     written = []
-    for index, instance, label in tqdm(jobs, desc=f"render {instance_set.name}", disable=not progress):
+    for index, instance, label in tqdm(jobs, desc=f"render {instance_set.name}",
+                                       disable=not progress):
         run_episode(env, schedulers[label](), instance, seed)
-        path = folder / f"{_file_part(_instance_name(instance_set, index))}__{_file_part(label)}.png"
+        name = f"{_file_part(_instance_name(instance_set, index))}__{_file_part(label)}.png"
+        path = folder / name
         save_png(path, env.render())
         written.append(path)
     env.close()

@@ -229,7 +229,7 @@ class LLMClusterEnv(GraphEnv):
         return int(replica)
 
     def _render_frame(self) -> np.ndarray:
-        """The timeline picture of the episode so far (:func:`envs.llm.timeline.render_timeline`)."""
+        """The timeline picture of the episode so far (:mod:`envs.llm.timeline`)."""
         if self.cluster is None:
             raise RuntimeError("call reset() before render()")
         from schedgym.envs.llm.timeline import render_timeline

@@ -304,7 +304,7 @@ class LLMServeEnv(GraphEnv):
         return self._info(final=True), actions
 
     def _render_frame(self) -> np.ndarray:
-        """The timeline picture of the episode so far (:func:`envs.llm.timeline.render_timeline`)."""
+        """The timeline picture of the episode so far (:mod:`envs.llm.timeline`)."""
         if self.sim is None:
             raise RuntimeError("call reset() before render()")
         from schedgym.envs.llm.timeline import render_timeline

@@ -108,7 +108,8 @@ class LLMSim:
                  token_budget: int, idle_step: float, window: int, compiled: bool = True,
                  routed: bool = False, record: bool = False) -> None:
         if record and compiled:
-            raise ValueError("record=True logs iterations on the numpy reference: pass compiled=False")
+            raise ValueError("record=True logs iterations on the numpy reference: "
+                             "pass compiled=False")
         self.instance, self.preset, self.window = instance, preset, window
         self.max_batch_size, self.token_budget, self.idle_step = max_batch_size, token_budget, idle_step
         self.compiled = compiled

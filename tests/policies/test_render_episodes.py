@@ -18,8 +18,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def test_cli_saves_one_png_per_policy_and_instance(tmp_path, capsys):
     out = tmp_path / "pictures"
     assert evaluate.main(["--env", "schedgym/IoTPlacement-v0", "--instances", "small-tree-medium",
-                          "--policies", "round_robin,greedy", "--seeds", "3,4", "--render", str(out),
-                          "--no-progress"]) == 0
+                          "--policies", "round_robin,greedy", "--seeds", "3,4",
+                          "--render", str(out), "--no-progress"]) == 0
     files = sorted(path.relative_to(out).as_posix() for path in out.rglob("*"))
     expected = sorted([f"small-tree-medium/small-tree-medium-{i}__{policy}.png" for i in range(5)
                        for policy in ("round_robin", "greedy")] + ["small-tree-medium"])

@@ -61,9 +61,10 @@ def test_the_log_needs_the_numpy_reference_and_is_off_by_default():
 def test_an_episode_conserves_its_tokens(env_id, policy, kwargs):
     env = gym.make(env_id, render_mode="rgb_array", **kwargs)
     env.reset(seed=5)
-    instance = (env.unwrapped.sim if env_id.endswith("Serve-v0") else env.unwrapped.cluster).instance
+    replica = env_id.endswith("Serve-v0")
+    instance = (env.unwrapped.sim if replica else env.unwrapped.cluster).instance
     run_episode(env, baselines.make(env_id, policy), instance, seed=5)
-    sims = [env.unwrapped.sim] if env_id.endswith("Serve-v0") else env.unwrapped.cluster.replicas
+    sims = [env.unwrapped.sim] if replica else env.unwrapped.cluster.replicas
     assert all(sim.done for sim in sims) and sum(sim.preemptions for sim in sims) == 0
     data = timeline(sims)
     # Without preemptions every prompt is prefilled once and every later token decoded once.

@@ -30,7 +30,8 @@ def test_a_single_vm_moved_to_another_pm():
     assert occ.mem_before.tolist() == [3, 3, 3, 0] and occ.mem_now.tolist() == [0, 3, 3, 3]
     assert occ.left.tolist() == [0] and occ.arrived.tolist() == [3]
     figure = draw_occupancy(state)
-    assert _markers(figure, LEFT_GID).tolist() == [0] and _markers(figure, ARRIVED_GID).tolist() == [3]
+    assert _markers(figure, LEFT_GID).tolist() == [0]
+    assert _markers(figure, ARRIVED_GID).tolist() == [3]
     # Free cores (4, 6, 4, 8) before, (8, 6, 4, 4) now; mod 4 leaves 2 of 22 either way.
     titles = " ".join(axis.get_title(loc="left") for axis in figure.axes)
     assert titles.count("fragment rate 0.0909") == 2
@@ -44,7 +45,8 @@ def test_a_double_vm_marks_both_numa_nodes_and_a_round_trip_marks_none():
     assert occ.left.tolist() == [0, 1] and occ.arrived.tolist() == [2, 3]
     migrate(state, 0, 2 * 2 + 0)  # back to PM 0: nothing moved against the initial placement
     occ = occupancy(state)
-    assert np.array_equal(occ.cpu_now, occ.cpu_before) and not len(occ.left) and not len(occ.arrived)
+    assert np.array_equal(occ.cpu_now, occ.cpu_before)
+    assert not len(occ.left) and not len(occ.arrived)
     assert not len(_markers(draw_occupancy(state), LEFT_GID))
 
 
