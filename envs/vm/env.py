@@ -111,9 +111,9 @@ class VMRescheduleEnv(GraphEnv):
         drawn from the state).
 
     ## Version History
-    v1: later ``render_mode="rgb_array"`` (an occupancy picture), which changes no episode.
     v1: VM feature ``best_move_gain`` and destination feature ``move_gain`` (the fragment change
         of single migrations, which the policy otherwise has to infer from free cores mod g).
+        Later ``render_mode="rgb_array"`` (an occupancy picture), which changes no episode.
     v0: initial version (removed; policies trained on it do not fit v1's observation).
 
     ## What baselines may read
