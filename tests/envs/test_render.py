@@ -45,8 +45,12 @@ def test_every_env_has_small_kwargs() -> None:
 def test_rgb_array_is_a_picture_of_the_episode(env_id: str) -> None:
     env = gym.make(env_id, render_mode="rgb_array", **SMALL_KWARGS[env_id])
     assert "rgb_array" in env.metadata["render_modes"] and env.render_mode == "rgb_array"
+    env.reset(seed=1)
+    start = env.render()  # nothing done yet: still a picture
+    assert start.dtype == np.uint8 and start.ndim == 3 and start.shape[2] == 3
     _random_episode(env, seed=1)
     image = env.render()
+    assert not np.array_equal(image, start)
     assert isinstance(image, np.ndarray) and image.dtype == np.uint8
     assert image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) >= 200
     colours = np.unique(image.reshape(-1, 3), axis=0)
