@@ -167,6 +167,10 @@ class LLMServeEnv(GraphEnv):
       [0, 10^6] (default 0: goodput alone).
     - ``idle_step``: seconds an empty RUN idles when no arrival is left (default 0.01).
     - ``max_steps``: truncation limit (default above).
+    - ``render_mode``: ``None`` (default) or ``"rgb_array"``: ``render()`` then returns the
+      timeline of the episode so far (``envs.llm.timeline``: prefill and decode tokens per
+      second, KV use, TTFT and TBT CDFs); the sim then runs the numpy reference of its
+      iterations, which logs them (the same episode, bit for bit, slower).
 
     ## What baselines may read
     Baselines may read the simulation through ``env.unwrapped`` (learned policies only the
@@ -185,8 +189,9 @@ class LLMServeEnv(GraphEnv):
       instances became round-robin over the tenants (it had been the oldest ``window``
       requests, which one flooding tenant could fill). The id was kept: single-tenant
       instances are unchanged bit for bit, no shipped policy depends on the window, and the
-      multi-tenant leaderboard figures were measured again. ``fairness_weight`` was added
-      later (default 0 leaves every reward as it was).
+      multi-tenant leaderboard figures were measured again. Later ``render_mode="rgb_array"``
+      (a timeline picture), which changes no episode, and ``fairness_weight`` (default 0
+      leaves every reward as it was).
     """
 
     leaderboard_metrics = ("slo_attainment", "token_goodput", "ttft_p50", "ttft_p99", "tpot_p99",
@@ -212,7 +217,9 @@ class LLMServeEnv(GraphEnv):
         fairness_weight: float = 0.0,
         idle_step: float = 0.01,
         max_steps: int | None = None,
+        render_mode: str | None = None,
     ) -> None:
+        self._init_render(render_mode)
         (self.preset, self.max_batch_size, self.token_budget, self.window, self.idle_step,
          self.max_steps) = check_replica_arguments(preset, max_batch_size, token_budget, window,
                                                    idle_step, max_steps)
@@ -244,8 +251,10 @@ class LLMServeEnv(GraphEnv):
             instance = self.source.sample(self.np_random, self.preset.max_model_len)
         elif not isinstance(instance, LLMInstance):
             raise ValueError(f"options['instance'] must be an LLMInstance, got {type(instance).__name__}")
+        # A picture needs every iteration: the numpy reference logs them (the same episode).
+        record = self.render_mode is not None
         self.sim = LLMSim(instance, self.preset, self.max_batch_size, self.token_budget, self.idle_step,
-                          self.window)
+                          self.window, compiled=not record, record=record)
         self._steps = 0
         self._limit = self.max_steps or 4 * (instance.num_requests + int(instance.output_tokens.sum())) + 1000
         self._encode()
@@ -312,6 +321,14 @@ class LLMServeEnv(GraphEnv):
         self.sim = sim
         self._encode()
         return self.observation()
+
+    def _render_frame(self) -> np.ndarray:
+        """The timeline picture of the episode so far (:mod:`envs.llm.timeline`)."""
+        if self.sim is None:
+            raise RuntimeError("call reset() before render()")
+        from schedgym.envs.llm.timeline import render_timeline
+
+        return render_timeline([self.sim])
 
     def _info(self, final: bool) -> dict[str, Any]:
         sim = self.sim
