@@ -47,8 +47,8 @@ def missing(modules: Iterable[str] = TRAIN_MODULES) -> list[str]:
 
 def _missing_extra_error(what: str, packages: Iterable[str]) -> MissingExtraError:
     """The error for ``what`` (e.g. ``"train.py"``) lacking the distributions ``packages``."""
-    return MissingExtraError(f"{what} needs PyTorch and the training packages ({', '.join(packages)} "
-                             f"not installed): {INSTALL_HINT}")
+    return MissingExtraError(f"{what} needs PyTorch and the training packages "
+                             f"({', '.join(packages)} not installed): {INSTALL_HINT}")
 
 
 def require_train(what: str, modules: Iterable[str] = TRAIN_MODULES) -> None:

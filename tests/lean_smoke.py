@@ -24,11 +24,14 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 #: The import names of the ``train`` extra (``schedgym.policies.extras.TRAIN_MODULES``).
-TRAIN_PACKAGES = ("torch", "torch_geometric", "stable_baselines3", "sb3_contrib", "tensorboard", "onnx")
+TRAIN_PACKAGES = (
+    "torch", "torch_geometric", "stable_baselines3", "sb3_contrib", "tensorboard", "onnx",
+)
 #: What every error about the missing extra tells the user to run.
 HINT = "pip install 'schedgym[train]'"
 #: The modules of schedgym that need the extra; every other module must import without it.
-TORCH_MODULES = {f"schedgym.policies.{name}" for name in ("gnn", "pointer", "training", "imitation", "export")}
+TORCH_MODULES = {f"schedgym.policies.{name}"
+                 for name in ("gnn", "pointer", "training", "imitation", "export")}
 #: The fixed instance set each env's baselines play on (small ones); other envs use their first.
 SMALL_SETS = {
     "schedgym/VMReschedule-v1": "small-test",
@@ -37,7 +40,7 @@ SMALL_SETS = {
     "schedgym/IoTPlacement-v0": "small-tree-light-val",
     "schedgym/LLMCluster-v0": "code-bursty-val",
 }
-#: Steps of each baseline episode (a short episode is enough to run every code path of reset and act).
+#: Steps of each baseline episode (a short one runs the code paths of reset and act).
 MAX_STEPS = 40
 #: The shipped ONNX policies to run through evaluate.py, with an instance set each fits.
 PRETRAINED = {
@@ -66,13 +69,15 @@ def check_no_torch() -> None:
             importlib.import_module(name)
         except ModuleNotFoundError:
             continue
-        raise AssertionError(f"{name} is importable: the lean install must not pull the train extra")
+        raise AssertionError(f"{name} is importable: the lean install must not pull it")
 
 
 def check_imports() -> int:
     """Imports every torch-free module; each torch module fails with the install hint."""
     import schedgym
-    from schedgym.policies.extras import MissingExtraError
+    from schedgym.policies.extras import TRAIN_MODULES, MissingExtraError
+
+    assert set(TRAIN_MODULES) == set(TRAIN_PACKAGES), "lean_smoke.TRAIN_PACKAGES is out of date"
 
     names = [info.name for info in pkgutil.walk_packages(schedgym.__path__, "schedgym.")]
     names += ["schedgym.evaluate", "schedgym.train"]
@@ -159,7 +164,8 @@ def check_pretrained() -> None:
         obs, _ = env.reset(seed=0, options={"instance": instance_set.instances[0]})
         policy.check_env(env)
         action = policy.act(obs)
-        assert obs["action_mask"][action] and obs["node_mask"][action], f"{name}: illegal action {action}"
+        legal = obs["action_mask"][action] and obs["node_mask"][action]
+        assert legal, f"{name}: illegal action {action}"
         env.close()
 
 
@@ -173,8 +179,9 @@ def check_train_extra_errors() -> None:
         checkpoint.write_bytes(b"")  # never opened: the missing extra is reported first
         runs = {
             "train.py": lambda: train.main(["--env", "schedgym/VMReschedule-v1", "--out", folder]),
-            "evaluate.py": lambda: evaluate.main(["--env", "schedgym/VMReschedule-v1", "--instances",
-                                                  "small-test", "--policies", str(checkpoint)]),
+            "evaluate.py": lambda: evaluate.main(["--env", "schedgym/VMReschedule-v1",
+                                                  "--instances", "small-test",
+                                                  "--policies", str(checkpoint)]),
         }
         for script, run in runs.items():
             stderr = io.StringIO()
@@ -201,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     played = [run for env_id in env_ids for run in check_every_baseline(env_id, args.quick)]
     check_pretrained()
     # Not even an attempt that someone caught: these paths must not touch the extra at all.
-    assert not blocker.attempts, f"envs, baselines or ONNX policies tried to import {blocker.attempts}"
+    assert not blocker.attempts, f"envs, baselines or ONNX tried to import {blocker.attempts}"
     modules = check_imports()  # tries the torch modules on purpose
     check_train_extra_errors()
     print(f"lean smoke: OK {modules} modules, {len(env_ids)} env ids, {len(played)} baseline runs, "

@@ -8,8 +8,10 @@ tensorboard and onnx, and fails if anything but the torch modules even tries to 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -30,17 +32,27 @@ def test_require_train_names_what_needs_the_missing_packages(monkeypatch) -> Non
     monkeypatch.setitem(sys.modules, "onnx", None)  # find_spec reports a None entry as absent
     extras.require_train("anything", ())  # nothing asked, nothing missing
     assert extras.missing(("onnx",)) == ["onnx"]
-    with pytest.raises(extras.MissingExtraError,
-                       match=r"^loading x\.zip needs PyTorch .*\(onnx not installed\): pip install 'schedgym\[train\]'"):
+    hint = r"^loading x\.zip needs PyTorch .*\(onnx not installed\): pip install 'schedgym\[train"
+    with pytest.raises(extras.MissingExtraError, match=hint):
         extras.require_train("loading x.zip", ("onnx",))
 
 
 def test_a_missing_extra_package_is_reported_as_such_and_any_other_as_it_is() -> None:
     from schedgym.policies import extras
 
-    with pytest.raises(extras.MissingExtraError, match=r"^schedgym\.policies\.gnn needs .*\(torch not"):
-        extras.raise_if_extra_missing("schedgym.policies.gnn", ModuleNotFoundError(name="torch.nn"))
+    module = "schedgym.policies.gnn"
+    with pytest.raises(extras.MissingExtraError, match=r"^schedgym\.policies\.gnn needs .*\(torch"):
+        extras.raise_if_extra_missing(module, ModuleNotFoundError(name="torch.nn"))
     # Not a package of the extra (e.g. a dependency of torch itself): the caller re-raises it.
-    assert extras.raise_if_extra_missing("schedgym.policies.gnn", ModuleNotFoundError(name="sympy")) is None
+    assert extras.raise_if_extra_missing(module, ModuleNotFoundError(name="sympy")) is None
     # A ValueError too, so evaluate.py reports it as a bad --policies value.
     assert issubclass(extras.MissingExtraError, ValueError)
+
+
+def test_the_extra_checked_at_run_time_is_the_extra_in_pyproject() -> None:
+    from schedgym.policies.extras import TRAIN_MODULES
+
+    project = tomllib.loads((TESTS.parent / "pyproject.toml").read_text())["project"]
+    train = project["optional-dependencies"]["train"]
+    names = {re.match(r"[A-Za-z0-9._-]+", requirement).group().lower() for requirement in train}
+    assert set(TRAIN_MODULES.values()) == names
