@@ -5,9 +5,7 @@ with ``--block`` (a ``sys.meta_path`` finder that refuses the packages of the ``
 records every attempt to import one) in the test environment. Each check raises
 ``AssertionError`` with what went wrong; the last line printed is ``lean smoke: OK ...``.
 
-    python tests/lean_smoke.py [--block] [--quick]
-
-``--quick`` runs one baseline (the first) per env instead of all of them.
+    python tests/lean_smoke.py [--block]
 """
 
 from __future__ import annotations
@@ -72,25 +70,26 @@ def check_no_torch() -> None:
         raise AssertionError(f"{name} is importable: the lean install must not pull it")
 
 
-def check_imports() -> int:
-    """Imports every torch-free module; each torch module fails with the install hint."""
+def check_imports(blocker: BlockTrainExtra) -> int:
+    """Imports every torch-free module, none of which may even try the extra; then each torch
+    module, which must fail with the install hint."""
     import schedgym
     from schedgym.policies.extras import TRAIN_MODULES, MissingExtraError
 
     assert set(TRAIN_MODULES) == set(TRAIN_PACKAGES), "lean_smoke.TRAIN_PACKAGES is out of date"
-
-    names = [info.name for info in pkgutil.walk_packages(schedgym.__path__, "schedgym.")]
-    names += ["schedgym.evaluate", "schedgym.train"]
-    for name in sorted(set(names)):
-        if name in TORCH_MODULES:
-            try:
-                importlib.import_module(name)
-            except MissingExtraError as error:
-                assert HINT in str(error) and name in str(error), error
-            else:
-                raise AssertionError(f"{name} imported without torch; drop it from TORCH_MODULES")
-        else:
+    names = {info.name for info in pkgutil.walk_packages(schedgym.__path__, "schedgym.")}
+    names |= {"schedgym.evaluate", "schedgym.train"}
+    assert TORCH_MODULES <= names, TORCH_MODULES - names
+    for name in sorted(names - TORCH_MODULES):  # first, so that no torch module imports them
+        importlib.import_module(name)
+        assert not blocker.attempts, f"{name} tried to import {blocker.attempts}"
+    for name in sorted(TORCH_MODULES):
+        try:
             importlib.import_module(name)
+        except MissingExtraError as error:
+            assert HINT in str(error) and name in str(error), error
+        else:
+            raise AssertionError(f"{name} imported without torch; drop it from TORCH_MODULES")
     return len(names)
 
 
@@ -111,7 +110,7 @@ def check_every_env_id() -> list[str]:
     return registered
 
 
-def check_every_baseline(env_id: str, quick: bool) -> list[str]:
+def check_every_baseline(env_id: str) -> list[str]:
     """Each baseline of ``env_id`` plays up to :data:`MAX_STEPS` legal actions on the first
     instance of a small set; an episode that ends has every leaderboard metric in ``info``."""
     import gymnasium as gym
@@ -123,7 +122,7 @@ def check_every_baseline(env_id: str, quick: bool) -> list[str]:
     assert sets, f"{env_id} ships no instance set"
     instance_set = env_class.load_instance_set(SMALL_SETS.get(env_id, sets[0]))
     env = gym.make(env_id, **instance_set.env_kwargs)
-    names = baselines.names(env_id)[:1] if quick else baselines.names(env_id)
+    names = baselines.names(env_id)
     for name in names:
         scheduler = baselines.make(env_id, name)
         env.reset(seed=0, options={"instance": instance_set.instances[0]})
@@ -197,7 +196,6 @@ def check_train_extra_errors() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--block", action="store_true", help="refuse the train extra's packages")
-    parser.add_argument("--quick", action="store_true", help="one baseline per env")
     args = parser.parse_args(argv)
     blocker = BlockTrainExtra()
     if args.block:
@@ -205,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     check_no_torch()
     blocker.attempts.clear()  # check_no_torch's own attempts
     env_ids = check_every_env_id()
-    played = [run for env_id in env_ids for run in check_every_baseline(env_id, args.quick)]
+    played = [run for env_id in env_ids for run in check_every_baseline(env_id)]
     check_pretrained()
     # Not even an attempt that someone caught: these paths must not touch the extra at all.
     assert not blocker.attempts, f"envs, baselines or ONNX tried to import {blocker.attempts}"
-    modules = check_imports()  # tries the torch modules on purpose
+    modules = check_imports(blocker)  # tries the torch modules last, on purpose
     check_train_extra_errors()
     print(f"lean smoke: OK {modules} modules, {len(env_ids)} env ids, {len(played)} baseline runs, "
           f"{len(PRETRAINED)} pretrained policies")
