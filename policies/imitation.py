@@ -28,10 +28,17 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from schedgym import envs  # noqa: F401  (registers the env ids)
+from schedgym.policies.extras import raise_if_extra_missing
+
+try:
+    import torch
+except ModuleNotFoundError as error:  # the train extra is not installed
+    raise_if_extra_missing("schedgym.policies.imitation", error)
+    raise
+
 from schedgym.policies.pointer import INPUT_NAMES, PointerNet
 
 #: Demonstration instances are generated from seeds ``DEMO_SEED_BASE + train seed * 100_000 + i``.

@@ -15,17 +15,24 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 import yaml
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import TensorBoardOutputFormat
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
 from schedgym import envs  # registers the env ids
 from schedgym.data.files import write_json_atomic, write_text_atomic
 from schedgym.data.instance_sets import recipes
+from schedgym.policies.extras import raise_if_extra_missing
+
+try:
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import TensorBoardOutputFormat
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+except ModuleNotFoundError as error:  # the train extra is not installed
+    raise_if_extra_missing("schedgym.policies.training", error)
+    raise
+
 from schedgym.policies.checkpoint import (
     BEST, CHECKPOINT, CONFIG, ONNX, PLOT, SUMMARY, RunState, finished_summary, load_model, read_state,
     repair, save_best, save_checkpoint, write_curve,
