@@ -4,13 +4,16 @@ plan as pointer actions; shared by the CP-SAT and POP baselines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
 
 from schedgym.baselines.base import SolverReport
-from schedgym.baselines.vm.models import Move, PlacementModel, SequenceModel, static_destinations
+from schedgym.baselines.vm.bound import residual_bound
+from schedgym.baselines.vm.models import (Move, PlacementModel, SequenceModel, Solution,
+                                         static_destinations)
 from schedgym.baselines.vm.ordering import (
     Ledger,
     applied,
@@ -37,12 +40,13 @@ class PartPlan:
         status: ``"optimal"`` if the plan is proven optimal for the sequential problem (fewest
             Σ (free mod g), then fewest migrations); ``"feasible"`` for any other plan from the
             solver; ``"unknown"`` if it found none.
-        residual_bound: Lower bound on Σ (free mod g) over the subproblem's NUMA nodes, from the
-            first solve (later solves carry heuristic cuts, so their bounds are not valid).
+        residual_bound: Lower bound on Σ (free mod g) over the subproblem's NUMA nodes: the
+            floor of :func:`baselines.vm.bound.residual_bound`, raised by the probes and the first
+            placement solve (later solves carry heuristic cuts, so their bounds are not valid).
         rounds: Solves of the final-placement model (1 + the deadlock cuts).
         work: Total CP-SAT deterministic time of all solves (the budget's unit).
         seconds: Total solver wall time (reported only).
-        objective_bound: The first solve's bound on (budget + 1)·Σ r + migrations.
+        objective_bound: The bound on (budget + 1)·Σ r + migrations of the same solves.
         detours: Extra migrations of the plan through temporary places.
         model: ``"final"`` or ``"sequence"`` (the time-indexed model produced or proved the plan).
         sequence_status: The time-indexed model's CP-SAT status, if it ran.
@@ -69,46 +73,88 @@ def plan_part(
     seed: int,
     max_rounds: int,
     reserve: float = 0.0,
+    probe_share: float = 0.5,
 ) -> PartPlan:
     """Solves the placement of the VMs on ``pms`` and turns it into a legal migration sequence.
 
-    If the solver's moves cannot all be ordered, the placement is reached with detours (a VM
-    parked on a temporary place, :func:`order_with_detours`) when the budget allows, and the
-    moves left over are cut off with a no-good and the model re-solved, up to ``max_rounds``
-    solves within ``work_limit`` deterministic seconds in all; the best legal plan of all rounds is kept (a legal prefix at
-    worst), so a plan never raises fragmentation.
+    Two stages. First the least reachable residual: from the proven floor of
+    :func:`baselines.vm.bound.residual_bound` up in steps of g (Σ r ≡ T mod g), each value is
+    tried with the residual fixed (:meth:`PlacementModel.solve_at`), which either proves it
+    unreachable (the floor rises) or finds the fewest moves to it; these probes may use
+    ``probe_share`` of ``work_limit``, after which (or if a probe ran out of budget) the solver
+    minimises the weighted objective instead. Then the moves are ordered: if they cannot all be,
+    the placement is reached with detours (a VM parked on a temporary place,
+    :func:`order_with_detours`) when the budget allows, and the moves left over are cut off with
+    a no-good and the model re-solved (at the same residual while one is fixed), up to
+    ``max_rounds`` placement solves within ``work_limit`` deterministic seconds in all; the best
+    legal plan of all rounds is kept (a legal prefix at worst), so a plan never raises
+    fragmentation.
 
-    The first solve is a relaxation of the sequential problem (a sequence reaching a placement
-    makes at least as many migrations as VMs it displaces), so a plan whose objective meets its
-    bound is optimal, whichever round found it.
+    The first placement solve is a relaxation of the sequential problem (a sequence reaching a
+    placement makes at least as many migrations as VMs it displaces), and the probes below its
+    residual proved that no lower one exists, so a plan whose objective meets that solve's bound
+    is optimal, whichever round found it.
 
     Args:
         reserve: Deterministic time kept back for the caller: only the first solve may use it.
+        probe_share: Share of ``work_limit`` the probes of the first stage may use.
     """
     plan = PartPlan()
+    g, weight = state.granularity, budget + 1
+    start = int((state.free_cpu[pms] % g).sum())
     if budget <= 0 or len(pms) == 0:  # nothing may move: staying put is optimal
         plan.status = "optimal"
-        plan.residual_bound = int((state.free_cpu[pms] % state.granularity).sum())
-        plan.objective_bound = (budget + 1) * plan.residual_bound
+        plan.residual_bound, plan.objective_bound = start, weight * start
         return plan
     cutoff = work_limit - reserve
-    model = PlacementModel(state, pms, budget)
-    outside = Ledger(state).residual() - int((state.free_cpu[pms] % state.granularity).sum())
-    weight = budget + 1
+    floor = residual_bound(state, budget, pms)
+    model = PlacementModel(state, pms, budget, floor)
+    outside = Ledger(state).residual() - start
 
     def objective(moves: list[Move]) -> int:
         return weight * (applied(state, moves).residual() - outside) + len(moves)
 
+    def run(solve: Callable[[float], Solution], limit: float) -> Solution:
+        solution = solve(limit)
+        plan.work += solution.work
+        plan.seconds += solution.seconds
+        return solution
+
+    def weighted(limit: float) -> Solution:
+        return model.solve(limit, workers, seed)
+
+    # Stage 1: probes from the floor up; `at` is the residual the placement solves then keep.
+    at, first = None, None
+    probe_limit = min(probe_share * work_limit, cutoff)
+    while floor < start and plan.work < probe_limit:
+        probe = run(lambda limit: model.solve_at(floor, limit, workers, seed), probe_limit - plan.work)
+        if probe.status != "infeasible":
+            if probe.moves is not None:
+                at, first = floor, probe
+            break
+        floor += g
+    plan.residual_bound, plan.objective_bound = floor, weight * floor
+    if floor >= start:  # no lower residual is reachable: staying put is optimal
+        plan.status = "optimal"
+        return plan
+    model.raise_floor(floor)
+
     best, found = objective([]), False
     while plan.rounds < max_rounds and (plan.rounds == 0 or plan.work < cutoff):
         limit = (work_limit if plan.rounds == 0 else cutoff) - plan.work
-        solution = model.solve(limit, workers, seed)
+        if first is not None:  # the probe that reached `at` is the first placement solve
+            solution, first = first, None
+        elif at is not None:
+            solution = run(lambda limit: model.solve_at(at, limit, workers, seed), limit)
+            if solution.status == "infeasible":  # the cuts left no placement at `at`
+                at = None
+                solution = run(weighted, limit - solution.work)
+        else:
+            solution = run(weighted, limit)
         plan.rounds += 1
-        plan.work += solution.work
-        plan.seconds += solution.seconds
-        if plan.rounds == 1:
-            plan.residual_bound = solution.residual_bound
-            plan.objective_bound = solution.objective_bound
+        if plan.rounds == 1 and solution.objective_bound is not None:
+            plan.objective_bound = max(plan.objective_bound, solution.objective_bound)
+            plan.residual_bound = plan.objective_bound // weight
         if solution.moves is None:
             break
         found = True
@@ -124,8 +170,7 @@ def plan_part(
         value = objective(candidate)
         if value <= best:
             best, plan.moves, plan.detours = value, candidate, detours
-            proven = plan.objective_bound is not None and value <= plan.objective_bound
-            plan.status = "optimal" if proven else "feasible"
+            plan.status = "optimal" if value <= plan.objective_bound else "feasible"
         placement_value = objective(solution.moves)  # the solver's placement, order aside
         if plan.status == "optimal" or not stuck or (
             solution.status == "optimal" and placement_value >= best

@@ -195,7 +195,8 @@ def test_sequence_model_breaks_a_swap_through_a_temporary_place():
     assert info["migrations"] == 3 and scheduler.report.extra["detours"] == 1
     assert scheduler.report.extra["model"] == "sequence"
     vms = [a - env_vm0(inst) for a in actions[:-1:2]]
-    assert sorted(vms) == [0, 0, 3]  # a parks, b swaps in, a lands
+    # a parks, b swaps in, a lands; or the same with their fillers (an equal optimum)
+    assert sorted(vms) in ([0, 0, 3], [1, 1, 4])
 
 
 def test_sequence_model_alone_matches_brute_force_over_sequences():
