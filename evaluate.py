@@ -105,10 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         fail(parser, error)
     metrics = envs.env_class(args.env).leaderboard_metrics
+    bounds = evaluation.bound_columns(args.env)
     out = None
     if args.out:
         try:
-            out = evaluation.ResultsFile(args.out, evaluation.result_columns(metrics), resume=args.resume)
+            out = evaluation.ResultsFile(args.out, evaluation.result_columns(metrics, bounds.values()),
+                                         resume=args.resume)
         except (ValueError, OSError) as error:
             fail(parser, error)
     tables = []
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             results = evaluation.select(out.read(), args.env, instance_set, list(schedulers), args.seeds)
         print(f"## {args.env} on {instance_set.name} ({len(instance_set.instances)} instances, "
               f"seeds {','.join(map(str, args.seeds))})\n")
-        print(evaluation.leaderboard(results, metrics) + "\n")
+        print(evaluation.leaderboard(results, metrics, bounds) + "\n")
         tables.append(results)
     results = pd.concat(tables, ignore_index=True)
     if out is not None:

@@ -209,7 +209,8 @@ def evaluate(
 
     Returns:
         One row per episode this call ran, keyed by (env_id, instance_set, instance, policy,
-        seed): the metrics, ``wall_s``, ``solver_status`` and the space-separated ``actions``.
+        seed): the metrics, the instance's bounds (:func:`instance_bounds`), ``wall_s``,
+        ``solver_status`` and the space-separated ``actions``.
     """
     seeds = list(seeds)
     jobs = [(i, inst, label, seed) for i, inst in enumerate(instance_set.instances)
@@ -218,6 +219,7 @@ def evaluate(
         jobs = [(i, inst, label, seed) for i, inst, label, seed in jobs
                 if _key(env_id, instance_set, i, label, seed) not in out.keys]
     env = gym.make(env_id, **instance_set.env_kwargs)
+    bounds = instance_bounds(env)
     rows = []
     for index, instance, label, seed in tqdm(jobs, desc=f"{env_id} {instance_set.name}", disable=not progress):
         result = run_episode(env, schedulers[label](), instance, seed, headless)
@@ -229,6 +231,7 @@ def evaluate(
                 "policy": label,
                 "seed": seed,
                 **result.metrics,
+                **bounds(index, instance),
                 "wall_s": result.wall_s,
                 "solver_status": result.solver_status,
                 "actions": " ".join(map(str, result.actions)),
@@ -280,6 +283,28 @@ def _file_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_") or "_"
 
 
+def bound_columns(env_id: str) -> dict[str, str]:
+    """Leaderboard metric -> the per-instance column that bounds it from below, for envs that
+    declare them (``bound_columns`` of the env class, e.g. VM's ``fr_lower_bound``)."""
+    return dict(getattr(envs.env_class(env_id), "bound_columns", {}))
+
+
+def instance_bounds(env: gym.Env) -> Callable[[int, Any], dict[str, float]]:
+    """``bounds(index, instance)``: the env's ``instance_bounds(instance)`` (empty if it has
+    none), computed once per instance index."""
+    compute = getattr(env.unwrapped, "instance_bounds", None)
+    cache: dict[int, dict[str, float]] = {}
+
+    def bounds(index: int, instance: Any) -> dict[str, float]:
+        if compute is None:
+            return {}
+        if index not in cache:
+            cache[index] = {name: float(value) for name, value in compute(instance).items()}
+        return cache[index]
+
+    return bounds
+
+
 def select(results: pd.DataFrame, env_id: str, instance_set: InstanceSet, policies: Sequence[str],
            seeds: Iterable[int]) -> pd.DataFrame:
     """The rows of ``results`` (e.g. a :meth:`ResultsFile.read`) for every episode of
@@ -302,9 +327,10 @@ def _key(env_id: str, instance_set: InstanceSet, index: int, label: str, seed: i
     return env_id, instance_set.name, _instance_name(instance_set, index), label, str(seed)
 
 
-def result_columns(metrics: Sequence[str]) -> list[str]:
-    """The columns of a results file of an env whose leaderboard metrics are ``metrics``."""
-    return [*KEY_COLUMNS, *metrics, "wall_s", "solver_status", "actions"]
+def result_columns(metrics: Sequence[str], bounds: Iterable[str] = ()) -> list[str]:
+    """The columns of a results file of an env whose leaderboard metrics are ``metrics`` and
+    whose per-instance bound columns are ``bounds`` (:func:`bound_columns`)."""
+    return [*KEY_COLUMNS, *metrics, *bounds, "wall_s", "solver_status", "actions"]
 
 
 class ResultsFile:
@@ -459,13 +485,22 @@ class ResultsFile:
         self._parsed_lines += 1
 
 
-def leaderboard(results: pd.DataFrame, metrics: Sequence[str]) -> str:
+def leaderboard(results: pd.DataFrame, metrics: Sequence[str], bounds: dict[str, str] | None = None) -> str:
     """A Markdown table: per policy, mean ± std over instances and seeds of each metric and of
-    the wall time per episode, in the order the policies first appear."""
-    columns = [*metrics, "wall_s"]
+    the wall time per episode, in the order the policies first appear.
+
+    Args:
+        bounds: Metric -> the column of ``results`` holding a lower bound on it
+            (:func:`bound_columns`): the table then shows the bound and ``METRIC gap``, the
+            metric minus the bound per episode (an upper bound on the gap to the optimum).
+    """
+    gaps = {f"{metric} gap": (metric, column) for metric, column in (bounds or {}).items()
+            if column in results}
+    columns = [*metrics, *(column for _, column in gaps.values()), *gaps, "wall_s"]
     header = "| policy | episodes | " + " | ".join(columns) + " |"
     lines = [header, "|" + "---|" * (len(columns) + 2)]
     for policy, group in results.groupby("policy", sort=False):
+        group = group.assign(**{gap: group[metric] - group[column] for gap, (metric, column) in gaps.items()})
         cells = [_mean_std(group[column].to_numpy(float)) for column in columns]
         lines.append(f"| {policy} | {len(group)} | " + " | ".join(cells) + " |")
     statuses = results[results["solver_status"] != ""]

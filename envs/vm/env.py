@@ -129,6 +129,8 @@ class VMRescheduleEnv(GraphEnv):
 
     leaderboard_metrics = ("initial_fragment_rate", "fragment_rate", "fr_reduction", "migrations")
     known_dynamics = True
+    #: Leaderboard metric -> the per-instance column bounding it from below (:meth:`instance_bounds`).
+    bound_columns = {"fragment_rate": "fr_lower_bound"}
 
     def __init__(
         self,
@@ -261,6 +263,15 @@ class VMRescheduleEnv(GraphEnv):
             "migrations": state.migrations,
             "phase": int(state.selected_vm >= 0),
         }
+
+    def instance_bounds(self, instance: VMInstance) -> dict[str, float]:
+        """Proven lower bounds of ``instance``'s leaderboard metrics under this env's ``mnl`` and
+        ``granularity`` (the columns of ``bound_columns``): the least fragment rate any plan of
+        at most ``mnl`` migrations can reach, by :func:`schedgym.baselines.vm.bound.fr_lower_bound`
+        (imported here: the bound is a baseline, which the env does not otherwise need)."""
+        from schedgym.baselines.vm.bound import fr_lower_bound
+
+        return {"fr_lower_bound": fr_lower_bound(instance, self.granularity, self.mnl)}
 
     def vm_node(self, vm: int) -> int:
         """The node (pointer action) of VM ``vm``."""

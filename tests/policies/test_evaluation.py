@@ -80,6 +80,20 @@ def test_leaderboard_reports_mean_and_std_per_policy() -> None:
     assert "a feasible × 1" in table and "a optimal × 1" in table
 
 
+def test_leaderboard_shows_the_bound_and_the_gap_to_it() -> None:
+    results = pd.DataFrame(
+        {"policy": ["a", "a", "b"], "fragment_rate": [0.2, 0.4, 0.5], "fr_lower_bound": [0.1, 0.1, 0.5],
+         "wall_s": [1.0, 1.0, 1.0], "solver_status": ["", "", ""]}
+    )
+    lines = leaderboard(results, ["fragment_rate"], {"fragment_rate": "fr_lower_bound"}).splitlines()
+    assert lines[0] == "| policy | episodes | fragment_rate | fr_lower_bound | fragment_rate gap | wall_s |"
+    assert lines[2] == "| a | 2 | 0.3000 ± 0.1000 | 0.1000 ± 0.0000 | 0.2000 ± 0.1000 | 1.00 ± 0.00 |"
+    assert lines[3] == "| b | 1 | 0.5000 ± 0.0000 | 0.5000 ± 0.0000 | 0.0000 ± 0.0000 | 1.00 ± 0.00 |"
+    # Without the bound column (an env without bounds), the table is the plain one.
+    plain = leaderboard(results.drop(columns="fr_lower_bound"), ["fragment_rate"], {"fragment_rate": "fr_lower_bound"})
+    assert plain.splitlines()[0] == "| policy | episodes | fragment_rate | wall_s |"
+
+
 def test_cli_prints_the_leaderboard_and_writes_csv(tmp_path, capsys) -> None:
     out = tmp_path / "results.csv"
     code = evaluate.main(["--env", ENV_ID, "--instances", "small-test,small-val", "--policies",
@@ -91,6 +105,12 @@ def test_cli_prints_the_leaderboard_and_writes_csv(tmp_path, capsys) -> None:
     rows = pd.read_csv(out)
     assert len(rows) == 80 and set(rows["policy"]) == {"random", "greedy"}
     assert rows.groupby("instance_set").size().to_dict() == {"small-test": 40, "small-val": 40}
+    # Every VM row carries its instance's proven bound, which no policy beats; the table shows
+    # the bound and each policy's gap to it.
+    assert (rows["fr_lower_bound"] <= rows["fragment_rate"] + 1e-12).all()
+    assert (rows.groupby(["instance_set", "instance"])["fr_lower_bound"].nunique() == 1).all()
+    assert (rows["fr_lower_bound"] > 0).any()
+    assert printed.count("| fr_lower_bound | fragment_rate gap | wall_s |") == 2
 
 
 def _cli_failure(capsys, argv: list[str]):

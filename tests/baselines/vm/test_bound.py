@@ -1,0 +1,115 @@
+"""Lower bounds on the VM fragment rate: exactness of the touched-set DP against enumeration,
+validity against brute force over migration sequences, cases where the bound is tight (and cpsat
+reaches it) and where it is not (and cpsat proves the higher optimum)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from schedgym.baselines.vm.bound import fr_lower_bound, main, residual_bound, touched_set_bound
+from schedgym.baselines.vm.cpsat import CpSatRescheduler
+from schedgym.data.instance_sets import load_named
+from schedgym.envs.vm.sim import initial_state
+from schedgym.envs.vm.types import BOTH_NUMA
+from tests.baselines.vm.test_cpsat import (brute_force_sequence_fr, make_instance, random_tiny_instance,
+                                           replay)
+
+
+def test_touched_set_bound_is_the_exact_minimum_over_sets():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        items, g = int(rng.integers(1, 7)), int(rng.choice([4, 16]))
+        free = rng.integers(0, 40, items)
+        keep = free % g
+        limit = int(rng.integers(0, items + 1))
+        best = min(int(keep.sum() - keep[list(s)].sum() + free[list(s)].sum() % g)
+                   for k in range(limit + 1) for s in itertools.combinations(range(items), k))
+        assert touched_set_bound(keep, free, limit, g) == best
+
+
+def test_invariant_bound_is_total_free_mod_g():
+    # Free cores 24, 24 | 16, 32: T = 96 ≡ 0 (mod 16), though Σ (free mod 16) is 16 now.
+    inst = make_instance(2, [(8, 8, False, 1, False, 0, 0), (8, 8, False, 2, False, 0, 1),
+                             (16, 8, False, 3, False, 1, 0)])
+    assert fr_lower_bound(inst) == 0.0
+    inst = make_instance(2, [(9, 8, False, 1, False, 0, 0)])  # T = 119 ≡ 7
+    assert fr_lower_bound(inst) == pytest.approx(7 / 119)
+    assert fr_lower_bound(inst, granularity=1) == 0.0
+
+
+def eight_free_everywhere() -> object:
+    """Three PMs whose six NUMA nodes each have 8 free cores (a 24-core VM on each)."""
+    return make_instance(3, [(24, 8, False, i, False, i // 2, i % 2) for i in range(6)])
+
+
+def test_mnl_bound_counts_the_nodes_a_plan_can_touch():
+    # T = 48 ≡ 0 (mod 16), so the invariant bound 0 needs every node touched; one migration
+    # touches two, which can pool their 8 + 8 free cores at best: 4 gaps of 8 stay.
+    inst = eight_free_everywhere()
+    assert fr_lower_bound(inst) == 0.0
+    assert fr_lower_bound(inst, mnl=1) == pytest.approx(32 / 48)
+    assert fr_lower_bound(inst, mnl=2) == pytest.approx(16 / 48)
+    assert fr_lower_bound(inst, mnl=3) == 0.0
+
+
+def test_cpsat_reaches_the_mnl_bound_where_it_is_reachable_and_proves_more_where_not():
+    # Every node has 8 free cores; one 8-core VM (on node 5) can close one gap: moving it to
+    # node 0 leaves 16 free on node 5 and none on node 0. That meets the MNL-1 bound; at MNL 2
+    # the bound (two pooled pairs) is out of reach, as no other VM fits a gap.
+    vms = [(24, 8, False, i, False, i // 2, i % 2) for i in range(5)]
+    vms += [(16, 8, False, 5, False, 2, 1), (8, 8, False, 6, False, 2, 1)]
+    inst = make_instance(3, vms)
+    for mnl, tight in ((1, True), (2, False)):
+        bound = fr_lower_bound(inst, mnl=mnl)
+        scheduler = CpSatRescheduler(work_limit=5.0)
+        info, _ = replay(scheduler, inst, mnl=mnl)
+        assert info["fragment_rate"] == pytest.approx(brute_force_sequence_fr(inst, mnl), abs=1e-12)
+        assert info["fragment_rate"] == pytest.approx(32 / 48, abs=1e-12)
+        assert (info["fragment_rate"] == pytest.approx(bound, abs=1e-12)) == tight
+        assert scheduler.report.status == "optimal"
+        assert scheduler.report.bound == pytest.approx(info["fragment_rate"], abs=1e-12)
+
+
+def test_cpsat_proves_an_optimum_above_the_bound():
+    # Every node is full in memory, so no VM can move: FR stays 16 / 16 while T mod g = 0.
+    inst = make_instance(1, [(24, 64, False, 1, False, 0, 0), (24, 64, False, 2, False, 0, 1)])
+    assert fr_lower_bound(inst, mnl=2) == 0.0
+    scheduler = CpSatRescheduler(work_limit=5.0)
+    info, actions = replay(scheduler, inst, mnl=2)
+    assert actions == [0] and info["fragment_rate"] == 1.0
+    assert scheduler.report.status == "optimal" and scheduler.report.bound == 1.0  # the probe raised it
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bound_never_exceeds_the_brute_force_optimum(seed: int):
+    # Tiny random clusters (double VMs included, so both forms of the DP run), every MNL from 1
+    # (two of six nodes touched) to 3 (all): the bound stays at or below the best sequence.
+    rng = np.random.default_rng(seed)
+    inst = random_tiny_instance(rng, num_pms=3, num_vms=5)
+    for mnl in (1, 2, 3):
+        optimum = brute_force_sequence_fr(inst, mnl)
+        assert fr_lower_bound(inst, mnl=mnl) <= optimum + 1e-12
+        assert fr_lower_bound(inst) <= fr_lower_bound(inst, mnl=mnl)
+
+
+def test_a_movable_double_vm_widens_the_touched_set_to_pms():
+    # Nodes of 8 free cores. With MNL 1 a single VM touches 2 nodes, a double VM 4 (two PMs).
+    singles = eight_free_everywhere()
+    assert residual_bound(initial_state(singles), 1) == 32
+    doubles = make_instance(3, [(48, 8, True, 0, False, 0, BOTH_NUMA), (48, 8, True, 1, False, 1, BOTH_NUMA),
+                                (48, 8, True, 2, False, 2, BOTH_NUMA)])
+    assert residual_bound(initial_state(doubles), 1) == 16  # two PMs' gaps can pool
+
+
+def test_cli_prints_the_bounds_of_a_set(capsys):
+    assert main(["--instances", "small-test"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    instances = load_named("vm", "small-test").instances
+    assert len(out) == 2 + len(instances) + 1
+    mean = np.mean([fr_lower_bound(inst, 16, 10) for inst in instances])
+    assert out[-1].startswith("| small-test | mean of 20 |") and f"{mean:.4f}" in out[-1]
+    with pytest.raises(SystemExit):
+        main(["--instances", "small-test", "--work-limit", "-1"])
