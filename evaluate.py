@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     out = None
     if args.out:
         try:
-            out = evaluation.ResultsFile(args.out, evaluation.result_columns(metrics, bounds.values()),
-                                         resume=args.resume)
+            columns = evaluation.result_columns(metrics, bounds.values())
+            out = evaluation.ResultsFile(args.out, columns, resume=args.resume)
         except (ValueError, OSError) as error:
             fail(parser, error)
     tables = []

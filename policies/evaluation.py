@@ -485,7 +485,8 @@ class ResultsFile:
         self._parsed_lines += 1
 
 
-def leaderboard(results: pd.DataFrame, metrics: Sequence[str], bounds: dict[str, str] | None = None) -> str:
+def leaderboard(results: pd.DataFrame, metrics: Sequence[str],
+                bounds: dict[str, str] | None = None) -> str:
     """A Markdown table: per policy, mean ± std over instances and seeds of each metric and of
     the wall time per episode, in the order the policies first appear.
 
@@ -500,7 +501,8 @@ def leaderboard(results: pd.DataFrame, metrics: Sequence[str], bounds: dict[str,
     header = "| policy | episodes | " + " | ".join(columns) + " |"
     lines = [header, "|" + "---|" * (len(columns) + 2)]
     for policy, group in results.groupby("policy", sort=False):
-        group = group.assign(**{gap: group[metric] - group[column] for gap, (metric, column) in gaps.items()})
+        group = group.assign(**{gap: group[metric] - group[bound]
+                                for gap, (metric, bound) in gaps.items()})
         cells = [_mean_std(group[column].to_numpy(float)) for column in columns]
         lines.append(f"| {policy} | {len(group)} | " + " | ".join(cells) + " |")
     statuses = results[results["solver_status"] != ""]

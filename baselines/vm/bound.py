@@ -1,4 +1,4 @@
-"""Lower bounds on the fragment rate that ``schedgym/VMReschedule-v1`` can reach, for certified gaps.
+"""Lower bounds on the fragment rate ``schedgym/VMReschedule-v1`` can reach, for certified gaps.
 
 The env's fragment rate is FR = Σ_i (free_i mod g) / T over the NUMA nodes i, with T = Σ_i free_i
 the cluster's free cores (VMR2L's definition, ``envs.vm.sim.fragment_rate``). A migration moves
@@ -38,7 +38,7 @@ from schedgym.envs.vm.types import VMInstance, VMState
 
 
 def touched_set_bound(untouched: np.ndarray, free: np.ndarray, limit: int, granularity: int) -> int:
-    """min over sets S of at most ``limit`` items of Σ_{i ∉ S} untouched_i + (Σ_{i ∈ S} free_i mod g).
+    """The least Σ_{i ∉ S} untouched_i + (Σ_{i ∈ S} free_i mod g) over sets S of ≤ ``limit`` items.
 
     Exact, by dynamic programming over (|S|, Σ_{i ∈ S} free_i mod g): O(items × limit × g).
 
@@ -130,13 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             if solve:
                 row += _solve(env, CpSatRescheduler(work_limit=args.work_limit))
             rows.append(row)
-            print(f"| {name} | {instance.name or index} | " + " | ".join(_cell(x) for x in row) + " |",
-                  flush=True)
+            cells = " | ".join(_cell(x) for x in row)
+            print(f"| {name} | {instance.name or index} | {cells} |", flush=True)
         means = np.mean([[x for x in row if not isinstance(x, str)] for row in rows], axis=0)
         proven = sum(row[5] == "optimal" for row in rows) if solve else 0
         cells = [_cell(x) for x in means[:3]]
         if solve:
-            cells += [_cell(means[3]), _cell(means[4]), f"{proven}/{len(rows)} optimal", _cell(means[5])]
+            cells += [_cell(means[3]), _cell(means[4]), f"{proven}/{len(rows)} optimal",
+                      _cell(means[5])]
         print(f"| {name} | mean of {len(rows)} | " + " | ".join(cells) + " |", flush=True)
     return 0
 
@@ -148,7 +149,8 @@ def _solve(env, scheduler) -> list:
     while not done:
         _, _, done, _, info = env.step(scheduler.act(env))
     report = scheduler.report
-    return [info["fragment_rate"], report.bound, report.status, info["fragment_rate"] - report.bound]
+    final = info["fragment_rate"]
+    return [final, report.bound, report.status, final - report.bound]
 
 
 def _cell(value) -> str:

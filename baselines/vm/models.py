@@ -59,11 +59,12 @@ class PlacementModel:
         state: The current simulator state (its placement is the starting point).
         pms: The PMs of the subproblem.
         budget: Most VMs that may move.
-        residual_floor: A proven lower bound on Σ r (e.g. :func:`baselines.vm.bound.residual_bound`),
-            stated as the residual's lower end so the solver starts from it.
+        residual_floor: A proven lower bound on Σ r (e.g. from
+            :func:`baselines.vm.bound.residual_bound`), stated as the residual's lower end.
     """
 
-    def __init__(self, state: VMState, pms: np.ndarray, budget: int, residual_floor: int = 0) -> None:
+    def __init__(self, state: VMState, pms: np.ndarray, budget: int,
+                 residual_floor: int = 0) -> None:
         self.weight = budget + 1
         self.model = cp_model.CpModel()
         pms = np.sort(np.asarray(pms, dtype=np.int64))
@@ -483,5 +484,6 @@ def _solve(model: cp_model.CpModel, work_limit: float, workers: int, seed: int) 
     solver.parameters.interleave_search = workers > 1
     solver.parameters.random_seed = seed
     code = solver.solve(model)
-    names = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}
+    names = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
+             cp_model.INFEASIBLE: "infeasible"}
     return solver, names.get(code, "unknown")

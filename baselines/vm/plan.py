@@ -127,7 +127,8 @@ def plan_part(
     at, first = None, None
     probe_limit = min(probe_share * work_limit, cutoff)
     while floor < start and plan.work < probe_limit:
-        probe = run(lambda limit: model.solve_at(floor, limit, workers, seed), probe_limit - plan.work)
+        probe = run(lambda limit: model.solve_at(floor, limit, workers, seed),
+                    probe_limit - plan.work)
         if probe.status != "infeasible":
             if probe.moves is not None:
                 at, first = floor, probe

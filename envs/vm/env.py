@@ -129,7 +129,8 @@ class VMRescheduleEnv(GraphEnv):
 
     leaderboard_metrics = ("initial_fragment_rate", "fragment_rate", "fr_reduction", "migrations")
     known_dynamics = True
-    #: Leaderboard metric -> the per-instance column bounding it from below (:meth:`instance_bounds`).
+    #: Leaderboard metric -> the per-instance column that bounds it from below
+    #: (:meth:`instance_bounds`).
     bound_columns = {"fragment_rate": "fr_lower_bound"}
 
     def __init__(

@@ -82,15 +82,19 @@ def test_leaderboard_reports_mean_and_std_per_policy() -> None:
 
 def test_leaderboard_shows_the_bound_and_the_gap_to_it() -> None:
     results = pd.DataFrame(
-        {"policy": ["a", "a", "b"], "fragment_rate": [0.2, 0.4, 0.5], "fr_lower_bound": [0.1, 0.1, 0.5],
-         "wall_s": [1.0, 1.0, 1.0], "solver_status": ["", "", ""]}
+        {"policy": ["a", "a", "b"], "fragment_rate": [0.2, 0.4, 0.5],
+         "fr_lower_bound": [0.1, 0.1, 0.5], "wall_s": [1.0, 1.0, 1.0], "solver_status": [""] * 3}
     )
-    lines = leaderboard(results, ["fragment_rate"], {"fragment_rate": "fr_lower_bound"}).splitlines()
-    assert lines[0] == "| policy | episodes | fragment_rate | fr_lower_bound | fragment_rate gap | wall_s |"
-    assert lines[2] == "| a | 2 | 0.3000 ± 0.1000 | 0.1000 ± 0.0000 | 0.2000 ± 0.1000 | 1.00 ± 0.00 |"
-    assert lines[3] == "| b | 1 | 0.5000 ± 0.0000 | 0.5000 ± 0.0000 | 0.0000 ± 0.0000 | 1.00 ± 0.00 |"
+    bounds = {"fragment_rate": "fr_lower_bound"}
+    lines = leaderboard(results, ["fragment_rate"], bounds).splitlines()
+    assert lines[0] == ("| policy | episodes | fragment_rate | fr_lower_bound | fragment_rate gap "
+                        "| wall_s |")
+    assert lines[2] == ("| a | 2 | 0.3000 ± 0.1000 | 0.1000 ± 0.0000 | 0.2000 ± 0.1000 "
+                        "| 1.00 ± 0.00 |")
+    assert lines[3] == ("| b | 1 | 0.5000 ± 0.0000 | 0.5000 ± 0.0000 | 0.0000 ± 0.0000 "
+                        "| 1.00 ± 0.00 |")
     # Without the bound column (an env without bounds), the table is the plain one.
-    plain = leaderboard(results.drop(columns="fr_lower_bound"), ["fragment_rate"], {"fragment_rate": "fr_lower_bound"})
+    plain = leaderboard(results.drop(columns="fr_lower_bound"), ["fragment_rate"], bounds)
     assert plain.splitlines()[0] == "| policy | episodes | fragment_rate | wall_s |"
 
 

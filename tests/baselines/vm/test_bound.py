@@ -14,8 +14,8 @@ from schedgym.baselines.vm.cpsat import CpSatRescheduler
 from schedgym.data.instance_sets import load_named
 from schedgym.envs.vm.sim import initial_state
 from schedgym.envs.vm.types import BOTH_NUMA
-from tests.baselines.vm.test_cpsat import (brute_force_sequence_fr, make_instance, random_tiny_instance,
-                                           replay)
+from tests.baselines.vm.test_cpsat import (brute_force_sequence_fr, make_instance,
+                                           random_tiny_instance, replay)
 
 
 def test_touched_set_bound_is_the_exact_minimum_over_sets():
@@ -80,7 +80,8 @@ def test_cpsat_proves_an_optimum_above_the_bound():
     scheduler = CpSatRescheduler(work_limit=5.0)
     info, actions = replay(scheduler, inst, mnl=2)
     assert actions == [0] and info["fragment_rate"] == 1.0
-    assert scheduler.report.status == "optimal" and scheduler.report.bound == 1.0  # the probe raised it
+    # The probe at residual 0 proved it unreachable, which raised the bound to the optimum.
+    assert scheduler.report.status == "optimal" and scheduler.report.bound == 1.0
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -99,8 +100,7 @@ def test_a_movable_double_vm_widens_the_touched_set_to_pms():
     # Nodes of 8 free cores. With MNL 1 a single VM touches 2 nodes, a double VM 4 (two PMs).
     singles = eight_free_everywhere()
     assert residual_bound(initial_state(singles), 1) == 32
-    doubles = make_instance(3, [(48, 8, True, 0, False, 0, BOTH_NUMA), (48, 8, True, 1, False, 1, BOTH_NUMA),
-                                (48, 8, True, 2, False, 2, BOTH_NUMA)])
+    doubles = make_instance(3, [(48, 8, True, pm, False, pm, BOTH_NUMA) for pm in range(3)])
     assert residual_bound(initial_state(doubles), 1) == 16  # two PMs' gaps can pool
 
 
