@@ -6,17 +6,17 @@ cores between NUMA nodes and never creates or destroys any, so T is invariant, a
 Σ_i (free_i mod g) ≡ T (mod g). Hence every reachable placement has Σ_i (free_i mod g) ≥ T mod g,
 the **invariant bound** FR ≥ (T mod g) / T.
 
-A migration limit makes it tighter (the **MNL bound**). A NUMA node that no migration touches
-keeps its residual r_i = free_i mod g; the nodes of a touched set S only trade cores among
-themselves, so their free total F_S is invariant and their residuals sum to at least F_S mod g.
-One migration touches at most two NUMA nodes (its source and its destination), or two PMs when it
-moves a double VM, so at most 2 MNL nodes, or 2 MNL PMs if any double VM can move. Minimising
-Σ_{i ∉ S} r_i + (F_S mod g) over all such S, exactly, by dynamic programming over (|S|, F_S mod g),
-bounds every plan of at most MNL migrations from below. With 2 MNL ≥ the number of nodes (small
-clusters, MNL 10) it is the invariant bound; at medium size (560 NUMA nodes, MNL 50) it is the
-binding one. (Touching both NUMA nodes of a PM is never worse than touching one, since adding a
-node to S lowers the sum by its r_i and raises F_S mod g by at most r_i: the PM form needs no
-per-node choice.)
+A migration limit makes it tighter (the **MNL bound**). Compare the final placement with the
+initial one: a NUMA node that holds the same VMs keeps its residual r_i = free_i mod g, and the
+nodes S whose VMs changed only traded cores among themselves, so their free total F_S is
+invariant and their residuals sum to at least F_S mod g. A plan of at most MNL migrations
+displaces at most MNL VMs; a displaced single VM changes two NUMA nodes (where it was and where
+it is), a displaced double VM both nodes of two PMs, and at most D of them are double, D the
+double VMs with anywhere else to go. So S is at most 2d whole PMs plus 2(MNL − d) further nodes
+for some d ≤ min(D, MNL), and the least Σ_{i ∉ S} r_i + (F_S mod g) over all such S, found
+exactly by dynamic programming over the PMs, bounds every plan from below. With 2 MNL ≥ the
+number of nodes (small clusters, MNL 10) it is the invariant bound; at medium size (560 NUMA
+nodes, MNL 50) it is the binding one.
 
 The invariant is the observation of issue #14 §1; the FR definition is VMR2L's (Ding et al.,
 EuroSys 2025). CP-SAT's own bound (``baselines.vm.cpsat``, which also starts from this one) can
@@ -37,29 +37,49 @@ from schedgym.envs.vm.sim import destination_of, initial_state
 from schedgym.envs.vm.types import VMInstance, VMState
 
 
-def touched_set_bound(untouched: np.ndarray, free: np.ndarray, limit: int, granularity: int) -> int:
-    """The least Σ_{i ∉ S} untouched_i + (Σ_{i ∈ S} free_i mod g) over sets S of ≤ ``limit`` items.
+def touched_set_bound(free: np.ndarray, budget: int, doubles: int, granularity: int) -> int:
+    """The least Σ_{i ∉ S} (free_i mod g) + (Σ_{i ∈ S} free_i mod g) over the sets S of NUMA
+    nodes that ``budget`` displaced VMs, at most ``doubles`` of them double, can change (module
+    docstring): 2d whole PMs and 2(budget − d) more nodes, d ≤ min(doubles, budget).
 
-    Exact, by dynamic programming over (|S|, Σ_{i ∈ S} free_i mod g): O(items × limit × g).
+    Exact, by dynamic programming over the PMs with the state (whole PMs, further nodes,
+    Σ_{i ∈ S} free_i mod g): O(P × doubles × budget × g).
 
     Args:
-        untouched: Residual each item (a NUMA node or a PM) keeps if no migration touches it.
-        free: Free cores of each item.
-        limit: Most items a plan can touch.
+        free: Free cores of each NUMA node, shape (P, 2).
+        budget: Most VMs displaced.
+        doubles: Most double VMs among them.
         granularity: g.
     """
-    g, items = granularity, len(free)
-    limit = min(int(limit), items)
+    g = granularity
+    free = np.asarray(free, np.int64)
+    whole_max, nodes_max = 2 * min(doubles, budget), 2 * budget
     inf = np.iinfo(np.int64).max // 4
-    # cost[c, s]: least Σ untouched of the items seen so far, with c of them touched and their
-    # free total ≡ s (mod g).
-    cost = np.full((limit + 1, g), inf, np.int64)
-    cost[0, 0] = 0
-    for keep, cores in zip(np.asarray(untouched, np.int64), np.asarray(free, np.int64)):
-        touched = np.full_like(cost, inf)
-        touched[1:] = np.roll(cost[:-1], int(cores % g), axis=1)
-        cost = np.minimum(cost + keep, touched)
-    return int((cost + np.arange(g)[None, :]).min())
+    # cost[w, n, s]: least Σ r of the untouched nodes so far, with w whole PMs and n further
+    # nodes touched whose free total ≡ s (mod g).
+    cost = np.full((whole_max + 1, nodes_max + 1, g), inf, np.int64)
+    cost[0, 0, 0] = 0
+
+    def touch(table: np.ndarray, cores: int, axis: int, count: int) -> np.ndarray:
+        moved = np.full_like(table, inf)
+        source = [slice(None)] * 2
+        target = [slice(None)] * 2
+        source[axis], target[axis] = slice(None, -count), slice(count, None)
+        moved[tuple(target)] = np.roll(table[tuple(source)], cores % g, axis=2)
+        return moved
+
+    for (f0, f1) in free:
+        r0, r1 = int(f0 % g), int(f1 % g)
+        options = [cost + r0 + r1, touch(cost + r1, f0, 1, 1), touch(cost + r0, f1, 1, 1),
+                   touch(cost, f0 + f1, 1, 2)]
+        if whole_max:
+            options.append(touch(cost, f0 + f1, 0, 1))
+        cost = np.minimum.reduce(options)
+    whole = np.arange(whole_max + 1)
+    nodes_allowed = 2 * (budget - (whole + 1) // 2)  # d = ceil(w / 2) displaced doubles
+    allowed = np.arange(nodes_max + 1)[None, :] <= nodes_allowed[:, None]
+    total = np.where(allowed[:, :, None], cost + np.arange(g)[None, None, :], inf)
+    return int(total.min())
 
 
 def residual_bound(state: VMState, budget: int | None = None, pms: np.ndarray | None = None) -> int:
@@ -74,20 +94,17 @@ def residual_bound(state: VMState, budget: int | None = None, pms: np.ndarray | 
     g = state.granularity
     pms = np.arange(state.instance.num_pms) if pms is None else np.sort(np.asarray(pms, np.int64))
     free = state.free_cpu[pms].astype(np.int64)  # (k, 2)
-    total = int(free.sum())
-    if budget is None or 2 * budget >= free.size:  # a plan may touch every NUMA node
-        return total % g
+    if budget is None or 2 * budget >= free.size:  # a plan may change every NUMA node
+        return int(free.sum()) % g
     if budget <= 0:
         return int((free % g).sum())
-    if _double_can_move(state, pms):
-        return touched_set_bound((free % g).sum(axis=1), free.sum(axis=1), 2 * budget, g)
-    return touched_set_bound((free % g).reshape(-1), free.reshape(-1), 2 * budget, g)
+    return touched_set_bound(free, budget, _movable_doubles(state, pms), g)
 
 
-def _double_can_move(state: VMState, pms: np.ndarray) -> bool:
-    """Whether a double VM on ``pms`` has a place of its kind on ``pms`` besides its own."""
+def _movable_doubles(state: VMState, pms: np.ndarray) -> int:
+    """Double VMs on ``pms`` with a place of their kind on ``pms`` besides their own."""
     doubles = np.flatnonzero(state.instance.vm_double & np.isin(state.vm_pm, pms))
-    return any(len(static_destinations(state, int(v), pms, destination_of(state, int(v)))) > 1
+    return sum(len(static_destinations(state, int(v), pms, destination_of(state, int(v)))) > 1
                for v in doubles)
 
 

@@ -19,15 +19,25 @@ from tests.baselines.vm.test_cpsat import (brute_force_sequence_fr, make_instanc
 
 
 def test_touched_set_bound_is_the_exact_minimum_over_sets():
+    # Every choice per PM: untouched, node 0 or node 1 or both as further nodes, or whole (the
+    # PM of a displaced double VM); a choice is allowed if some d ≤ min(doubles, budget) has
+    # whole ≤ 2d and further nodes ≤ 2(budget − d).
     rng = np.random.default_rng(0)
-    for _ in range(30):
-        items, g = int(rng.integers(1, 7)), int(rng.choice([4, 16]))
-        free = rng.integers(0, 40, items)
-        keep = free % g
-        limit = int(rng.integers(0, items + 1))
-        best = min(int(keep.sum() - keep[list(s)].sum() + free[list(s)].sum() % g)
-                   for k in range(limit + 1) for s in itertools.combinations(range(items), k))
-        assert touched_set_bound(keep, free, limit, g) == best
+    for _ in range(40):
+        pms, g = int(rng.integers(1, 5)), int(rng.choice([4, 16]))
+        free = rng.integers(0, 40, (pms, 2))
+        budget, doubles = int(rng.integers(1, pms + 1)), int(rng.integers(0, 3))
+        best = None
+        for choice in itertools.product(range(5), repeat=pms):
+            whole = sum(c == 4 for c in choice)
+            nodes = sum((c in (1, 3)) + (c in (2, 3)) for c in choice)
+            if not any(whole <= 2 * d and nodes <= 2 * (budget - d)
+                       for d in range(min(doubles, budget) + 1)):
+                continue
+            touched = np.array([[c in (1, 3, 4), c in (2, 3, 4)] for c in choice])
+            value = int((free[~touched] % g).sum() + free[touched].sum() % g)
+            best = value if best is None else min(best, value)
+        assert touched_set_bound(free, budget, doubles, g) == best
 
 
 def test_invariant_bound_is_total_free_mod_g():
