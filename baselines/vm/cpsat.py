@@ -5,9 +5,13 @@ Two models (:mod:`baselines.vm.plan`). The final-placement model
 (:class:`~baselines.vm.models.PlacementModel`) picks every VM's final NUMA node (or PM, for double
 VMs) under CPU, memory and anti-affinity constraints, moves at most MNL VMs, and minimises
 Σ (free cores mod g), which is the fragment rate times the constant total of free cores, with
-fewer moves as the tie-break. Its moves are then ordered so every intermediate placement is
-legal; a set that cannot be ordered (a swap deadlock) is reached through a temporary place when
-the budget allows, and cut off with a no-good before re-solving. It relaxes the real problem, so
+fewer moves as the tie-break. It is solved in two stages: first the least reachable Σ (free mod
+g), from the proven floor of :mod:`baselines.vm.bound` (T mod g, or tighter under the migration
+limit) up in steps of g, each value fixed in turn, which proves a value unreachable or finds the
+fewest moves to it (several times faster to prove than the weighted objective); then the moves
+are ordered so every intermediate placement is legal; a set that cannot be ordered (a swap
+deadlock) is reached through a temporary place when the budget allows, and cut off with a
+no-good before re-solving. It relaxes the real problem, so
 its bound is valid and a plan that meets it is optimal.
 
 The time-indexed model (:class:`~baselines.vm.models.SequenceModel`) is the real, sequential
@@ -47,8 +51,9 @@ class CpSatRescheduler(PlanReplayer):
     Args:
         work_limit: Budget of all solves of one plan, in CP-SAT deterministic seconds (see
             :class:`baselines.vm.plan.PlanReplayer`). The default proves all of small-test
-            optimal; a deterministic second took 2-4 wall seconds on the 2-core reference
-            machine (``python -m benchmarks.solver_budget`` measures it).
+            optimal with a margin: the costliest instance takes 2.6 deterministic seconds. A
+            deterministic second took 2-4 wall seconds on the 2-core reference machine
+            (``python -m benchmarks.solver_budget`` measures it).
         workers: CP-SAT search workers (interleaved, so the plan does not depend on load).
         seed: CP-SAT's random seed.
         max_rounds: Most solves of the final-placement model: the first plus re-solves after
