@@ -80,9 +80,10 @@ def plan_part(
     Two stages. First the least reachable residual: from the proven floor of
     :func:`baselines.vm.bound.residual_bound` up in steps of g (Σ r ≡ T mod g), each value is
     tried with the residual fixed (:meth:`PlacementModel.solve_at`), which either proves it
-    unreachable (the floor rises) or finds the fewest moves to it; these probes may use
-    ``probe_share`` of ``work_limit``, after which (or if a probe ran out of budget) the solver
-    minimises the weighted objective instead. Then the moves are ordered: if they cannot all be,
+    unreachable (the floor rises) or finds the fewest moves to it; these probes run only when
+    ``budget`` can change every NUMA node (at least one migration per PM) and may use ``probe_share`` of
+    ``work_limit``, after which (or if a probe ran out of budget) the solver minimises the
+    weighted objective instead. Then the moves are ordered: if they cannot all be,
     the placement is reached with detours (a VM parked on a temporary place,
     :func:`order_with_detours`) when the budget allows, and the moves left over are cut off with
     a no-good and the model re-solved (at the same residual while one is fixed), up to
@@ -124,8 +125,13 @@ def plan_part(
         return model.solve(limit, workers, seed)
 
     # Stage 1: probes from the floor up; `at` is the residual the placement solves then keep.
+    # Only where the budget can change every NUMA node (a displaced VM changes two): such plans
+    # often reach the floor T mod g (all of small-test does), while a plan that can change a few
+    # nodes of many rarely reaches its floor, and proving that can take the whole budget (POP's
+    # parts).
     at, first = None, None
-    probe_limit = min(probe_share * work_limit, cutoff)
+    reaches_all = budget >= len(pms)
+    probe_limit = min(probe_share * work_limit, cutoff) if reaches_all else 0.0
     while floor < start and plan.work < probe_limit:
         probe = run(lambda limit: model.solve_at(floor, limit, workers, seed),
                     probe_limit - plan.work)
