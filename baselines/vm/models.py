@@ -59,12 +59,9 @@ class PlacementModel:
         state: The current simulator state (its placement is the starting point).
         pms: The PMs of the subproblem.
         budget: Most VMs that may move.
-        residual_floor: A proven lower bound on Σ r (e.g. from
-            :func:`baselines.vm.bound.residual_bound`), stated as the residual's lower end.
     """
 
-    def __init__(self, state: VMState, pms: np.ndarray, budget: int,
-                 residual_floor: int = 0) -> None:
+    def __init__(self, state: VMState, pms: np.ndarray, budget: int) -> None:
         self.weight = budget + 1
         self.model = cp_model.CpModel()
         pms = np.sort(np.asarray(pms, dtype=np.int64))
@@ -92,8 +89,7 @@ class PlacementModel:
         # (fractional q) misses; on small clusters it is often what proves optimality.
         g = state.granularity
         total_free = int(state.free_cpu[pms].sum())
-        floor = min(max(total_free % g, int(residual_floor)), total_free)
-        self.residual = self.model.new_int_var(floor, total_free, "residual")
+        self.residual = self.model.new_int_var(total_free % g, total_free, "residual")
         blocks = self.model.new_int_var(0, total_free // g, "blocks")
         self.model.add(self.residual == sum(residuals))
         self.model.add(self.residual + g * blocks == total_free)

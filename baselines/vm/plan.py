@@ -108,8 +108,8 @@ def plan_part(
         plan.residual_bound, plan.objective_bound = start, weight * start
         return plan
     cutoff = work_limit - reserve
-    floor = residual_bound(state, budget, pms)
-    model = PlacementModel(state, pms, budget, floor)
+    floor = residual_bound(state, budget, pms)  # T mod g where the probes run (the model's own)
+    model = PlacementModel(state, pms, budget)
     outside = Ledger(state).residual() - start
 
     def objective(moves: list[Move]) -> int:
@@ -129,7 +129,7 @@ def plan_part(
     # often reach the floor T mod g (all of small-test does), while a plan that can change a few
     # nodes of many rarely reaches its floor, and proving that can take the whole budget (POP's
     # parts).
-    at, first = None, None
+    at, first, first_floor = None, None, floor
     reaches_all = budget >= len(pms)
     probe_limit = min(probe_share * work_limit, cutoff) if reaches_all else 0.0
     while floor < start and plan.work < probe_limit:
@@ -144,7 +144,8 @@ def plan_part(
     if floor >= start:  # no lower residual is reachable: staying put is optimal
         plan.status = "optimal"
         return plan
-    model.raise_floor(floor)
+    if floor > first_floor:  # the probes proved the values below it unreachable
+        model.raise_floor(floor)
 
     best, found = objective([]), False
     while plan.rounds < max_rounds and (plan.rounds == 0 or plan.work < cutoff):
