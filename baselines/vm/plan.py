@@ -80,16 +80,16 @@ def plan_part(
     Two stages. First the least reachable residual: from the proven floor of
     :func:`baselines.vm.bound.residual_bound` up in steps of g (Σ r ≡ T mod g), each value is
     tried with the residual fixed (:meth:`PlacementModel.solve_at`), which either proves it
-    unreachable (the floor rises) or finds the fewest moves to it; these probes run only when
-    ``budget`` can change every NUMA node (at least one migration per PM) and may use ``probe_share`` of
-    ``work_limit``, after which (or if a probe ran out of budget) the solver minimises the
-    weighted objective instead. Then the moves are ordered: if they cannot all be,
-    the placement is reached with detours (a VM parked on a temporary place,
-    :func:`order_with_detours`) when the budget allows, and the moves left over are cut off with
-    a no-good and the model re-solved (at the same residual while one is fixed), up to
-    ``max_rounds`` placement solves within ``work_limit`` deterministic seconds in all; the best
-    legal plan of all rounds is kept (a legal prefix at worst), so a plan never raises
-    fragmentation.
+    unreachable (the floor rises) or finds the fewest moves to it. These probes run only when
+    ``budget`` can change every NUMA node (one migration per PM), where the floor is T mod g,
+    and may use ``probe_share`` of ``work_limit``; after them (or if a probe ran out of budget)
+    the solver minimises the weighted objective instead. Elsewhere the floor only bounds.
+    Then the moves are ordered: if they cannot all be, the placement is reached with detours (a
+    VM parked on a temporary place, :func:`order_with_detours`) when the budget allows, and the
+    moves left over are cut off with a no-good and the model re-solved (at the same residual
+    while one is fixed), up to ``max_rounds`` placement solves within ``work_limit``
+    deterministic seconds in all; the best legal plan of all rounds is kept (a legal prefix at
+    worst), so a plan never raises fragmentation.
 
     The first placement solve is a relaxation of the sequential problem (a sequence reaching a
     placement makes at least as many migrations as VMs it displaces), and the probes below its
