@@ -61,6 +61,8 @@ def touched_set_bound(free: np.ndarray, budget: int, doubles: int, granularity: 
     cost[0, 0, 0] = 0
 
     def touch(table: np.ndarray, cores: int, axis: int, count: int) -> np.ndarray:
+        """``table`` with ``count`` more items on ``axis`` (0 whole PMs, 1 further nodes) and
+        ``cores`` more in the touched free total."""
         moved = np.full_like(table, inf)
         source = [slice(None)] * 2
         target = [slice(None)] * 2
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     import gymnasium as gym
 
     from schedgym.baselines.vm.cpsat import CpSatRescheduler
-    from schedgym.data.instance_sets import load_named
+    from schedgym.data.instance_sets import load_named, set_names
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", required=True, help="comma-separated fixed VM instance sets")
@@ -130,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.work_limit < 0:
         parser.error(f"--work-limit must be ≥ 0, got {args.work_limit}")
+    unknown = [name for name in args.instances.split(",") if name not in set_names("vm")]
+    if unknown:
+        parser.error(f"no VM instance set {', '.join(unknown)}; available: "
+                     f"{', '.join(set_names('vm'))}")
     solve = args.work_limit > 0
     header = "| set | instance | initial FR | invariant bound | MNL bound |"
     print(header + (" cpsat FR | cpsat bound | status | gap |" if solve else ""))

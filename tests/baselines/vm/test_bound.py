@@ -123,3 +123,6 @@ def test_cli_prints_the_bounds_of_a_set(capsys):
     assert out[-1].startswith("| small-test | mean of 20 |") and f"{mean:.4f}" in out[-1]
     with pytest.raises(SystemExit):
         main(["--instances", "small-test", "--work-limit", "-1"])
+    with pytest.raises(SystemExit):
+        main(["--instances", "small-test,nope"])
+    assert "no VM instance set nope; available: " in capsys.readouterr().err
