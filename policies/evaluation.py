@@ -182,6 +182,7 @@ def evaluate(
     progress: bool = True,
     out: ResultsFile | None = None,
     headless: bool = True,
+    runner: Any = None,
 ) -> pd.DataFrame:
     """Runs every scheduler on every instance with every seed.
 
@@ -195,6 +196,10 @@ def evaluate(
             is appended to it as soon as its episode ends.
         headless: Let envs run the rule baselines they support without observations
             (:func:`run_episode`; the same rows, faster).
+        runner: Runs the episodes elsewhere instead of in this process, e.g. a
+            :class:`~schedgym.policies.distributed.RayEpisodes` made for the same policies (and
+            ``headless``): its ``run(instance_set, [(index, label, seed)])`` yields the
+            :class:`EpisodeResult` of each in order. The rows are the same but for ``wall_s``.
 
     Returns:
         One row per episode this call ran, keyed by (env_id, instance_set, instance, policy,
@@ -206,10 +211,17 @@ def evaluate(
     if out is not None:
         jobs = [(i, inst, label, seed) for i, inst, label, seed in jobs
                 if _key(env_id, instance_set, i, label, seed) not in out.keys]
-    env = gym.make(env_id, **instance_set.env_kwargs)
+    env = None
+    if runner is None:
+        env = gym.make(env_id, **instance_set.env_kwargs)
+        results = (run_episode(env, schedulers[label](), instance, seed, headless)
+                   for _, instance, label, seed in jobs)
+    else:
+        results = runner.run(instance_set, [(index, label, seed) for index, _, label, seed in jobs])
     rows = []
-    for index, instance, label, seed in tqdm(jobs, desc=f"{env_id} {instance_set.name}", disable=not progress):
-        result = run_episode(env, schedulers[label](), instance, seed, headless)
+    episodes = zip(jobs, results, strict=True)
+    for (index, _, label, seed), result in tqdm(episodes, total=len(jobs), desc=f"{env_id} {instance_set.name}",
+                                                disable=not progress):
         rows.append(
             {
                 "env_id": env_id,
@@ -225,7 +237,8 @@ def evaluate(
         )
         if out is not None:
             out.append(rows[-1])
-    env.close()
+    if env is not None:
+        env.close()
     return pd.DataFrame(rows)
 
 
