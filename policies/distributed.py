@@ -17,6 +17,7 @@ Ray is the optional extra ``schedgym[ray]``; it is imported only when this modul
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -221,5 +222,13 @@ def map_ordered(function: Callable[..., Any], arguments: Iterable[tuple[Any, ...
                 address: str | None = None) -> list[Any]:
     """``[function(*args) for args in arguments]``, each call a Ray task (one CPU)."""
     ray = connect(address)
-    remote = ray.remote(num_cpus=1)(function)
+    remote = _remote_function(function)
     return ray.get([remote.remote(*args) for args in arguments])
+
+
+@functools.cache
+def _remote_function(function: Callable[..., Any]) -> Any:
+    """``function`` as a Ray task of one CPU, made once (each making ships the function)."""
+    import ray
+
+    return ray.remote(num_cpus=1)(function)

@@ -12,11 +12,13 @@ Run it::
 
     python -m schedgym.envs.llm.capacity --schedulers fcfs,sarathi --trace ../shared/data/azure_llm_2023/conv.csv
     python -m schedgym.envs.llm.capacity --workload conversation --plot capacity.png
+    python -m schedgym.envs.llm.capacity --backend ray --address auto   # on a Ray cluster
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -48,21 +50,42 @@ def meets(metrics: dict[str, Any], criterion: str, tbt_slo: float = 0.1) -> bool
     raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
 
 
+#: The metrics a capacity search reads (and plots) of each run.
+RUN_METRICS = ("slo_attainment", "tbt_p99", "scheduling_delay_p50", "ttft_p99", "token_goodput",
+               "throughput_rps")
+#: ``mapper(function, argument tuples)`` -> ``[function(*arguments) ...]`` in order: how the runs
+#: of one rate are executed (in this process, or e.g. as Ray tasks).
+Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
+
+
+def run_at_rate(workload: LLMInstance, base_rate: float, rate: float, make_scheduler: Callable[[], Any],
+                seed: int, env_kwargs: dict[str, Any]) -> dict[str, float]:
+    """The :data:`RUN_METRICS` of one headless run of ``workload`` replayed at ``rate``."""
+    sim, _ = run_headless(at_rate(workload, base_rate, rate), make_scheduler(), seed=seed, **env_kwargs)
+    metrics = sim.metrics()
+    return {key: float(metrics[key]) for key in RUN_METRICS}
+
+
+def map_local(function: Callable[..., Any], arguments: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """The default :data:`Mapper`: every call in this process, one after the other."""
+    return [function(*args) for args in arguments]
+
+
 def evaluate_rate(workloads: Sequence[LLMInstance], base_rate: float, rate: float,
-                  make_scheduler: Callable[[], Any], **env_kwargs: Any) -> dict[str, float]:
-    """Mean metrics of a scheduler over ``workloads`` replayed at ``rate``."""
-    runs = []
-    for index, workload in enumerate(workloads):
-        sim, _ = run_headless(at_rate(workload, base_rate, rate), make_scheduler(), seed=index, **env_kwargs)
-        runs.append(sim.metrics())
-    keys = ("slo_attainment", "tbt_p99", "scheduling_delay_p50", "ttft_p99", "token_goodput", "throughput_rps")
-    return {key: float(np.mean([run[key] for run in runs])) for key in keys}
+                  make_scheduler: Callable[[], Any], mapper: Mapper = map_local,
+                  **env_kwargs: Any) -> dict[str, float]:
+    """Mean metrics of a scheduler over ``workloads`` replayed at ``rate`` (workload ``i`` with
+    seed ``i``), the runs executed by ``mapper``."""
+    runs = mapper(run_at_rate, [(workload, base_rate, rate, make_scheduler, index, env_kwargs)
+                                for index, workload in enumerate(workloads)])
+    return {key: float(np.mean([run[key] for run in runs])) for key in RUN_METRICS}
 
 
 def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: Callable[[], Any],
            criterion: str, low: float, high: float, tolerance: float = 0.05, tbt_slo: float = 0.1,
-           **env_kwargs: Any) -> tuple[float, list[tuple[float, dict[str, float]]]]:
-    """The highest rate in ``[low, high]`` meeting ``criterion`` (to ``tolerance`` req/s).
+           mapper: Mapper = map_local, **env_kwargs: Any) -> tuple[float, list[tuple[float, dict[str, float]]]]:
+    """The highest rate in ``[low, high]`` meeting ``criterion`` (to ``tolerance`` req/s); the
+    runs of each rate are executed by ``mapper`` (:func:`evaluate_rate`).
 
     Returns:
         The rate (``low`` if even it fails; the caller should widen the range) and every
@@ -71,7 +94,7 @@ def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: C
     history = []
 
     def ok(rate: float) -> bool:
-        metrics = evaluate_rate(workloads, base_rate, rate, make_scheduler, **env_kwargs)
+        metrics = evaluate_rate(workloads, base_rate, rate, make_scheduler, mapper, **env_kwargs)
         history.append((rate, metrics))
         return meets(metrics, criterion, tbt_slo)
 
@@ -85,8 +108,33 @@ def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: C
     return low, history
 
 
-def main(argv: list[str] | None = None) -> int:
+def search_all(workloads: Sequence[LLMInstance], base_rate: float, names: Sequence[str],
+               criteria: Sequence[str], low: float, high: float, tolerance: float = 0.05,
+               tbt_slo: float = 0.1, mapper: Mapper = map_local, concurrent: bool = False,
+               progress: bool = True) -> list[list[tuple[float, list[tuple[float, dict[str, float]]]]]]:
+    """:func:`search` for every LLM baseline of ``names`` and every criterion: per scheduler,
+    per criterion, the rate and history.
+
+    With ``concurrent`` the searches run in threads of this process, so that a ``mapper`` that
+    executes elsewhere (Ray) has the runs of all of them in flight at once; each search is the
+    same bisection either way, so are the results.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from schedgym import baselines
+
+    pairs = [(name, criterion) for name in names for criterion in criteria]
+
+    def one(pair: tuple[str, str]) -> tuple[float, list[tuple[float, dict[str, float]]]]:
+        make = functools.partial(baselines.make, "schedgym/LLMServe-v0", pair[0])
+        return search(workloads, base_rate, make, pair[1], low, high, tolerance, tbt_slo, mapper)
+
+    with ThreadPoolExecutor(max_workers=len(pairs) if concurrent else 1) as pool:
+        found = list(tqdm(pool.map(one, pairs), total=len(pairs), desc="searches", disable=not progress))
+    return [found[i:i + len(criteria)] for i in range(0, len(found), len(criteria))]
+
+
+def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description="Capacity of LLM schedulers by bisection over the request rate.")
     parser.add_argument("--schedulers", default="fcfs,sarathi,sarathi_2048,orca,past_future,edf,vtc")
@@ -101,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.05)
     parser.add_argument("--tbt-slo", type=float, default=0.1)
     parser.add_argument("--plot", help="write attainment vs rate per scheduler to this PNG")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="run the searches' episodes here or as Ray tasks, all searches at once "
+                             "(the same rates; needs schedgym[ray])")
+    parser.add_argument("--address", help="with --backend ray: auto, HOST:PORT or ray://HOST:PORT "
+                                           "(default: start a local Ray)")
     args = parser.parse_args(argv)
     criteria = args.criteria.split(",")
     for criterion in criteria:
@@ -119,13 +172,24 @@ def main(argv: list[str] | None = None) -> int:
         workloads = [sample_instance(np.random.default_rng([0x11A, seed]), workload=args.workload,
                                      num_requests=args.requests, rate=1.0) for seed in range(args.seeds)]
         base_rate, source = 1.0, f"{args.seeds} × {args.requests} {args.workload} requests"
-    rows, curves = [], {}
+    mapper: Mapper = map_local
+    if args.backend == "ray":
+        from schedgym.policies.distributed import connect, map_ordered
+
+        try:
+            connect(args.address)
+        except ValueError as error:
+            parser.error(str(error))
+        mapper = functools.partial(map_ordered, address=args.address)
+    elif args.address:
+        parser.error("--address needs --backend ray")
     names = args.schedulers.split(",")
-    for name in tqdm(names, desc="schedulers"):
+    found = search_all(workloads, base_rate, names, criteria, args.low, args.high, args.tolerance,
+                       args.tbt_slo, mapper, concurrent=args.backend == "ray")
+    rows, curves = [], {}
+    for name, results in zip(names, found):
         row = [name]
-        for criterion in criteria:
-            rate, history = search(workloads, base_rate, lambda: baselines.make("schedgym/LLMServe-v0", name),
-                                   criterion, args.low, args.high, args.tolerance, args.tbt_slo)
+        for rate, history in results:
             row.append(f"{rate:.2f}" + (" (≥ high)" if rate == args.high else " (≤ low)" if rate == args.low else ""))
             curves.setdefault(name, []).extend(history)
         rows.append(row)
