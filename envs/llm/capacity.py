@@ -135,7 +135,6 @@ def search_all(workloads: Sequence[LLMInstance], base_rate: float, names: Sequen
 
 
 def main(argv: list[str] | None = None) -> int:
-
     parser = argparse.ArgumentParser(description="Capacity of LLM schedulers by bisection over the request rate.")
     parser.add_argument("--schedulers", default="fcfs,sarathi,sarathi_2048,orca,past_future,edf,vtc")
     parser.add_argument("--criteria", default="goodput,tbt,saturation")
