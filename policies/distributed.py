@@ -56,7 +56,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
         address: ``None`` starts a local Ray with ``num_cpus`` CPUs (all by default); ``"auto"``
             joins the cluster started on this node; ``HOST:PORT`` joins the cluster whose head
             listens there (the GCS port, 6379 by default); ``ray://HOST:PORT`` connects through
-            Ray Client (port 10001 by default). Ignored if Ray is already initialised here.
+            Ray Client (port 10001 by default). If Ray is already initialised in this process,
+            that Ray is kept (a bad address is refused all the same).
         num_cpus: CPUs of a local Ray (only without ``address``).
 
     Raises:
@@ -64,12 +65,12 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
             no cluster runs on this node; the message names the address.
     """
     ray = import_ray()
-    if ray.is_initialized():
-        return ray
     if address is not None:
         _check_reachable(address)
-    elif num_cpus is not None:
+    if num_cpus is not None:
         num_cpus = check_int("num_cpus", num_cpus, low=1)
+    if ray.is_initialized():
+        return ray
     try:
         ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
                  logging_level=logging.WARNING, log_to_driver=True)

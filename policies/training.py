@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from schedgym import envs  # registers the env ids
 from schedgym.data.files import write_json_atomic, write_text_atomic
+from schedgym.envs.validation import check_choice
 from schedgym.policies.checkpoint import (
     BEST, CHECKPOINT, CONFIG, ONNX, PLOT, SUMMARY, RunState, finished_summary, load_model, read_state,
     repair, save_best, save_checkpoint, write_curve,
@@ -126,11 +127,20 @@ def _make_env(env_id: str, env_kwargs: dict[str, Any], pool: dict[str, Any], see
     return env
 
 
-def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
-    """``n_envs`` training envs (``vec_env``: ``subproc`` or ``dummy``), env ``i`` seeded ``seed + 1000 * i``.
+#: The ``vec_env`` values: envs in this process, in worker processes, or in Ray actors.
+VEC_ENVS = ("dummy", "subproc", "ray")
 
-    ``n_envs: auto`` means one env per available core.
+
+def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
+    """``n_envs`` training envs (``vec_env``: one of :data:`VEC_ENVS`), env ``i`` seeded
+    ``seed + 1000 * i``.
+
+    ``n_envs: auto`` means one env per available core. ``vec_env: ray`` puts each env in a Ray
+    actor (:class:`~schedgym.policies.ray_vec_env.RayVecEnv`) on the cluster at ``ray_address``
+    (default: the Ray of this process, else a new local one); the training is the same as with
+    ``dummy`` for the same seed.
     """
+    kind = check_choice("vec_env", config.get("vec_env", "dummy"), VEC_ENVS)
     n_envs = config.get("n_envs", "auto")
     if n_envs == "auto":
         n_envs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -139,7 +149,11 @@ def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
                 seed + 1000 * i, 1)
         for i in range(int(n_envs))
     ]
-    if config.get("vec_env", "dummy") == "subproc" and n_envs > 1:
+    if kind == "ray":
+        from schedgym.policies.ray_vec_env import RayVecEnv
+
+        return RayVecEnv(factories, address=config.get("ray_address"))
+    if kind == "subproc" and n_envs > 1:
         return SubprocVecEnv(factories, start_method="fork" if os.name == "posix" else None)
     return DummyVecEnv(factories)
 

@@ -1,0 +1,145 @@
+"""The Ray backend: leaderboard rows, capacity searches and training identical to local runs.
+
+One local Ray (2 CPUs) is started for the whole module; every test skips without Ray.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from schedgym import baselines, evaluate  # noqa: E402
+from schedgym.data.instance_sets import InstanceSet  # noqa: E402
+from schedgym.envs import env_class  # noqa: E402
+from schedgym.envs.llm import capacity  # noqa: E402
+from schedgym.envs.llm.generator import sample_instance  # noqa: E402
+from schedgym.policies import distributed, training  # noqa: E402
+from schedgym.policies.evaluation import build_schedulers  # noqa: E402
+from schedgym.policies.evaluation import evaluate as run_leaderboard  # noqa: E402
+
+VM = "schedgym/VMReschedule-v1"
+IOT = "schedgym/IoTPlacement-v0"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_session():
+    """One local Ray for the module (Ray start-ups take seconds)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _subset(env_id: str, name: str, count: int) -> InstanceSet:
+    full = env_class(env_id).load_instance_set(name)
+    return InstanceSet(full.name, full.env_kwargs, full.instances[:count])
+
+
+def test_cli_results_file_is_the_local_one_but_for_wall_times(tmp_path):
+    """Baselines and an ONNX policy on all of VM small-test: the same CSV, row for row."""
+    files = {}
+    for backend in ("local", "ray"):
+        files[backend] = tmp_path / f"{backend}.csv"
+        argv = ["--env", VM, "--instances", "small-test", "--policies", "random,greedy,pretrained:vm",
+                "--seeds", "0,1", "--out", str(files[backend]), "--no-progress", "--backend", backend]
+        assert evaluate.main(argv + (["--workers", "2"] if backend == "ray" else [])) == 0
+    local, remote = (pd.read_csv(files[b]) for b in ("local", "ray"))
+    assert len(local) == 20 * 3 * 2
+    pd.testing.assert_frame_equal(local.drop(columns="wall_s"), remote.drop(columns="wall_s"))
+    assert (remote["wall_s"] > 0).all()
+
+
+def test_iot_rows_identical_and_resume_runs_only_the_missing_episodes():
+    instance_set = _subset(IOT, "small-tree-light", 3)
+    names = ["random", "greedy", "edf"]
+    schedulers, _ = build_schedulers(IOT, names)
+    local = run_leaderboard(IOT, instance_set, schedulers, seeds=[0, 3], progress=False)
+    with distributed.RayEpisodes(IOT, names, workers=2) as runner:
+        assert runner.labels == list(schedulers)
+        remote = run_leaderboard(IOT, instance_set, schedulers, seeds=[0, 3], progress=False, runner=runner)
+        with pytest.raises(ValueError, match="no scheduler"):
+            list(runner.run(instance_set, [(0, "nope", 0)]))
+    assert len(local) == 3 * 3 * 2
+    pd.testing.assert_frame_equal(local.drop(columns="wall_s"), remote.drop(columns="wall_s"))
+
+
+def test_results_come_back_in_job_order_whatever_finishes_first():
+    """Two actors, jobs of very different lengths: the order is the jobs', not the ends'."""
+    @ray.remote(num_cpus=0)
+    class Sleeper:
+        def run(self, seconds: float, tag: int) -> int:
+            import time
+
+            time.sleep(seconds)
+            return tag
+
+    actors = [Sleeper.remote(), Sleeper.remote()]
+    jobs = [(0.6, 0), (0.0, 1), (0.0, 2), (0.3, 3), (0.0, 4)]
+    results = list(distributed._dispatch(ray, actors, jobs, lambda actor, job: actor.run.remote(*job)))
+    assert results == [0, 1, 2, 3, 4]
+
+
+def test_capacity_search_on_ray_finds_the_local_rates():
+    workloads = [sample_instance(np.random.default_rng([0x11A, seed]), workload="conversation",
+                                 num_requests=120, rate=1.0) for seed in range(2)]
+    arguments = (workloads, 1.0, ["fcfs", "sarathi"], ["goodput", "saturation"], 0.5, 8.0, 0.5)
+    local = capacity.search_all(*arguments, progress=False)
+    remote = capacity.search_all(*arguments, mapper=distributed.map_ordered, concurrent=True, progress=False)
+    assert remote == local
+    assert len(local) == 2 and all(len(per_scheduler) == 2 for per_scheduler in local)
+
+
+def test_training_on_ray_actors_is_the_training_on_dummy(tmp_path):
+    """Two rollouts of 2 × 64 steps of PPO and its updates: the same parameters, bit for bit."""
+    import gymnasium as gym
+    import torch
+
+    config = training.load_config(VM, ["n_envs=2", "ppo.n_steps=64", "ppo.batch_size=64", "ppo.n_epochs=2",
+                                       "policy.width=8", "policy.depth=1", "instance_pool.size=4"])
+    features = gym.make(VM, **config["env_kwargs"]).unwrapped.spec_graph.node_features
+    parameters, observations = {}, {}
+    for kind in ("dummy", "ray"):
+        config["vec_env"] = kind
+        vec_env = training.make_vec_env(config, seed=5)
+        assert vec_env.env_method("action_masks")[0].dtype == bool
+        model = training._build_model(config, vec_env, features, 5, tmp_path / kind)
+        model.learn(total_timesteps=256)
+        parameters[kind] = model.policy.state_dict()
+        observations[kind] = model.rollout_buffer.observations
+        vec_env.close()
+    for name, tensor in parameters["dummy"].items():
+        assert torch.equal(tensor, parameters["ray"][name]), name
+    for key, array in observations["dummy"].items():
+        np.testing.assert_array_equal(array, observations["ray"][key])
+
+
+def test_unknown_vec_env_is_refused():
+    config = training.load_config(VM, ["n_envs=1", "vec_env=threads"])
+    with pytest.raises(ValueError, match="vec_env.*'dummy', 'subproc', 'ray'"):
+        training.make_vec_env(config, seed=0)
+
+
+@pytest.mark.parametrize(("address", "pattern"), [
+    ("127.0.0.1:1", "nothing answers at 127.0.0.1:1"),
+    ("ray://127.0.0.1:1", "nothing answers at 127.0.0.1:1"),
+    ("nonsense", "auto, HOST:PORT or ray://HOST:PORT"),
+    ("localhost:99999", "auto, HOST:PORT or ray://HOST:PORT"),
+])
+def test_bad_address_is_a_clear_error(address, pattern, capsys):
+    with pytest.raises(ValueError, match=pattern):
+        distributed.connect(address)
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main(["--env", VM, "--instances", "small-test", "--policies", "greedy",
+                       "--backend", "ray", "--address", address])
+    assert exit_info.value.code == 2
+    assert address in capsys.readouterr().err
+
+
+def test_address_without_the_ray_backend_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        evaluate.main(["--env", VM, "--instances", "small-test", "--address", "auto"])
+    assert "--address and --workers need --backend ray" in capsys.readouterr().err
