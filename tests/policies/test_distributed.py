@@ -19,7 +19,8 @@ from schedgym.envs import env_class  # noqa: E402
 from schedgym.envs.llm import capacity  # noqa: E402
 from schedgym.envs.llm.generator import sample_instance  # noqa: E402
 from schedgym.policies import distributed, training  # noqa: E402
-from schedgym.policies.evaluation import build_schedulers  # noqa: E402
+from schedgym.policies.evaluation import (KEY_COLUMNS, ResultsFile, build_schedulers,  # noqa: E402
+                                         result_columns, select)
 from schedgym.policies.evaluation import evaluate as run_leaderboard  # noqa: E402
 
 VM = "schedgym/VMReschedule-v1"
@@ -53,18 +54,29 @@ def test_cli_results_file_is_the_local_one_but_for_wall_times(tmp_path):
     assert (remote["wall_s"] > 0).all()
 
 
-def test_iot_rows_identical_and_resume_runs_only_the_missing_episodes():
+def test_iot_rows_identical_and_resume_runs_only_the_missing_episodes(tmp_path):
     instance_set = _subset(IOT, "small-tree-light", 3)
     names = ["random", "greedy", "edf"]
     schedulers, _ = build_schedulers(IOT, names)
+    columns = result_columns(env_class(IOT).leaderboard_metrics)
     local = run_leaderboard(IOT, instance_set, schedulers, seeds=[0, 3], progress=False)
-    with distributed.RayEpisodes(IOT, names, workers=2) as runner:
+    with ResultsFile(tmp_path / "resumed.csv", columns) as out:  # seed 0 done before, here
+        run_leaderboard(IOT, instance_set, schedulers, seeds=[0], progress=False, out=out)
+    with (distributed.RayEpisodes(IOT, names, workers=2) as runner,
+          ResultsFile(tmp_path / "resumed.csv", columns, resume=True) as out):
         assert runner.labels == list(schedulers)
         remote = run_leaderboard(IOT, instance_set, schedulers, seeds=[0, 3], progress=False, runner=runner)
+        resumed = run_leaderboard(IOT, instance_set, schedulers, seeds=[0, 3], progress=False,
+                                  runner=runner, out=out)
         with pytest.raises(ValueError, match="no scheduler"):
             list(runner.run(instance_set, [(0, "nope", 0)]))
-    assert len(local) == 3 * 3 * 2
+        on_file = select(out.read(), IOT, instance_set, names, [0, 3])
+    assert len(local) == 3 * 3 * 2 and len(resumed) == 3 * 3 and (resumed["seed"] == 3).all()
     pd.testing.assert_frame_equal(local.drop(columns="wall_s"), remote.drop(columns="wall_s"))
+    keys = list(KEY_COLUMNS)
+    pd.testing.assert_frame_equal(
+        local.drop(columns="wall_s").sort_values(keys, ignore_index=True),
+        on_file.drop(columns="wall_s").sort_values(keys, ignore_index=True), check_dtype=False)
 
 
 def test_results_come_back_in_job_order_whatever_finishes_first():
