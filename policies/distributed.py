@@ -23,11 +23,13 @@ import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from schedgym.data.instance_sets import InstanceSet
-from schedgym.envs.validation import argument_error, check_choice, check_int
-from schedgym.policies.evaluation import EpisodeResult
+import gymnasium as gym
 
-BACKENDS = ("local", "ray")
+from schedgym.data.instance_sets import InstanceSet
+from schedgym.envs.validation import argument_error, check_int
+from schedgym.policies.evaluation import EpisodeResult, build_schedulers, run_episode
+
+ADDRESS_FORMS = "auto, HOST:PORT or ray://HOST:PORT"
 #: Seconds to wait for a TCP connection to ``--address`` before calling it unreachable (Ray itself
 #: retries for minutes).
 PROBE_TIMEOUT_S = 5.0
@@ -44,21 +46,15 @@ def import_ray() -> Any:
     return ray
 
 
-def check_backend(backend: Any) -> str:
-    """``backend`` if it is one of :data:`BACKENDS`, else a ``ValueError``."""
-    return check_choice("backend", backend, BACKENDS)
-
-
-def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
+def connect(address: str | None = None) -> Any:
     """Makes sure this process is connected to Ray and returns the ``ray`` module.
 
     Args:
-        address: ``None`` starts a local Ray with ``num_cpus`` CPUs (all by default); ``"auto"``
+        address: ``None`` starts a local Ray on every CPU here (or joins ``RAY_ADDRESS``); ``"auto"``
             joins the cluster started on this node; ``HOST:PORT`` joins the cluster whose head
             listens there (the GCS port, 6379 by default); ``ray://HOST:PORT`` connects through
             Ray Client (port 10001 by default). If Ray is already initialised in this process,
             that Ray is kept (a bad address is refused all the same).
-        num_cpus: CPUs of a local Ray (only without ``address``).
 
     Raises:
         ValueError: If Ray is not installed, ``address`` is malformed, nothing listens there or
@@ -67,28 +63,28 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Any:
     ray = import_ray()
     if address is not None:
         _check_reachable(address)
-    if num_cpus is not None:
-        num_cpus = check_int("num_cpus", num_cpus, low=1)
     if ray.is_initialized():
         return ray
     try:
-        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                 logging_level=logging.WARNING, log_to_driver=True)
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
     except (ConnectionError, ValueError) as error:
-        raise ValueError(f"--address {address!r}: cannot connect to Ray ({error}); start a cluster "
-                         "with `ray start --head` and pass its address, auto or ray://HOST:PORT") from None
+        where = f"--address {address!r}" if address else "a local Ray"
+        raise ValueError(f"{where}: cannot connect to Ray ({error}); start a cluster with "
+                         f"`ray start --head` and pass its address, {ADDRESS_FORMS}") from None
     return ray
 
 
 def _check_reachable(address: str) -> None:
     """Fails fast on a malformed address or a closed port, where ``ray.init`` would retry for
     minutes; ``auto`` is left to Ray (it fails at once when no cluster runs here)."""
+    if not isinstance(address, str):
+        raise argument_error("--address", address, ADDRESS_FORMS, wrong_type=True)
     if address == "auto":
         return
     host_port = address.removeprefix("ray://")
     host, _, port = host_port.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argument_error("--address", address, "auto, HOST:PORT or ray://HOST:PORT")
+        raise argument_error("--address", address, ADDRESS_FORMS)
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S).close()
     except OSError as error:
@@ -106,26 +102,25 @@ class _EpisodeWorker:
 
     def __init__(self, env_id: str, policies: Sequence[str], best_of: int, temperature: float,
                  headless: bool) -> None:
-        import gymnasium as gym  # noqa: F401  (the env ids are registered by schedgym.envs)
-
-        from schedgym.policies.evaluation import build_schedulers
-
         self.env_id, self.headless = env_id, headless
-        self.schedulers, _ = build_schedulers(env_id, policies, best_of, temperature)
+        self.schedulers: dict[str, Callable[[], Any]] = {}
+        self.error = ""  # kept for the driver: an actor that fails to start gives only a traceback
+        try:
+            self.schedulers, _ = build_schedulers(env_id, policies, best_of, temperature)
+        except ValueError as error:
+            self.error = str(error)
         self.set_id: str | None = None
         self.instance_set: InstanceSet | None = None
         self.env: Any = None
 
-    def labels(self) -> list[str]:
-        return list(self.schedulers)
+    def labels(self) -> tuple[list[str], str]:
+        """The scheduler labels, and why the policies could not be loaded ("" if they were)."""
+        return list(self.schedulers), self.error
 
     def run(self, set_ref: list[Any], index: int, label: str, seed: int) -> EpisodeResult:
         """One episode; ``set_ref`` is ``[ObjectRef]`` of the instance set (in a list so that
         Ray passes the reference and the set is fetched once per actor, not per episode)."""
-        import gymnasium as gym
         import ray
-
-        from schedgym.policies.evaluation import run_episode
 
         if self.set_id != set_ref[0].hex():
             if self.env is not None:
@@ -159,11 +154,10 @@ class RayEpisodes:
         self._ray = ray
         self._actors = [remote.remote(env_id, list(policies), best_of, temperature, headless)
                         for _ in range(workers or cluster_cpus(ray))]
-        try:
-            self.labels = ray.get(self._actors[0].labels.remote())
-        except ray.exceptions.RayActorError as error:
+        self.labels, error = ray.get(self._actors[0].labels.remote())
+        if error:
             self.close()
-            raise ValueError(f"a Ray worker could not load the policies: {error}") from None
+            raise ValueError(f"a Ray worker cannot load the policies: {error}")
 
     def run(self, instance_set: InstanceSet, jobs: Sequence[tuple[int, str, int]]) -> Iterator[EpisodeResult]:
         """The results of the episodes ``jobs`` = (instance index, label, seed), in their order,

@@ -151,6 +151,14 @@ def test_bad_address_is_a_clear_error(address, pattern, capsys):
     assert address in capsys.readouterr().err
 
 
+def test_a_policy_the_workers_cannot_load_is_a_clear_error(tmp_path):
+    missing = str(tmp_path / "gone.onnx")  # e.g. a file not copied to the worker nodes
+    with pytest.raises(ValueError, match=f"a Ray worker cannot load the policies: .*{missing}"):
+        distributed.RayEpisodes(VM, [missing], workers=1)
+    with pytest.raises(ValueError, match="--workers must be an integer >= 1, got 0"):
+        distributed.RayEpisodes(VM, ["greedy"], workers=0)
+
+
 def test_address_without_the_ray_backend_is_refused(capsys):
     with pytest.raises(SystemExit):
         evaluate.main(["--env", VM, "--instances", "small-test", "--address", "auto"])
