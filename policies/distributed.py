@@ -50,11 +50,11 @@ def connect(address: str | None = None) -> Any:
     """Makes sure this process is connected to Ray and returns the ``ray`` module.
 
     Args:
-        address: ``None`` starts a local Ray on every CPU here (or joins ``RAY_ADDRESS``); ``"auto"``
-            joins the cluster started on this node; ``HOST:PORT`` joins the cluster whose head
-            listens there (the GCS port, 6379 by default); ``ray://HOST:PORT`` connects through
-            Ray Client (port 10001 by default). If Ray is already initialised in this process,
-            that Ray is kept (a bad address is refused all the same).
+        address: ``None`` starts a local Ray on every CPU here (or joins ``RAY_ADDRESS``);
+            ``"auto"`` joins the cluster started on this node; ``HOST:PORT`` joins the cluster
+            whose head listens there (the GCS port, 6379 by default); ``ray://HOST:PORT``
+            connects through Ray Client (port 10001 by default). If Ray is already initialised
+            in this process, that Ray is kept (a bad address is refused all the same).
 
     Raises:
         ValueError: If Ray is not installed, ``address`` is malformed, nothing listens there or
@@ -88,8 +88,8 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S).close()
     except OSError as error:
-        raise ValueError(f"--address {address!r}: nothing answers at {host}:{port} ({error}); start a "
-                         "cluster with `ray start --head` and pass its address") from None
+        raise ValueError(f"--address {address!r}: nothing answers at {host}:{port} ({error}); "
+                         "start a cluster with `ray start --head` and pass its address") from None
 
 
 def cluster_cpus(ray: Any) -> int:
@@ -139,8 +139,9 @@ class RayEpisodes:
             gives them for the same arguments.
     """
 
-    def __init__(self, env_id: str, policies: Sequence[str], best_of: int = 1, temperature: float = 1.0,
-                 headless: bool = True, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(self, env_id: str, policies: Sequence[str], best_of: int = 1,
+                 temperature: float = 1.0, headless: bool = True, address: str | None = None,
+                 workers: int | None = None) -> None:
         """Connects to Ray (:func:`connect`) and starts ``workers`` actors (default: one per CPU
         of the cluster), each loading the policies once.
 
@@ -159,12 +160,14 @@ class RayEpisodes:
             self.close()
             raise ValueError(f"a Ray worker cannot load the policies: {error}")
 
-    def run(self, instance_set: InstanceSet, jobs: Sequence[tuple[int, str, int]]) -> Iterator[EpisodeResult]:
+    def run(self, instance_set: InstanceSet,
+            jobs: Sequence[tuple[int, str, int]]) -> Iterator[EpisodeResult]:
         """The results of the episodes ``jobs`` = (instance index, label, seed), in their order,
         each as soon as it and every earlier one have ended."""
         unknown = {label for _, label, _ in jobs} - set(self.labels)
         if unknown:
-            raise ValueError(f"the Ray workers have no scheduler {sorted(unknown)}; they have {self.labels}")
+            raise ValueError(f"the Ray workers have no scheduler {sorted(unknown)}; "
+                             f"they have {self.labels}")
         set_ref = [self._ray.put(instance_set)]
         yield from _dispatch(self._ray, self._actors, jobs,
                              lambda actor, job: actor.run.remote(set_ref, *job))

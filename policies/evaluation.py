@@ -220,8 +220,9 @@ def evaluate(
         results = runner.run(instance_set, [(index, label, seed) for index, _, label, seed in jobs])
     rows = []
     episodes = zip(jobs, results, strict=True)
-    for (index, _, label, seed), result in tqdm(episodes, total=len(jobs), desc=f"{env_id} {instance_set.name}",
-                                                disable=not progress):
+    bar = tqdm(episodes, total=len(jobs), desc=f"{env_id} {instance_set.name}",
+               disable=not progress)
+    for (index, _, label, seed), result in bar:
         rows.append(
             {
                 "env_id": env_id,

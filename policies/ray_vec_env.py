@@ -16,7 +16,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import (VecEnv, VecEnvIndices, VecEnvObs,
+                                                           VecEnvStepReturn)
 from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
 
 from schedgym.policies.distributed import cluster_cpus, connect
@@ -91,15 +92,18 @@ class RayVecEnv(VecEnv):
         super().__init__(len(env_fns), observation_space, action_space)
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._stepping = [actor.step.remote(action) for actor, action in zip(self._actors, actions, strict=True)]
+        pairs = zip(self._actors, actions, strict=True)
+        self._stepping = [actor.step.remote(action) for actor, action in pairs]
 
     def step_wait(self) -> VecEnvStepReturn:
         results, self._stepping = self._ray.get(self._stepping), []
         obs, rewards, dones, infos, self.reset_infos = zip(*results, strict=True)
-        return _stack_obs(obs, self.observation_space), np.stack(rewards), np.stack(dones), list(infos)
+        observations = _stack_obs(obs, self.observation_space)
+        return observations, np.stack(rewards), np.stack(dones), list(infos)
 
     def reset(self) -> VecEnvObs:
-        calls = [actor.reset.remote(self._seeds[i], self._options[i]) for i, actor in enumerate(self._actors)]
+        calls = [actor.reset.remote(self._seeds[i], self._options[i])
+                 for i, actor in enumerate(self._actors)]
         obs, self.reset_infos = zip(*self._ray.get(calls), strict=True)
         self._reset_seeds()  # seeds and options apply to one reset only
         self._reset_options()
@@ -126,11 +130,14 @@ class RayVecEnv(VecEnv):
 
     def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
                    **method_kwargs: Any) -> list[Any]:
-        calls = [actor.env_method.remote(method_name, method_args, method_kwargs) for actor in self._targets(indices)]
+        calls = [actor.env_method.remote(method_name, method_args, method_kwargs)
+                 for actor in self._targets(indices)]
         return self._ray.get(calls)
 
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        return self._ray.get([actor.is_wrapped.remote(wrapper_class) for actor in self._targets(indices)])
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper],
+                       indices: VecEnvIndices = None) -> list[bool]:
+        targets = self._targets(indices)
+        return self._ray.get([actor.is_wrapped.remote(wrapper_class) for actor in targets])
 
     def _targets(self, indices: VecEnvIndices) -> list[Any]:
         return [self._actors[i] for i in self._get_indices(indices)]

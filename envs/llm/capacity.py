@@ -56,12 +56,16 @@ RUN_METRICS = ("slo_attainment", "tbt_p99", "scheduling_delay_p50", "ttft_p99", 
 #: ``mapper(function, argument tuples)`` -> ``[function(*arguments) ...]`` in order: how the runs
 #: of one rate are executed (in this process, or e.g. as Ray tasks).
 Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
+#: Every (rate, metrics) a search evaluated.
+History = list[tuple[float, dict[str, float]]]
 
 
-def run_at_rate(workload: LLMInstance, base_rate: float, rate: float, make_scheduler: Callable[[], Any],
-                seed: int, env_kwargs: dict[str, Any]) -> dict[str, float]:
+def run_at_rate(workload: LLMInstance, base_rate: float, rate: float,
+                make_scheduler: Callable[[], Any], seed: int,
+                env_kwargs: dict[str, Any]) -> dict[str, float]:
     """The :data:`RUN_METRICS` of one headless run of ``workload`` replayed at ``rate``."""
-    sim, _ = run_headless(at_rate(workload, base_rate, rate), make_scheduler(), seed=seed, **env_kwargs)
+    sim, _ = run_headless(at_rate(workload, base_rate, rate), make_scheduler(), seed=seed,
+                          **env_kwargs)
     metrics = sim.metrics()
     return {key: float(metrics[key]) for key in RUN_METRICS}
 
@@ -83,7 +87,7 @@ def evaluate_rate(workloads: Sequence[LLMInstance], base_rate: float, rate: floa
 
 def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: Callable[[], Any],
            criterion: str, low: float, high: float, tolerance: float = 0.05, tbt_slo: float = 0.1,
-           mapper: Mapper = map_local, **env_kwargs: Any) -> tuple[float, list[tuple[float, dict[str, float]]]]:
+           mapper: Mapper = map_local, **env_kwargs: Any) -> tuple[float, History]:
     """The highest rate in ``[low, high]`` meeting ``criterion`` (to ``tolerance`` req/s); the
     runs of each rate are executed by ``mapper`` (:func:`evaluate_rate`).
 
@@ -111,7 +115,7 @@ def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: C
 def search_all(workloads: Sequence[LLMInstance], base_rate: float, names: Sequence[str],
                criteria: Sequence[str], low: float, high: float, tolerance: float = 0.05,
                tbt_slo: float = 0.1, mapper: Mapper = map_local, concurrent: bool = False,
-               progress: bool = True) -> list[list[tuple[float, list[tuple[float, dict[str, float]]]]]]:
+               progress: bool = True) -> list[list[tuple[float, History]]]:
     """:func:`search` for every LLM baseline of ``names`` and every criterion: per scheduler,
     per criterion, the rate and history.
 
@@ -125,12 +129,13 @@ def search_all(workloads: Sequence[LLMInstance], base_rate: float, names: Sequen
 
     pairs = [(name, criterion) for name in names for criterion in criteria]
 
-    def one(pair: tuple[str, str]) -> tuple[float, list[tuple[float, dict[str, float]]]]:
+    def one(pair: tuple[str, str]) -> tuple[float, History]:
         make = functools.partial(baselines.make, "schedgym/LLMServe-v0", pair[0])
         return search(workloads, base_rate, make, pair[1], low, high, tolerance, tbt_slo, mapper)
 
     with ThreadPoolExecutor(max_workers=len(pairs) if concurrent else 1) as pool:
-        found = list(tqdm(pool.map(one, pairs), total=len(pairs), desc="searches", disable=not progress))
+        searches = pool.map(one, pairs)
+        found = list(tqdm(searches, total=len(pairs), desc="searches", disable=not progress))
     return [found[i:i + len(criteria)] for i in range(0, len(found), len(criteria))]
 
 
@@ -149,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tbt-slo", type=float, default=0.1)
     parser.add_argument("--plot", help="write attainment vs rate per scheduler to this PNG")
     parser.add_argument("--backend", choices=("local", "ray"), default="local",
-                        help="run the searches' episodes here or as Ray tasks, all searches at once "
-                             "(the same rates; needs schedgym[ray])")
+                        help="run the searches' episodes here or as Ray tasks, all searches "
+                             "at once (the same rates; needs schedgym[ray])")
     parser.add_argument("--address", help="with --backend ray: auto, HOST:PORT or ray://HOST:PORT "
                                            "(default: start a local Ray)")
     args = parser.parse_args(argv)

@@ -5,15 +5,13 @@ One local Ray (2 CPUs) is started for the whole module; every test skips without
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 import pytest
 
 ray = pytest.importorskip("ray")
 
-from schedgym import baselines, evaluate  # noqa: E402
+from schedgym import evaluate  # noqa: E402
 from schedgym.data.instance_sets import InstanceSet  # noqa: E402
 from schedgym.envs import env_class  # noqa: E402
 from schedgym.envs.llm import capacity  # noqa: E402
@@ -45,8 +43,9 @@ def test_cli_results_file_is_the_local_one_but_for_wall_times(tmp_path):
     files = {}
     for backend in ("local", "ray"):
         files[backend] = tmp_path / f"{backend}.csv"
-        argv = ["--env", VM, "--instances", "small-test", "--policies", "random,greedy,pretrained:vm",
-                "--seeds", "0,1", "--out", str(files[backend]), "--no-progress", "--backend", backend]
+        argv = ["--env", VM, "--instances", "small-test", "--policies",
+                "random,greedy,pretrained:vm", "--seeds", "0,1", "--out", str(files[backend]),
+                "--no-progress", "--backend", backend]
         assert evaluate.main(argv + (["--workers", "2"] if backend == "ray" else [])) == 0
     local, remote = (pd.read_csv(files[b]) for b in ("local", "ray"))
     assert len(local) == 20 * 3 * 2
@@ -65,7 +64,8 @@ def test_iot_rows_identical_and_resume_runs_only_the_missing_episodes(tmp_path):
     with (distributed.RayEpisodes(IOT, names, workers=2) as runner,
           ResultsFile(tmp_path / "resumed.csv", columns, resume=True) as out):
         assert runner.labels == list(schedulers)
-        remote = run_leaderboard(IOT, instance_set, schedulers, seeds=[0, 3], progress=False, runner=runner)
+        remote = run_leaderboard(IOT, instance_set, schedulers, seeds=[0, 3], progress=False,
+                                 runner=runner)
         resumed = run_leaderboard(IOT, instance_set, schedulers, seeds=[0, 3], progress=False,
                                   runner=runner, out=out)
         with pytest.raises(ValueError, match="no scheduler"):
@@ -91,7 +91,8 @@ def test_results_come_back_in_job_order_whatever_finishes_first():
 
     actors = [Sleeper.remote(), Sleeper.remote()]
     jobs = [(0.6, 0), (0.0, 1), (0.0, 2), (0.3, 3), (0.0, 4)]
-    results = list(distributed._dispatch(ray, actors, jobs, lambda actor, job: actor.run.remote(*job)))
+    submit = lambda actor, job: actor.run.remote(*job)  # noqa: E731
+    results = list(distributed._dispatch(ray, actors, jobs, submit))
     assert results == [0, 1, 2, 3, 4]
 
 
@@ -100,7 +101,8 @@ def test_capacity_search_on_ray_finds_the_local_rates():
                                  num_requests=120, rate=1.0) for seed in range(2)]
     arguments = (workloads, 1.0, ["fcfs", "sarathi"], ["goodput", "saturation"], 0.5, 8.0, 0.5)
     local = capacity.search_all(*arguments, progress=False)
-    remote = capacity.search_all(*arguments, mapper=distributed.map_ordered, concurrent=True, progress=False)
+    remote = capacity.search_all(*arguments, mapper=distributed.map_ordered, concurrent=True,
+                                 progress=False)
     assert remote == local
     assert len(local) == 2 and all(len(per_scheduler) == 2 for per_scheduler in local)
 
@@ -110,8 +112,9 @@ def test_training_on_ray_actors_is_the_training_on_dummy(tmp_path):
     import gymnasium as gym
     import torch
 
-    config = training.load_config(VM, ["n_envs=2", "ppo.n_steps=64", "ppo.batch_size=64", "ppo.n_epochs=2",
-                                       "policy.width=8", "policy.depth=1", "instance_pool.size=4"])
+    config = training.load_config(VM, ["n_envs=2", "ppo.n_steps=64", "ppo.batch_size=64",
+                                       "ppo.n_epochs=2", "policy.width=8", "policy.depth=1",
+                                       "instance_pool.size=4"])
     features = gym.make(VM, **config["env_kwargs"]).unwrapped.spec_graph.node_features
     parameters, observations = {}, {}
     for kind in ("dummy", "ray"):
