@@ -8,7 +8,9 @@ dynamics only).
 
 With ``--out`` each episode's row is appended to the CSV as soon as the episode ends (safe
 against kills and concurrent runs, see ``policies.evaluation.ResultsFile``); ``--resume`` runs only
-the episodes the file does not hold yet, and the tables then cover its rows too.
+the episodes the file does not hold yet, and the tables then cover its rows too. ``--render DIR``
+saves a picture of each (policy, instance) episode at the first seed (the env's
+``render_mode="rgb_array"``).
 
 With ``--backend ray`` the episodes run on Ray actors (``--address auto`` or ``ray://HOST:PORT``
 joins a cluster, else a local Ray starts), each actor loading the policies once; rows and tables
@@ -68,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="with --out: skip the episodes the file already holds and add the rest")
     parser.add_argument("--plot", type=Path, help="save a bar chart of the metrics here (.png)")
+    parser.add_argument("--render", type=Path, metavar="DIR",
+                        help="also save a picture of each (policy, instance) episode at the first "
+                             "seed: DIR/<set>/<instance>__<policy>.png")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--backend", choices=("local", "ray"), default="local",
                         help="run the episodes in this process or on Ray actors (the same rows; "
@@ -150,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         evaluation.plot_leaderboard(results, metrics, str(args.plot))
         print(f"saved the chart to {args.plot}")
+    if args.render:
+        pictures = [path for instance_set in instance_sets for path in evaluation.render_episodes(
+            args.env, instance_set, schedulers, args.seeds[0], args.render,
+            progress=not args.no_progress)]
+        print(f"saved {len(pictures)} pictures under {args.render}")
     return 0
 
 

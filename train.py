@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from schedgym.envs import ENV_IDS
+from schedgym.policies.extras import MissingExtraError, require_train
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,7 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # torch: only once the arguments are valid
+    try:
+        require_train("training")
+    except MissingExtraError as error:
+        print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
+        return 2
+    # torch: only once the arguments are valid and the extra is known to be there
     from schedgym.policies.checkpoint import RunFolderError, has_checkpoint, read_config
     from schedgym.policies.training import load_config, train
 

@@ -29,6 +29,13 @@ resets, then steps), so :class:`PointerSpace` keeps sampling independent of the 
 - ``sample(mask=obs["action_mask"])`` draws uniformly among the legal actions of ``obs``, the
   way to play at random (a bool mask such as ``env.unwrapped.action_masks()`` works too).
 
+Rendering
+---------
+Every env takes ``render_mode=None`` (the default) or ``"rgb_array"``: then ``render()`` returns
+an (H, W, 3) uint8 picture of the episode so far, drawn by the env's picture module, and with
+``None`` it warns and returns ``None``, as Gymnasium's own envs do. What a picture needs that the
+simulator does not keep anyway is recorded only when ``render_mode`` is set.
+
 Sizes
 -----
 :meth:`GraphEnv._init_spaces` refuses a configuration whose observation arrays would take more
@@ -47,7 +54,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from schedgym.envs.validation import check_observation_size
+from schedgym.envs.render import RENDER_MODES
+from schedgym.envs.validation import check_choice, check_observation_size
 
 if TYPE_CHECKING:
     from schedgym.data.instance_sets import InstanceSet
@@ -147,10 +155,13 @@ class GraphEnv(gym.Env):
     in ``self._obs`` up to date in place, return :meth:`observation` from ``reset``/``step`` and
     validate actions with :meth:`_check_action`. Node 0 is the stop/wait node, legal in every
     state. They declare the ``info`` keys that the leaderboard reports in
-    ``leaderboard_metrics`` and their fixed instance sets in :meth:`instance_sets`.
+    ``leaderboard_metrics`` and their fixed instance sets in :meth:`instance_sets`. They take a
+    ``render_mode`` argument, checked by :meth:`_init_render`, and implement
+    :meth:`_render_frame`.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    # render_fps: Gymnasium's checker asks for one; a frame is a whole episode so far.
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 1}
     #: ``info`` keys reported by the leaderboard, in display order.
     leaderboard_metrics: ClassVar[tuple[str, ...]] = ()
     #: Whether an episode is a deterministic function of the instance and the actions, all
@@ -178,6 +189,32 @@ class GraphEnv(gym.Env):
         self.observation_space = spec.observation_space()
         self._obs = spec.empty_observation()
         self.action_space = PointerSpace(spec.n_max)
+
+    def _init_render(self, render_mode: str | None) -> None:
+        """Sets ``render_mode``: ``None`` or one of :data:`envs.render.RENDER_MODES`.
+
+        Raises:
+            schedgym.envs.validation.ArgumentError: For any other value.
+        """
+        self.render_mode = check_choice("render_mode", render_mode, (None, *RENDER_MODES))
+
+    def render(self) -> np.ndarray | None:
+        """The picture of the episode so far, (H, W, 3) uint8, with ``render_mode="rgb_array"``;
+        ``None`` (and a warning) without a render mode.
+
+        Raises:
+            RuntimeError: If called before the first ``reset``.
+        """
+        if self.render_mode is None:
+            env_id = self.spec.id if self.spec is not None else type(self).__name__
+            gym.logger.warn("You are calling render method without specifying any render mode; "
+                            f'make the env with gym.make("{env_id}", render_mode="rgb_array")')
+            return None
+        return self._render_frame()
+
+    def _render_frame(self) -> np.ndarray:
+        """The env's picture as an (H, W, 3) uint8 array (its picture module draws it)."""
+        raise NotImplementedError
 
     def action_masks(self) -> np.ndarray:
         """Legal actions as a bool vector (the sb3-contrib ``MaskablePPO`` convention)."""

@@ -2,6 +2,7 @@
 
 Modules: ``gnn`` (padded graph batch -> message passing), ``pointer`` (the MaskablePPO policy),
 ``training`` and ``imitation`` (behind ``train.py``), ``export`` (ONNX with metadata),
-``runtime`` (torch-free inference), ``scheduler`` (learned policies on the leaderboard).
-Importing this package imports nothing heavy, so ``policies.runtime`` stays torch-free.
+``runtime`` (torch-free inference), ``scheduler`` (learned policies on the leaderboard),
+``extras`` (the ``train`` extra: what needs torch says so when it is missing). Importing this
+package imports nothing heavy, so ``policies.runtime`` stays torch-free.
 """

@@ -9,7 +9,8 @@ holding the schedulers of the run, built once per actor by the harness's own
 :func:`~schedgym.policies.evaluation.run_episode` on one of them, so a row differs from the local
 one only in its wall time. Results come back in the order of the jobs, whichever actor finishes
 first, so rows are also appended in the local order. :func:`map_ordered` does the same for plain
-functions (Ray tasks). Training rollouts on Ray actors are :mod:`policies.ray_vec_env`.
+functions (Ray tasks), and :class:`NamedScheduler` is a scheduler factory that can be sent to
+them. Training rollouts on Ray actors are :mod:`policies.ray_vec_env`.
 
 Every node needs SchedGym installed (the same version) and policy files at the same path.
 Ray is the optional extra ``schedgym[ray]``; it is imported only when this module is used.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import socket
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -214,6 +216,24 @@ def _dispatch(ray: Any, actors: Sequence[Any], jobs: Sequence[Any],
         while next_index in finished:
             yield finished.pop(next_index)
             next_index += 1
+
+
+@dataclass(frozen=True)
+class NamedScheduler:
+    """A scheduler factory that pickles: it holds the scheduler's name (a baseline, a policy file
+    or ``pretrained:NAME``) and builds the scheduler in whichever process calls it, a loaded
+    policy (an onnxruntime session, which does not pickle) once per process."""
+
+    env_id: str
+    name: str
+
+    def __call__(self) -> Any:
+        return _schedulers(self.env_id, self.name)[self.name]()
+
+
+@functools.cache
+def _schedulers(env_id: str, name: str) -> dict[str, Callable[[], Any]]:
+    return build_schedulers(env_id, [name])[0]
 
 
 def map_ordered(function: Callable[..., Any], arguments: Iterable[tuple[Any, ...]],

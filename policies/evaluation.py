@@ -16,6 +16,7 @@ import csv
 import functools
 import io
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -59,8 +60,8 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
 
     Args:
         env_id: The env the schedulers will run on.
-        policies: Baseline names of ``env_id``, ``.onnx``/``.zip`` policy files or
-            ``pretrained:NAME``.
+        policies: Baseline names of ``env_id``, ``.onnx``/``.zip`` policy files,
+            ``pretrained:NAME``, or (IoT) the hybrid ``rl_aco[:POLICY]`` (``policies.rl_aco``).
         best_of: With ``K > 1``, each learned policy also gets a ``NAME best-of-K`` entry: K
             rollouts, one greedy and the rest sampled, the best replayed (known dynamics only).
         temperature: Softmax temperature of the sampled best-of-K rollouts.
@@ -69,6 +70,8 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
         ValueError: On an unknown name, a missing or corrupt file, a policy trained for another
             env, or a bad ``best_of``/``temperature``; the message says which.
     """
+    from schedgym.policies.rl_aco import ENV_ID as HYBRID_ENV_ID
+    from schedgym.policies.rl_aco import RLACOScheduler, is_hybrid, policy_source
     from schedgym.policies.sampling import BestOfKScheduler
     from schedgym.policies.scheduler import is_learned, load_policy
 
@@ -83,7 +86,15 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
     schedulers: dict[str, Callable[[], Scheduler]] = {}
     learned: dict[str, Any] = {}
     for name in policies:
-        if is_learned(name):
+        if is_hybrid(name):
+            if env_id != HYBRID_ENV_ID:
+                raise ValueError(f"{name!r} is a hybrid of {HYBRID_ENV_ID}, not of {env_id}")
+            try:
+                policy = load_policy(policy_source(name), env_id)
+            except FileNotFoundError as error:
+                raise ValueError(str(error)) from None
+            schedulers[name], learned[name] = functools.partial(RLACOScheduler, policy), policy
+        elif is_learned(name):
             try:
                 policy = load_policy(name, env_id)  # loaded once; a fresh light scheduler per episode
             except FileNotFoundError as error:
@@ -241,6 +252,46 @@ def evaluate(
     if env is not None:
         env.close()
     return pd.DataFrame(rows)
+
+
+def render_episodes(env_id: str, instance_set: InstanceSet,
+                    schedulers: dict[str, Callable[[], Scheduler]], seed: int,
+                    directory: str | Path, progress: bool = True) -> list[Path]:
+    """Plays every scheduler on every instance once more with seed ``seed`` in an env made with
+    ``render_mode="rgb_array"``, and saves its ``render()`` at the episode's end as
+    ``directory/<set>/<instance>__<policy>.png`` (each written atomically).
+
+    A separate pass, so that rendering (the LLM envs then log their iterations on the slower
+    numpy path) never changes a leaderboard row's ``wall_s``. Headless baselines stay headless:
+    the picture is drawn from the env's final state, which the headless path leaves as stepping
+    would. The envs are deterministic given the seed, so the episode is the row's, except for
+    solvers stopped by a wall-clock budget.
+
+    Returns:
+        The files written, in play order.
+    """
+    from schedgym.envs.render import save_png
+
+    folder = Path(directory) / _file_part(instance_set.name)
+    env = gym.make(env_id, render_mode="rgb_array", **instance_set.env_kwargs)
+    jobs = [(i, instance, label) for i, instance in enumerate(instance_set.instances)
+            for label in schedulers]
+    written = []
+    for index, instance, label in tqdm(jobs, desc=f"render {instance_set.name}",
+                                       disable=not progress):
+        run_episode(env, schedulers[label](), instance, seed)
+        name = f"{_file_part(_instance_name(instance_set, index))}__{_file_part(label)}.png"
+        path = folder / name
+        save_png(path, env.render())
+        written.append(path)
+    env.close()
+    return written
+
+
+def _file_part(text: str) -> str:
+    """``text`` as a file name part: runs of characters other than letters, digits and ``.+-``
+    become ``_`` (policy labels hold paths, colons and spaces)."""
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_") or "_"
 
 
 def select(results: pd.DataFrame, env_id: str, instance_set: InstanceSet, policies: Sequence[str],

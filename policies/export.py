@@ -21,10 +21,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
 from schedgym.data.files import write_bytes_atomic, write_json_atomic
+from schedgym.policies.extras import raise_if_extra_missing
+
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError as error:  # the train extra is not installed
+    raise_if_extra_missing("schedgym.policies.export", error)
+    raise
+
 from schedgym.policies.pointer import INPUT_NAMES, PointerNet
 from schedgym.policies.runtime import METADATA_PREFIX
 

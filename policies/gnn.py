@@ -23,8 +23,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch import nn
+from schedgym.policies.extras import raise_if_extra_missing
+
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError as error:  # the train extra is not installed
+    raise_if_extra_missing("schedgym.policies.gnn", error)
+    raise
 
 CONVS = ("sage", "gine", "gatv2")
 

@@ -23,14 +23,22 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from schedgym import envs  # noqa: F401  (registers the env ids)
+from schedgym.policies.extras import raise_if_extra_missing
+
+try:
+    import torch
+except ModuleNotFoundError as error:  # the train extra is not installed
+    raise_if_extra_missing("schedgym.policies.imitation", error)
+    raise
+
 from schedgym.policies.pointer import INPUT_NAMES, PointerNet
 
 #: Demonstration instances are generated from seeds ``DEMO_SEED_BASE + train seed * 100_000 + i``.
@@ -80,17 +88,23 @@ def _expert_factory(env_id: str, name: str, kwargs: dict[str, Any]) -> Callable[
     return lambda: baselines.make(env_id, name, **kwargs)
 
 
-def collect_demonstrations(env_id: str, env_kwargs: dict[str, Any], expert: str, episodes: int, seed: int,
+def collect_demonstrations(env_id: str, env_kwargs: dict[str, Any] | Callable[[int], dict[str, Any]],
+                           expert: str, episodes: int, seed: int,
                            expert_kwargs: dict[str, Any] | None = None, workers: int = 1,
                            progress: bool = True) -> dict[str, np.ndarray]:
     """The expert's (observation, action, return-to-go) on ``episodes`` generated instances,
-    with a progress bar per episode (a CP-SAT expert takes many minutes on 2 cores)."""
+    with a progress bar per episode (a CP-SAT expert takes many minutes on 2 cores).
+
+    ``env_kwargs`` is the env arguments, or a function of the episode index giving them (a
+    training ``env_mix``)."""
     seeds = [DEMO_SEED_BASE + seed * 100_000 + i for i in range(int(episodes))]
     workers = max(1, min(int(workers), len(seeds)))
     # Samples are concatenated as worker i's share seeds[i::workers] always was, so the demos
     # (and the cloning that shuffles them with a fixed seed) do not depend on the progress bar.
     order = [s for i in range(workers) for s in seeds[i::workers]]
-    tasks = [(env_id, env_kwargs, expert, expert_kwargs or {}, [s]) for s in order]
+    kwargs_of = env_kwargs if callable(env_kwargs) else (lambda index: env_kwargs)
+    episode = {s: i for i, s in enumerate(seeds)}
+    tasks = [(env_id, kwargs_of(episode[s]), expert, expert_kwargs or {}, [s]) for s in order]
     bar = tqdm(total=len(tasks), desc=f"demonstrations by {expert}", unit="episode", disable=not progress)
     with bar:
         if workers == 1:
@@ -136,10 +150,12 @@ def behaviour_clone(net: PointerNet, demos: dict[str, np.ndarray], epochs: int =
 
 def warm_start(net: PointerNet, config: dict[str, Any], seed: int, progress: bool = True) -> dict[str, Any]:
     """Runs the ``imitation`` section of ``config`` on ``net``; returns a record for the summary."""
+    from schedgym.policies.training import env_kwargs_of  # here: training imports this module
+
     spec = dict(config["imitation"])
     start = time.perf_counter()
     demos = collect_demonstrations(
-        config["env_id"], config.get("env_kwargs", {}), spec["expert"], spec.get("episodes", 100), seed,
+        config["env_id"], partial(env_kwargs_of, config), spec["expert"], spec.get("episodes", 100), seed,
         spec.get("expert_kwargs"), spec.get("workers", 1), progress,
     )
     collected = time.perf_counter() - start

@@ -21,12 +21,19 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
-from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from torch import nn
 
 from schedgym.envs.graph import OBS_KEYS
+from schedgym.policies.extras import raise_if_extra_missing
+
+try:
+    import torch
+    from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+    from torch import nn
+except ModuleNotFoundError as error:  # the train extra is not installed
+    raise_if_extra_missing("schedgym.policies.pointer", error)
+    raise
+
 from schedgym.policies.gnn import GraphEncoder
 
 MASKED_LOGIT = -1e9

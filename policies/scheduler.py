@@ -5,7 +5,7 @@ A policy is named by a *source*:
 - ``path/to/model.onnx``: an exported policy, run with onnxruntime (:mod:`policies.runtime`);
 - ``path/to/best_model.zip``: a ``MaskablePPO`` checkpoint from ``train.py``. Loading it
   unpickles Python objects, so only load checkpoints you trust; prefer ONNX for policies from
-  elsewhere;
+  elsewhere. It needs PyTorch (``pip install "schedgym[train]"``); ONNX does not;
 - ``pretrained:NAME``: ``policies/pretrained/NAME.onnx``, shipped with the package.
 
 :func:`load_policy` loads a source once; its ``scheduler()`` method makes the fresh,
@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from schedgym.policies import runtime
+from schedgym.policies.extras import require_train
 from schedgym.policies.runtime import PolicyFileError, choose
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -117,6 +118,7 @@ def _load_onnx(source: str, path: Path, env_id: str | None) -> LoadedPolicy:
 
 
 def _load_zip(source: str, path: Path, env_id: str | None) -> LoadedPolicy:
+    require_train(f"loading the checkpoint {path}", ("torch", "stable_baselines3", "sb3_contrib"))
     from sb3_contrib import MaskablePPO
 
     from schedgym.policies.pointer import torch_logits
@@ -162,6 +164,8 @@ def load_policy(source: str, env_id: str | None = None) -> LoadedPolicy:
     Raises:
         FileNotFoundError: If the file does not exist.
         PolicyFileError: If the file is damaged, not a policy, or a policy for another env.
+        MissingExtraError: If ``source`` is a ``.zip`` and PyTorch (the ``train`` extra) is not
+            installed; ONNX policies need only onnxruntime.
     """
     path = resolve(source)
     if path.suffix == ".onnx":

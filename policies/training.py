@@ -15,17 +15,25 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 import yaml
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import TensorBoardOutputFormat
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from tqdm import tqdm
 
 from schedgym import envs  # registers the env ids
 from schedgym.data.files import write_json_atomic, write_text_atomic
+from schedgym.data.instance_sets import recipes
 from schedgym.envs.validation import check_choice
+from schedgym.policies.extras import raise_if_extra_missing
+
+try:
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import TensorBoardOutputFormat
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+except ModuleNotFoundError as error:  # the train extra is not installed
+    raise_if_extra_missing("schedgym.policies.training", error)
+    raise
+
 from schedgym.policies.checkpoint import (
     BEST, CHECKPOINT, CONFIG, ONNX, PLOT, SUMMARY, RunState, finished_summary, load_model, read_state,
     repair, save_best, save_checkpoint, write_curve,
@@ -127,26 +135,49 @@ def _make_env(env_id: str, env_kwargs: dict[str, Any], pool: dict[str, Any], see
     return env
 
 
+def env_kwargs_of(config: dict[str, Any], index: int) -> dict[str, Any]:
+    """The env arguments of training env (or demonstration episode) ``index``: ``env_kwargs``
+    updated by entry ``index mod len(env_mix)`` of the optional ``env_mix`` list, so one run
+    trains on several workloads (e.g. loads) at once.
+
+    Raises:
+        ValueError: ``env_mix`` is not a non-empty list of mappings.
+    """
+    mix = config.get("env_mix")
+    base = dict(config.get("env_kwargs", {}))
+    if mix is None:
+        return base
+    if not isinstance(mix, list) or not mix or not all(isinstance(entry, dict) for entry in mix):
+        raise ValueError(f"env_mix must be a non-empty list of env-argument mappings, got {mix!r}")
+    return {**base, **mix[index % len(mix)]}
+
+
 #: The ``vec_env`` values: envs in this process, in worker processes, or in Ray actors.
 VEC_ENVS = ("dummy", "subproc", "ray")
 
 
 def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
     """``n_envs`` training envs (``vec_env``: one of :data:`VEC_ENVS`), env ``i`` seeded
-    ``seed + 1000 * i``.
+    ``seed + 1000 * i`` with the arguments :func:`env_kwargs_of` gives it.
 
     ``n_envs: auto`` means one env per available core. ``vec_env: ray`` puts each env in a Ray
     actor (:class:`~schedgym.policies.ray_vec_env.RayVecEnv`) on the cluster at ``ray_address``
     (default: the Ray of this process, else a new local one); the training is the same as with
     ``dummy`` for the same seed.
+
+    Raises:
+        ValueError: ``vec_env`` is none of :data:`VEC_ENVS`, or an ``env_mix`` entry changes
+            the observation or action space (the envs of one vector env must share them).
     """
     kind = check_choice("vec_env", config.get("vec_env", "dummy"), VEC_ENVS)
     n_envs = config.get("n_envs", "auto")
     if n_envs == "auto":
         n_envs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    kwargs = [env_kwargs_of(config, i) for i in range(int(n_envs))]
+    if config.get("env_mix") is not None:
+        _check_same_spaces(config["env_id"], kwargs)
     factories = [
-        partial(_make_env, config["env_id"], config.get("env_kwargs", {}), config.get("instance_pool", {}),
-                seed + 1000 * i, 1)
+        partial(_make_env, config["env_id"], kwargs[i], config.get("instance_pool", {}), seed + 1000 * i, 1)
         for i in range(int(n_envs))
     ]
     if kind == "ray":
@@ -160,6 +191,18 @@ def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
 
 # ----------------------------------------------------------------------------- evaluation
 
+def _check_same_spaces(env_id: str, kwargs: list[dict[str, Any]]) -> None:
+    spaces = []
+    for entry in kwargs:
+        env = gym.make(env_id, **entry)
+        spaces.append((env.observation_space, env.action_space))
+        env.close()
+    for index, space in enumerate(spaces):
+        if space != spaces[0]:
+            raise ValueError(f"env_mix: env {index}'s arguments {kwargs[index]} change the observation or "
+                             f"action space against env 0's {kwargs[0]}; fix the slot sizes (e.g. max_nodes)")
+
+
 def net_action(net: PointerNet, obs: dict[str, np.ndarray]) -> int:
     """The greedy (deterministic) action of ``net`` on one observation."""
     return int(np.argmax(torch_logits(net, obs)))
@@ -168,19 +211,28 @@ def net_action(net: PointerNet, obs: dict[str, np.ndarray]) -> int:
 def validation_instances(config: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[Any, int]]]:
     """(env kwargs, [(instance or None, seed)]) of the validation set of ``config["eval"]``.
 
-    ``eval.instances`` names a fixed validation set of the env (e.g. ``small-val``; never a
-    test set); otherwise ``eval.seeds`` are held-out generator seeds (a reset with that seed
+    ``eval.instances`` names fixed validation sets of the env (one name or a list, e.g.
+    ``small-val``; never a test set; the sets must share their env arguments); otherwise ``eval.seeds`` are held-out generator seeds (a reset with that seed
     samples the instance; training seeds are far from them).
     """
     spec = config.get("eval", {})
     env_kwargs = dict(config.get("env_kwargs", {}))
-    name = spec.get("instances")
-    if name:
-        if "test" in name:
-            raise ValueError(f"refusing to validate on test set {name!r}: use a -val set or seeds")
-        instance_set = envs.env_class(config["env_id"]).load_instance_set(name)
-        env_kwargs.update(instance_set.env_kwargs)
-        return env_kwargs, [(inst, 0) for inst in instance_set.instances]
+    names = spec.get("instances")
+    if names:
+        names = [names] if isinstance(names, str) else list(names)
+        items, set_kwargs = [], None
+        purposes = {name: recipe.purpose for name, recipe in recipes(envs.env_key(config["env_id"])).items()}
+        for name in names:
+            if purposes.get(name) != "val":
+                raise ValueError(f"refusing to validate on {name!r}, not a validation set of "
+                                 f"{config['env_id']}: use a -val set or seeds")
+            instance_set = envs.env_class(config["env_id"]).load_instance_set(name)
+            if set_kwargs is not None and instance_set.env_kwargs != set_kwargs:
+                raise ValueError(f"eval.instances: {name!r} needs env arguments {instance_set.env_kwargs}, "
+                                 f"{names[0]!r} needs {set_kwargs}; validate on sets that share them")
+            set_kwargs = instance_set.env_kwargs
+            items += [(inst, 0) for inst in instance_set.instances]
+        return {**env_kwargs, **set_kwargs}, items
     seeds = spec.get("seeds") or list(range(10**6, 10**6 + 8))
     return env_kwargs, [(None, int(seed)) for seed in seeds]
 

@@ -101,15 +101,21 @@ class ACOScheduler(WindowPlanner):
         """A copy of the pheromone per (device row, node), in units of each window's τ_max."""
         return None if self._tau is None else self._tau.copy()
 
+    def prior(self, window: Window) -> np.ndarray | None:
+        """A factor on each (task, node) transition weight of the window, (n, K), or None (plain
+        MMAS). Subclasses use it to bias the ants (``policies.rl_aco``)."""
+        return None
+
     def plan(self, window: Window) -> tuple[list[tuple[int, int]], SolverReport]:
         positions = edf_positions(window) if self.order == "edf" else np.arange(window.size)
+        prior = self.prior(window)
         rows = np.unique(window.device_row)
         tau = self._tau  # rows of this window are in units of τ_max until the first bounds
         best_nodes, best_key = None, (np.inf, np.inf)
         curve: list[float] = []
         tau_max = 1.0
         for iteration in range(self.iterations):
-            nodes, cost, deferred = self._construct(window, positions, tau)
+            nodes, cost, deferred = self._construct(window, positions, tau, prior)
             ant = int(np.lexsort((cost, deferred))[0])
             if (deferred[ant], cost[ant]) < best_key:
                 best_key, best_nodes = (int(deferred[ant]), float(cost[ant])), nodes[ant].copy()
@@ -138,8 +144,8 @@ class ACOScheduler(WindowPlanner):
             extra={"tasks": window.size, "deferred": best_key[0], "time": window.time})
         return [(int(p), int(j)) for p, j in zip(positions, best_nodes)], report
 
-    def _construct(self, window: Window, positions: np.ndarray,
-                   tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _construct(self, window: Window, positions: np.ndarray, tau: np.ndarray,
+                   prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One tour of every ant: its nodes in ``positions`` order (``DEFER`` where none could
         take the task), (ants, n); its fitness and its deferrals, (ants,)."""
         states = window.states(self.ants)
@@ -149,6 +155,11 @@ class ACOScheduler(WindowPlanner):
             choice = options(window, states, int(position))
             eta = 1.0 / (choice.back - window.time)
             weight = tau[window.device_row[position]] ** self.alpha * eta ** self.beta
+            if prior is not None:
+                biased = weight * prior[position]
+                # Where the prior rules out every node the ant could still use, fall back to MMAS.
+                open_ = (choice.feasible & (biased > 0)).any(axis=1, keepdims=True)
+                weight = np.where(open_, biased, weight)
             weight = np.where(choice.feasible, weight, 0.0)
             cumulative = np.cumsum(weight, axis=1)
             total = cumulative[:, -1]

@@ -132,6 +132,8 @@ class IoTPlacementEnv(GraphEnv):
     - ``trace_start``, ``trace_duration``, ``rate_scale``: the window of the task file (seconds of
       its time, from ``trace_start`` ≥ 0 for ``trace_duration`` > 0 or to the end) and the
       arrival speed-up (in (0, 10^4], 2 doubles the rate); only with a task file.
+    - ``render_mode``: ``None`` (default) or ``"rgb_array"``: ``render()`` then returns the
+      Gantt picture of the episode so far (``envs.iot.gantt``, drawn from the sim's state).
 
     ## What baselines may read
     Through ``env.unwrapped`` (learned policies only the observation):
@@ -147,7 +149,8 @@ class IoTPlacementEnv(GraphEnv):
     - ``action_masks() -> np.ndarray``: the legal actions, (N_MAX,) bool.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release; later ``render_mode="rgb_array"`` (a Gantt picture), which changes
+      no episode.
     """
 
     leaderboard_metrics = ("objective", "response_time_mean", "response_time_p95", "deadline_hit_ratio",
@@ -180,7 +183,9 @@ class IoTPlacementEnv(GraphEnv):
         trace_start: float = 0.0,
         trace_duration: float | None = None,
         rate_scale: float = 1.0,
+        render_mode: str | None = None,
     ) -> None:
+        self._init_render(render_mode)
         self.scale = check_choice("scale", scale, tuple(SCALES))
         self.topology_kind = check_choice("topology", topology, TOPOLOGIES)
         self.rate = check_float("rate", rate, low=0.0, low_open=True, high=1e4)
@@ -308,6 +313,14 @@ class IoTPlacementEnv(GraphEnv):
         self._steps += len(actions)
         self._encode()
         return self._info(final=True), actions
+
+    def _render_frame(self) -> np.ndarray:
+        """The Gantt picture of the episode so far (:func:`envs.iot.gantt.render_gantt`)."""
+        if self.sim is None:
+            raise RuntimeError("call reset() before render()")
+        from schedgym.envs.iot.gantt import render_gantt
+
+        return render_gantt(self.sim)
 
     # ------------------------------------------------------------------ workloads
 

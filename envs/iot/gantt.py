@@ -9,6 +9,8 @@ bar on its destination's band.
 ``--policy`` takes what ``evaluate.py --policies`` takes (a baseline name, a policy file or
 ``pretrained:NAME``); rule baselines run on the headless path (:mod:`envs.iot.fastsim`), the
 same episode as the env's. The image is written atomically (:mod:`schedgym.data.files`).
+The env's ``render()`` (``render_mode="rgb_array"``) returns :func:`render_gantt`, the same
+picture of the episode so far.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -24,8 +26,14 @@ import numpy as np
 from schedgym.data.files import atomic_path
 from schedgym.envs.iot.sim import IoTSim
 from schedgym.envs.iot.types import PLACED, TIER_NAMES
+from schedgym.envs.render import colour_table, figure_array, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ENV_ID = "schedgym/IoTPlacement-v0"
+#: Artist ids (``gid``) of the runs' and the transfers' bars, for finding them in a figure.
+RUNS_GID, TRANSFERS_GID = "runs", "transfers"
 
 
 @dataclass(frozen=True)
@@ -76,29 +84,26 @@ def gantt_bars(sim: IoTSim) -> GanttBars:
                      arrived - routes.latency[row, node[away]] - held, arrived)
 
 
-def plot_gantt(sim: IoTSim, path: str | Path, title: str = "", until: float | None = None) -> None:
-    """Saves the Gantt picture of ``sim``'s episode (up to time ``until``) as an image,
-    atomically; the format follows ``path``'s suffix."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; no display on servers
-    import matplotlib.pyplot as plt
+def draw_gantt(sim: IoTSim, title: str = "", until: float | None = None) -> "Figure":
+    """The Gantt figure of ``sim``'s episode so far (up to time ``until``)."""
     from matplotlib.patches import Patch
 
     bars, topo = gantt_bars(sim), sim.topology
     # Bands bottom-up: each node gets its cores as lanes, with a gap between nodes.
     base = np.concatenate([[0], np.cumsum(topo.cores + 1)[:-1]]).astype(float)
     devices = list(topo.devices)
-    colours = plt.get_cmap("tab20" if len(devices) > 10 else "tab10")
-    colour = {int(d): colours(i % colours.N) for i, d in enumerate(devices)}
-    figure, axis = plt.subplots(figsize=(11, 1.5 + 0.09 * float(base[-1] + topo.cores[-1])))
+    colours = colour_table(len(devices))
+    colour = {int(d): colours[i] for i, d in enumerate(devices)}
+    figure = new_figure(11, 1.5 + 0.09 * float(base[-1] + topo.cores[-1]))
+    axis = figure.add_subplot()
     for k in range(topo.num_nodes):
         axis.axhspan(base[k] - 0.5, base[k] + topo.cores[k] - 0.5, color="0.95", zorder=0)
     axis.barh(base[bars.node] + bars.lane, bars.finish - bars.start, left=bars.start, height=0.8,
-              color=[colour[int(d)] for d in bars.device], edgecolor="none", zorder=2)
+              color=[colour[int(d)] for d in bars.device], edgecolor="none", zorder=2,
+              gid=RUNS_GID)
     # Transfers in the gap below their node's band.
     axis.barh(base[bars.transfer_node] - 0.8, bars.transfer_end - bars.transfer_start,
-              left=bars.transfer_start, height=0.25, zorder=3,
+              left=bars.transfer_start, height=0.25, zorder=3, gid=TRANSFERS_GID,
               color=[colour[int(d)] for d in sim.instance.device[bars.transfer_task]])
     axis.set_yticks(base + (topo.cores - 1) / 2)
     axis.set_yticklabels([f"{TIER_NAMES[t]} {k}" for k, t in enumerate(topo.tier)], fontsize=7)
@@ -106,14 +111,29 @@ def plot_gantt(sim: IoTSim, path: str | Path, title: str = "", until: float | No
     end = max(float(bars.finish.max(initial=0.0)), 1e-3)
     axis.set_xlim(0.0, until if until is not None else end)
     if len(devices) <= 20:
-        axis.legend(handles=[Patch(color=colour[int(d)], label=f"device {d}") for d in devices],
-                    fontsize=7, ncol=min(len(devices), 10), loc="upper center",
-                    bbox_to_anchor=(0.5, -0.12), frameon=False)
+        figure.legend(handles=[Patch(color=colour[int(d)], label=f"device {d}") for d in devices],
+                      fontsize=7, ncol=min(len(devices), 10), loc="outside lower center",
+                      frameon=False)
     axis.set_title(title, fontsize=9)
-    figure.tight_layout()
+    return figure
+
+
+def plot_gantt(sim: IoTSim, path: str | Path, title: str = "", until: float | None = None) -> None:
+    """Saves the Gantt picture of ``sim``'s episode (up to time ``until``) as an image,
+    atomically; the format follows ``path``'s suffix."""
+    figure = draw_gantt(sim, title, until)
     with atomic_path(path) as temporary:  # keeps the suffix, which names the image format
         figure.savefig(temporary, dpi=120)
-    plt.close(figure)
+
+
+def render_gantt(sim: IoTSim) -> np.ndarray:
+    """The Gantt picture of the episode so far as an (H, W, 3) uint8 image (the env's
+    ``render()``), titled with the metrics so far."""
+    metrics = sim.metrics()
+    title = (f"{sim.instance.name or 'IoT episode'} at {sim.state.time:.3f} s: response "
+             f"{metrics['response_time_mean'] * 1e3:.1f} ms mean, deadline hit "
+             f"{metrics['deadline_hit_ratio']:.3f}, {metrics['tasks_dropped']} dropped")
+    return figure_array(draw_gantt(sim, title))
 
 
 def run_episode_sim(env_kwargs: dict[str, Any], instance: Any, scheduler: Any,

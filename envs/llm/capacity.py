@@ -12,7 +12,11 @@ Run it::
 
     python -m schedgym.envs.llm.capacity --schedulers fcfs,sarathi --trace ../shared/data/azure_llm_2023/conv.csv
     python -m schedgym.envs.llm.capacity --workload conversation --plot capacity.png
+    python -m schedgym.envs.llm.capacity --schedulers fcfs,pretrained:llm --workload code
     python -m schedgym.envs.llm.capacity --backend ray --address auto   # on a Ray cluster
+
+Schedulers are the env's baselines (on the headless path) and learned policies (``.onnx``,
+``.zip``, ``pretrained:NAME``, stepped through ``schedgym/LLMServe-v0``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from schedgym.envs.llm.fastsim import run_headless
+from schedgym.envs.llm.fastsim import headless_driver, run_headless
 from schedgym.envs.llm.types import LLMInstance
 
 CRITERIA = ("goodput", "tbt", "saturation")
@@ -60,13 +64,30 @@ Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
 History = list[tuple[float, dict[str, float]]]
 
 
+def run_metrics(instance: LLMInstance, scheduler: Any, seed: int, **env_kwargs: Any) -> dict[str, Any]:
+    """The final metrics of ``scheduler`` on ``instance``: on the headless path for the
+    baselines it serves, else (learned policies, which read observations) through the env."""
+    if headless_driver(scheduler) is not None:
+        sim, _ = run_headless(instance, scheduler, seed=seed, **env_kwargs)
+        return sim.metrics()
+    import gymnasium as gym
+
+    env = gym.make("schedgym/LLMServe-v0", **env_kwargs)
+    env.reset(seed=seed, options={"instance": instance})
+    scheduler.reset(env, seed=seed)
+    done = False
+    while not done:
+        _, _, terminated, truncated, info = env.step(int(scheduler.act(env)))
+        done = terminated or truncated
+    env.close()
+    return info
+
+
 def run_at_rate(workload: LLMInstance, base_rate: float, rate: float,
                 make_scheduler: Callable[[], Any], seed: int,
                 env_kwargs: dict[str, Any]) -> dict[str, float]:
-    """The :data:`RUN_METRICS` of one headless run of ``workload`` replayed at ``rate``."""
-    sim, _ = run_headless(at_rate(workload, base_rate, rate), make_scheduler(), seed=seed,
-                          **env_kwargs)
-    metrics = sim.metrics()
+    """The :data:`RUN_METRICS` of one run (:func:`run_metrics`) of ``workload`` at ``rate``."""
+    metrics = run_metrics(at_rate(workload, base_rate, rate), make_scheduler(), seed, **env_kwargs)
     return {key: float(metrics[key]) for key in RUN_METRICS}
 
 
@@ -112,11 +133,13 @@ def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: C
     return low, history
 
 
-def search_all(workloads: Sequence[LLMInstance], base_rate: float, names: Sequence[str],
-               criteria: Sequence[str], low: float, high: float, tolerance: float = 0.05,
-               tbt_slo: float = 0.1, mapper: Mapper = map_local, concurrent: bool = False,
+def search_all(workloads: Sequence[LLMInstance], base_rate: float,
+               schedulers: dict[str, Callable[[], Any]], criteria: Sequence[str], low: float,
+               high: float, tolerance: float = 0.05, tbt_slo: float = 0.1,
+               mapper: Mapper = map_local, concurrent: bool = False,
                progress: bool = True) -> list[list[tuple[float, History]]]:
-    """:func:`search` for every LLM baseline of ``names`` and every criterion: per scheduler,
+    """:func:`search` for every scheduler (label -> factory, e.g. of
+    :func:`~schedgym.policies.evaluation.build_schedulers`) and every criterion: per scheduler,
     per criterion, the rate and history.
 
     With ``concurrent`` the searches run in threads of this process, so that a ``mapper`` that
@@ -125,13 +148,10 @@ def search_all(workloads: Sequence[LLMInstance], base_rate: float, names: Sequen
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from schedgym import baselines
+    pairs = [(make, criterion) for make in schedulers.values() for criterion in criteria]
 
-    pairs = [(name, criterion) for name in names for criterion in criteria]
-
-    def one(pair: tuple[str, str]) -> tuple[float, History]:
-        make = functools.partial(baselines.make, "schedgym/LLMServe-v0", pair[0])
-        return search(workloads, base_rate, make, pair[1], low, high, tolerance, tbt_slo, mapper)
+    def one(pair: tuple[Callable[[], Any], str]) -> tuple[float, History]:
+        return search(workloads, base_rate, pair[0], pair[1], low, high, tolerance, tbt_slo, mapper)
 
     with ThreadPoolExecutor(max_workers=len(pairs) if concurrent else 1) as pool:
         searches = pool.map(one, pairs)
@@ -140,6 +160,8 @@ def search_all(workloads: Sequence[LLMInstance], base_rate: float, names: Sequen
 
 
 def main(argv: list[str] | None = None) -> int:
+    from schedgym.policies.evaluation import build_schedulers
+
     parser = argparse.ArgumentParser(description="Capacity of LLM schedulers by bisection over the request rate.")
     parser.add_argument("--schedulers", default="fcfs,sarathi,sarathi_2048,orca,past_future,edf,vtc")
     parser.add_argument("--criteria", default="goodput,tbt,saturation")
@@ -176,22 +198,27 @@ def main(argv: list[str] | None = None) -> int:
         workloads = [sample_instance(np.random.default_rng([0x11A, seed]), workload=args.workload,
                                      num_requests=args.requests, rate=1.0) for seed in range(args.seeds)]
         base_rate, source = 1.0, f"{args.seeds} × {args.requests} {args.workload} requests"
+    try:
+        factories, _ = build_schedulers("schedgym/LLMServe-v0", args.schedulers.split(","))
+    except ValueError as error:
+        parser.error(f"--schedulers: {error}")
     mapper: Mapper = map_local
     if args.backend == "ray":
-        from schedgym.policies.distributed import connect, map_ordered
+        from schedgym.policies.distributed import NamedScheduler, connect, map_ordered
 
         try:
             connect(args.address)
         except ValueError as error:
             parser.error(str(error))
         mapper = functools.partial(map_ordered, address=args.address)
+        # Loaded policies do not pickle: each Ray worker builds its scheduler by name.
+        factories = {label: NamedScheduler("schedgym/LLMServe-v0", label) for label in factories}
     elif args.address:
         parser.error("--address needs --backend ray")
-    names = args.schedulers.split(",")
-    found = search_all(workloads, base_rate, names, criteria, args.low, args.high, args.tolerance,
-                       args.tbt_slo, mapper, concurrent=args.backend == "ray")
+    found = search_all(workloads, base_rate, factories, criteria, args.low, args.high,
+                       args.tolerance, args.tbt_slo, mapper, concurrent=args.backend == "ray")
     rows, curves = [], {}
-    for name, results in zip(names, found):
+    for name, results in zip(factories, found):
         row = [name]
         for rate, history in results:
             row.append(f"{rate:.2f}" + (" (≥ high)" if rate == args.high else " (≤ low)" if rate == args.low else ""))

@@ -97,6 +97,10 @@ class _Merged:
     capacity: int
     _backlog: _BacklogGaps
 
+    @property
+    def max_service_gap(self) -> float:
+        return self._backlog.max_gap
+
 
 class LLMCluster:
     """K identical replicas, one local scheduler each, and the routing decisions in between.
@@ -109,6 +113,7 @@ class LLMCluster:
         max_batch_size, token_budget, idle_step, window: Each replica's, as in ``LLMSim``.
         seed: Replica k's local scheduler is seeded ``seed + k`` (only ``past_future`` draws).
         compiled: Run the replicas' iterations in the numba kernel (see ``LLMSim``).
+        record: Log the replicas' iterations (``LLMSim``'s ``record``; needs ``compiled=False``).
 
     Raises:
         ValueError: If a request cannot be served or the local scheduler is not one.
@@ -117,12 +122,12 @@ class LLMCluster:
     def __init__(self, instance: LLMInstance, preset: HardwarePreset, replicas: int,
                  local_scheduler: str = "fcfs", max_batch_size: int = 128, token_budget: int = 4096,
                  idle_step: float = 0.01, window: int = 64, seed: int = 0,
-                 compiled: bool = True) -> None:
+                 compiled: bool = True, record: bool = False) -> None:
         if replicas < 1:
             raise ValueError(f"replicas must be ≥ 1, got {replicas!r}")
         self.instance = instance
         self.replicas = [LLMSim(instance, preset, max_batch_size, token_budget, idle_step, window,
-                                compiled, routed=True) for _ in range(replicas)]
+                                compiled, routed=True, record=record) for _ in range(replicas)]
         self.schedulers = [make_local_scheduler(local_scheduler) for _ in range(replicas)]
         for k, (sim, scheduler) in enumerate(zip(self.replicas, self.schedulers)):
             scheduler.reset_sim(sim, seed + k)
@@ -261,7 +266,7 @@ class LLMCluster:
         return _Merged(
             instance=self.instance, state=state,
             first_scheduled=np.stack([sim.first_scheduled for sim in sims])[rows, columns],
-            _gaps=np.concatenate([sim._gaps[:sim._gap_count] for sim in sims]),
+            _gaps=np.concatenate([sim.token_gaps() for sim in sims]),
             _gap_count=sum(sim._gap_count for sim in sims),
             preemptions=sum(sim.preemptions for sim in sims),
             iterations=sum(sim.iterations for sim in sims),

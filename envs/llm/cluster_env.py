@@ -116,6 +116,10 @@ class LLMClusterEnv(GraphEnv):
     - ``trace``, ``rate_scale``, ``trace_start``, ``trace_duration``: replay an Azure LLM trace,
       as in ``LLMServe-v0``; ``rate_scale`` None is K.
     - ``reward_scale``: reward per goodput token (default 1e-3).
+    - ``render_mode``: ``None`` (default) or ``"rgb_array"``: ``render()`` then returns the
+      timeline of the episode so far (``envs.llm.timeline``: tokens per second over the
+      replicas, each replica's KV use, TTFT and TBT CDFs); the replicas then run the numpy
+      reference of their iterations, which logs them (the same episode, slower).
 
     ## What baselines may read
     Baselines (routers) may read ``env.unwrapped.cluster`` (:class:`envs.llm.cluster.LLMCluster`,
@@ -126,7 +130,8 @@ class LLMClusterEnv(GraphEnv):
     the observation.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release; later ``render_mode="rgb_array"`` (a timeline picture), which
+      changes no episode.
     """
 
     leaderboard_metrics = ("slo_attainment", "token_goodput", "ttft_p50", "ttft_p99", "tpot_p99",
@@ -151,7 +156,9 @@ class LLMClusterEnv(GraphEnv):
         trace_duration: float | None = None,
         reward_scale: float = 1e-3,
         idle_step: float = 0.01,
+        render_mode: str | None = None,
     ) -> None:
+        self._init_render(render_mode)
         self.replicas = check_int("replicas", replicas, low=1, high=MAX_REPLICAS)
         self.local_scheduler = check_choice("local_scheduler", local_scheduler,
                                             local_scheduler_names())
@@ -188,7 +195,9 @@ class LLMClusterEnv(GraphEnv):
                              f"{type(instance).__name__}")
         self.cluster = LLMCluster(instance, self.preset, self.replicas, self.local_scheduler,
                                   self.max_batch_size, self.token_budget, self.idle_step,
-                                  self.window, seed=int(self.np_random.integers(2**31)))
+                                  self.window, seed=int(self.np_random.integers(2**31)),
+                                  compiled=self.render_mode is None,
+                                  record=self.render_mode is not None)
         self._steps = 0
         self._encode()
         return self.observation(), self._info(final=self.cluster.done)
@@ -218,6 +227,14 @@ class LLMClusterEnv(GraphEnv):
         if not 0 <= replica < self.replicas:
             raise ValueError(f"replica {replica} is not in [0, {self.replicas})")
         return int(replica)
+
+    def _render_frame(self) -> np.ndarray:
+        """The timeline picture of the episode so far (:mod:`envs.llm.timeline`)."""
+        if self.cluster is None:
+            raise RuntimeError("call reset() before render()")
+        from schedgym.envs.llm.timeline import render_timeline
+
+        return render_timeline(self.cluster.replicas)
 
     def _info(self, final: bool) -> dict[str, Any]:
         cluster = self.cluster

@@ -126,7 +126,10 @@ class LLMServeEnv(GraphEnv):
     The JITServe token goodput earned by each step times ``reward_scale`` (per 1,000 tokens by
     default): a request earns its prompt tokens if its first token meets its TTFT SLO, and each
     output token ``k`` (0-based) delivered by ``arrival + TTFT_slo + k · TPOT_slo``. The return is
-    the episode's ``goodput_tokens`` × ``reward_scale``.
+    the episode's ``goodput_tokens`` × ``reward_scale``. With ``fairness_weight`` w > 0 each step
+    also pays w × the growth of VTC's ``max_service_gap`` that step (in service units: weighted
+    input + 2 × output tokens), so the return is ``(goodput_tokens − w × max_service_gap) ×
+    reward_scale``: a fairness/goodput trade-off in the reward for multi-tenant workloads.
 
     ## Starting State
     The first request's arrival; the workload is ``options["instance"]`` (an
@@ -160,8 +163,14 @@ class LLMServeEnv(GraphEnv):
     - ``trace``, ``rate_scale``, ``trace_start``, ``trace_duration``: replay an Azure LLM trace
       file (``data.azure_llm``), its rate scaled, optionally a window of it.
     - ``reward_scale``: reward per goodput token (default 1e-3).
+    - ``fairness_weight``: goodput tokens charged per unit of ``max_service_gap`` growth, in
+      [0, 10^6] (default 0: goodput alone).
     - ``idle_step``: seconds an empty RUN idles when no arrival is left (default 0.01).
     - ``max_steps``: truncation limit (default above).
+    - ``render_mode``: ``None`` (default) or ``"rgb_array"``: ``render()`` then returns the
+      timeline of the episode so far (``envs.llm.timeline``: prefill and decode tokens per
+      second, KV use, TTFT and TBT CDFs); the sim then runs the numpy reference of its
+      iterations, which logs them (the same episode, bit for bit, slower).
 
     ## What baselines may read
     Baselines may read the simulation through ``env.unwrapped`` (learned policies only the
@@ -180,7 +189,9 @@ class LLMServeEnv(GraphEnv):
       instances became round-robin over the tenants (it had been the oldest ``window``
       requests, which one flooding tenant could fill). The id was kept: single-tenant
       instances are unchanged bit for bit, no shipped policy depends on the window, and the
-      multi-tenant leaderboard figures were measured again.
+      multi-tenant leaderboard figures were measured again. Later ``render_mode="rgb_array"``
+      (a timeline picture), which changes no episode, and ``fairness_weight`` (default 0
+      leaves every reward as it was).
     """
 
     leaderboard_metrics = ("slo_attainment", "token_goodput", "ttft_p50", "ttft_p99", "tpot_p99",
@@ -203,9 +214,12 @@ class LLMServeEnv(GraphEnv):
         trace_start: float = 0.0,
         trace_duration: float | None = None,
         reward_scale: float = 1e-3,
+        fairness_weight: float = 0.0,
         idle_step: float = 0.01,
         max_steps: int | None = None,
+        render_mode: str | None = None,
     ) -> None:
+        self._init_render(render_mode)
         (self.preset, self.max_batch_size, self.token_budget, self.window, self.idle_step,
          self.max_steps) = check_replica_arguments(preset, max_batch_size, token_budget, window,
                                                    idle_step, max_steps)
@@ -216,6 +230,7 @@ class LLMServeEnv(GraphEnv):
         self.workload, self.rate = self.source.workload, self.source.rate
         self.num_requests, self.workload_options = self.source.num_requests, self.source.options
         self.reward_scale = check_float("reward_scale", reward_scale, low=0.0, high=1e6, low_open=True)
+        self.fairness_weight = check_float("fairness_weight", fairness_weight, low=0.0, high=1e6)
         self._replica, self._queue0 = REPLICA_NODE, QUEUE_NODE0
         self._run0 = self._queue0 + self.window
         n_max = self._run0 + self.max_batch_size
@@ -236,8 +251,10 @@ class LLMServeEnv(GraphEnv):
             instance = self.source.sample(self.np_random, self.preset.max_model_len)
         elif not isinstance(instance, LLMInstance):
             raise ValueError(f"options['instance'] must be an LLMInstance, got {type(instance).__name__}")
+        # A picture needs every iteration: the numpy reference logs them (the same episode).
+        record = self.render_mode is not None
         self.sim = LLMSim(instance, self.preset, self.max_batch_size, self.token_budget, self.idle_step,
-                          self.window)
+                          self.window, compiled=not record, record=record)
         self._steps = 0
         self._limit = self.max_steps or 4 * (instance.num_requests + int(instance.output_tokens.sum())) + 1000
         self._encode()
@@ -247,7 +264,10 @@ class LLMServeEnv(GraphEnv):
         if self.sim is None:
             raise RuntimeError("call reset() before step()")
         node = self._check_action(action)
+        gap = self.sim.max_service_gap
         earned = apply(self.sim, self._op_of(node))
+        if self.fairness_weight:
+            earned -= self.fairness_weight * (self.sim.max_service_gap - gap)
         self._steps += 1
         terminated = self.sim.done
         truncated = not terminated and self._steps >= self._limit
@@ -293,6 +313,22 @@ class LLMServeEnv(GraphEnv):
         self._steps += play(self.sim, driver, self._limit - self._steps, actions)
         self._encode()
         return self._info(final=True), actions
+
+    def observe(self, sim: LLMSim) -> dict[str, np.ndarray]:
+        """The observation of ``sim``, a simulator this env did not reset: how an external
+        simulator whose state is mirrored into an ``LLMSim`` (``envs.llm.vidur``) is shown to a
+        policy. The env then acts on ``sim`` (``node_of``, ``action_masks``) as after a reset."""
+        self.sim = sim
+        self._encode()
+        return self.observation()
+
+    def _render_frame(self) -> np.ndarray:
+        """The timeline picture of the episode so far (:mod:`envs.llm.timeline`)."""
+        if self.sim is None:
+            raise RuntimeError("call reset() before render()")
+        from schedgym.envs.llm.timeline import render_timeline
+
+        return render_timeline([self.sim])
 
     def _info(self, final: bool) -> dict[str, Any]:
         sim = self.sim

@@ -95,6 +95,9 @@ class LLMSim:
             :meth:`route` delivers them, never by their arrival times, and :attr:`horizon`
             bounds how far :meth:`advance` runs, so the cluster can route each arrival at its
             time. Request ids stay the instance's; the requests never routed here stay pending.
+        record: Log every iteration in :attr:`iteration_log` (for pictures); runs the numpy
+            reference (``compiled`` must be False), since the kernel runs many iterations per
+            call. Off by default: no cost when unused.
 
     Raises:
         ValueError: If a request cannot ever be served (context or KV capacity); the message
@@ -103,7 +106,10 @@ class LLMSim:
 
     def __init__(self, instance: LLMInstance, preset: HardwarePreset, max_batch_size: int,
                  token_budget: int, idle_step: float, window: int, compiled: bool = True,
-                 routed: bool = False) -> None:
+                 routed: bool = False, record: bool = False) -> None:
+        if record and compiled:
+            raise ValueError("record=True logs iterations on the numpy reference: "
+                             "pass compiled=False")
         self.instance, self.preset, self.window = instance, preset, window
         self.max_batch_size, self.token_budget, self.idle_step = max_batch_size, token_budget, idle_step
         self.compiled = compiled
@@ -142,6 +148,9 @@ class LLMSim:
         self._last_routed = -1
         #: advance() stops at the first boundary at or after this time (a cluster's next arrival).
         self.horizon = math.inf
+        #: With ``record``: (start s, end s, prefill tokens, decodes, KV blocks used at the end)
+        #: of every iteration run.
+        self.iteration_log: list[tuple[float, float, int, int, int]] | None = [] if record else None
         if compiled:
             self._kernel = _KernelBuffers(instance, preset, self.state, self.capacity)
             self._running_in_buffer = True  # the kernel's copy of ``running`` is current
@@ -219,6 +228,12 @@ class LLMSim:
         if self._window_rows is None:
             self._window_rows = round_robin_window(self.queue, self.instance.tenant, self.window)
         return self._window_rows
+
+    @property
+    def max_service_gap(self) -> float:
+        """VTC's fairness measure so far: the largest weighted-service gap of two tenants over
+        an interval in which both were backlogged (0 with one tenant)."""
+        return self._backlog.max_gap
 
     @property
     def done(self) -> bool:
@@ -483,6 +498,9 @@ class LLMSim:
                 st.status[finished] = RUNNING
                 self.running.extend(finished.tolist())
                 earned += self._deliver(finished, end)
+        if self.iteration_log is not None:
+            self.iteration_log.append((st.time, end, int(chunks.sum()), len(decodes),
+                                       self.capacity - st.free_blocks))
         st.time = end
         self.iterations += 1
         self._admit_arrivals()
@@ -559,6 +577,10 @@ class LLMSim:
                     f"{len(bad)} requests are too long (clip them when loading the workload)")
 
     # ------------------------------------------------------------------ metrics
+
+    def token_gaps(self) -> np.ndarray:
+        """The time between consecutive output tokens of a request, every one so far (s)."""
+        return self._gaps[:self._gap_count]
 
     def metrics(self) -> dict[str, Any]:
         """Every metric of the requests completed so far (times in seconds)."""
@@ -881,7 +903,7 @@ def episode_metrics(sim: LLMSim) -> dict[str, Any]:
         "kv_utilization_mean": sim._kv_block_seconds / (sim.capacity * span) if span > 0 else 0.0,
         "tenant_service": st.tenant_service.tolist(),
         "fairness_jain": jain,
-        "max_service_gap": sim._backlog.max_gap,
+        "max_service_gap": sim.max_service_gap,
         "iterations": int(sim.iterations),
         "time": float(st.time),
     }

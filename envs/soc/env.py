@@ -236,6 +236,8 @@ class SoCDAGEnv(GraphEnv):
     - ``idle_step``: time a WAIT with no pending event idles, µs, in (0, 1e6] (default
       ``time_scale / 10``).
     - ``max_steps``: truncation limit, >= 1 (default ``100 * tasks + 1000``).
+    - ``render_mode``: ``None`` (default) or ``"rgb_array"``: ``render()`` then returns the
+      Gantt picture of the episode so far (``envs.soc.gantt``; the sim records finished runs).
 
     ## What baselines may read
     Heuristics and solvers may read the simulation through ``env.unwrapped`` (learned policies
@@ -264,7 +266,8 @@ class SoCDAGEnv(GraphEnv):
     - ``action_masks() -> np.ndarray``: the legal actions, (N_MAX,) bool.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release; later ``render_mode="rgb_array"`` (a Gantt picture), which changes
+      no episode.
     """
 
     leaderboard_metrics = ("avg_job_duration", "makespan", "jobs_completed", "throughput")
@@ -286,7 +289,9 @@ class SoCDAGEnv(GraphEnv):
         reward_scale: float = 1.0,
         idle_step: float | None = None,
         max_steps: int | None = None,
+        render_mode: str | None = None,
     ) -> None:
+        self._init_render(render_mode)
         args = check_arguments(
             platform=platform, mode=mode, injection_rate=injection_rate, noise=noise,
             n_jobs=n_jobs, apps=apps, dag_params=dag_params, window=window,
@@ -375,7 +380,7 @@ class SoCDAGEnv(GraphEnv):
             raise ValueError(f"options['instance'] must be an SoCInstance or a name, got "
                              f"{type(instance).__name__}")
         self.sim = SoCSim(self.platform, instance, self.window, self._e_dag, self.noise,
-                          self.np_random)
+                          self.np_random, record=self.render_mode is not None)
         self._decisions = 0
         n_tasks = sum(job.n_tasks for job in instance.jobs)
         self._max_steps = self.max_steps if self.max_steps is not None else 100 * n_tasks + 1000
@@ -415,6 +420,14 @@ class SoCDAGEnv(GraphEnv):
         truncated = not terminated and self._decisions >= self._max_steps
         return (self.observation(), float(reward * self.reward_scale), terminated, truncated,
                 self._info())
+
+    def _render_frame(self) -> np.ndarray:
+        """The Gantt picture of the episode so far (:func:`envs.soc.gantt.render_gantt`)."""
+        if self.sim is None:
+            raise RuntimeError("call reset() before render()")
+        from schedgym.envs.soc.gantt import render_gantt
+
+        return render_gantt(self.sim)
 
     # ------------------------------------------------------------------------ reward, info
 

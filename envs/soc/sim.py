@@ -148,6 +148,8 @@ class SoCSim:
         edge_slots: DAG edge slots ``E``.
         noise: σ of the execution-time noise factors, drawn here for every task up front.
         rng: Generator of the noise (only used when ``noise > 0``; default fresh entropy).
+        record: Keep every finished task's run in :attr:`runs` (for pictures; slots are
+            reused, so the state forgets finished jobs). Off by default: no cost when unused.
 
     Raises:
         ValueError: If the instance is for another platform, a job does not fit the window or
@@ -155,7 +157,8 @@ class SoCSim:
     """
 
     def __init__(self, platform: Platform, instance: SoCInstance, window: int, edge_slots: int,
-                 noise: float = 0.0, rng: np.random.Generator | None = None) -> None:
+                 noise: float = 0.0, rng: np.random.Generator | None = None,
+                 record: bool = False) -> None:
         check_platform(instance, platform)
         check_jobs(instance.jobs, platform, window, edge_slots)
         self.platform = platform
@@ -207,6 +210,8 @@ class SoCSim:
         self._sum_duration = 0.0
         self._total_time = 0.0
         self._last_done = 0.0
+        #: With ``record``: one (job, task, pe, start, finish) per finished task, in finish order.
+        self.runs: list[tuple[int, int, int, float, float]] | None = [] if record else None
         self._arrive_until(0.0)
 
     # ------------------------------------------------------------------------------ queries
@@ -435,6 +440,9 @@ class SoCSim:
         self._rem_base[slot] = 0.0
         s.task_start[slot] = self._act_start[slot]
         s.task_finish[slot] = t
+        if self.runs is not None:
+            self.runs.append((int(s.task_job[slot]), int(s.task_index[slot]), pe,
+                              float(s.task_start[slot]), float(t)))
         queue = self._pe_queue[pe]
         queue.popleft()  # FIFO queue: the finishing task is its head
         s.pe_queue_len[pe] -= 1

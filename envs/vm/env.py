@@ -106,10 +106,14 @@ class VMRescheduleEnv(GraphEnv):
         (``generator.make_config`` has the bounds: ``num_pms`` and ``max_vms`` at most the
         size's, probabilities in [0, 1], ...). With ``trace_dir`` only ``num_pms``, ``max_vms``
         and ``double_numa_min_cpu`` apply, and the others are refused.
+    render_mode: ``None`` (default) or ``"rgb_array"``: ``render()`` then returns the CPU and
+        memory of every NUMA node, initially and now, migrated VMs marked (``envs.vm.occupancy``,
+        drawn from the state).
 
     ## Version History
     v1: VM feature ``best_move_gain`` and destination feature ``move_gain`` (the fragment change
         of single migrations, which the policy otherwise has to infer from free cores mod g).
+        Later ``render_mode="rgb_array"`` (an occupancy picture), which changes no episode.
     v0: initial version (removed; policies trained on it do not fit v1's observation).
 
     ## What baselines may read
@@ -135,7 +139,9 @@ class VMRescheduleEnv(GraphEnv):
         trace_dir: str | Path | None = None,
         trace_time_s: float | None = None,
         generator_config: generator.GeneratorConfig | dict[str, Any] | None = None,
+        render_mode: str | None = None,
     ) -> None:
+        self._init_render(render_mode)
         self.size = check_choice("size", size, SIZES)
         self.preset = SIZES[self.size]
         self.mnl = self.preset.mnl if mnl is None else check_int("mnl", mnl, low=1)
@@ -210,6 +216,14 @@ class VMRescheduleEnv(GraphEnv):
             self._mask_vms()
         self._encode_globals()
         return self.observation(), float(reward), terminated, False, self._info()
+
+    def _render_frame(self) -> np.ndarray:
+        """The occupancy picture (:func:`envs.vm.occupancy.render_occupancy`)."""
+        if self.state is None:
+            raise RuntimeError("call reset() before render()")
+        from schedgym.envs.vm.occupancy import render_occupancy
+
+        return render_occupancy(self.state)
 
     # ------------------------------------------------------------------------------ helpers
 

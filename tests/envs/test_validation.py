@@ -206,6 +206,10 @@ def _good_numbers(rule: Num) -> list[Any]:
     return good
 
 
+#: Every env's render_mode (GraphEnv._init_render). Gymnasium's make fails by itself on a
+#: non-string mode and wraps "human" around rgb_array, so those are not the env's to refuse.
+RENDER_MODE = Other(bad=("ansi", "RGB_ARRAY", ""), good=("rgb_array",))
+
 # Every argument of every env, as documented in its docstring. A new argument fails
 # test_table_covers_every_argument until it has a rule here.
 ARGUMENTS: dict[str, dict[str, Num | Other]] = {
@@ -217,6 +221,7 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "trace_dir": Other(bad=(3, "/no/such/trace/dir", ["a"])),
         "trace_time_s": Other(bad=(3.0, 0, math.nan)),  # without trace_dir; ranges: below
         "generator_config": Other(bad=(3, [("num_pms", 1)])),
+        "render_mode": RENDER_MODE,
     },
     SOC: {
         "platform": Other(bad=("nope", 3, None, "unrelated-0", "unrelated-257", "unrelated-x", "DS3"),
@@ -235,6 +240,7 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "reward_scale": Num("float", 0.0, 1e6, low_open=True),
         "idle_step": Num("float", 0.0, 1e6, low_open=True, optional=True),
         "max_steps": Num("int", 1, optional=True),
+        "render_mode": RENDER_MODE,
     },
     LLM: {
         "preset": Other(bad=("gpt-9", None, 3), good=("llama2-7b-h100",)),
@@ -250,8 +256,10 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "trace_start": Other(bad=(5.0, -1.0)),
         "trace_duration": Other(bad=(10.0, 0.0)),
         "reward_scale": Num("float", 0.0, 1e6, low_open=True),
+        "fairness_weight": Num("float", 0.0, 1e6),
         "idle_step": Num("float", 0.0, 3600.0, low_open=True),
         "max_steps": Num("int", 1, optional=True),
+        "render_mode": RENDER_MODE,
     },
     IOT: {
         "scale": Other(bad=("huge", None, 3, ["small"]), good=("medium", "large")),
@@ -278,6 +286,7 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "trace_start": Other(bad=(5.0, -1.0, math.nan)),  # without a task file, or out of range
         "trace_duration": Other(bad=(10.0, 0.0)),
         "rate_scale": Other(bad=(2.0, 0.0, math.nan, 1e5)),
+        "render_mode": RENDER_MODE,
     },
     CLUSTER: {
         "replicas": Num("int", 1, 256),
@@ -296,6 +305,7 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "trace_duration": Other(bad=(10.0, 0.0)),
         "reward_scale": Num("float", 0.0, 1e6, low_open=True),
         "idle_step": Num("float", 0.0, 3600.0, low_open=True),
+        "render_mode": RENDER_MODE,
     },
 }
 # Nested arguments: (argument, the env arguments that make it apply, its fields' rules); None for

@@ -1,8 +1,16 @@
-"""A tiny training run shared by the policy tests (session-scoped: trained once)."""
+"""A tiny training run shared by the policy tests (session-scoped: trained once).
+
+Every test here trains, exports or loads a torch model, so without the ``train`` extra (a lean
+``pip install -e ".[dev]"``) the folder is skipped; ``tests/test_torch_free.py`` covers the lean
+paths.
+"""
 
 import pytest
 
 import train
+from schedgym.policies.extras import missing
+
+collect_ignore_glob = ["test_*.py"] if missing() else []
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ One local Ray (2 CPUs) is started for the whole module; every test skips without
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +19,7 @@ from schedgym.envs.llm import capacity  # noqa: E402
 from schedgym.envs.llm.generator import sample_instance  # noqa: E402
 from schedgym.policies import distributed, training  # noqa: E402
 from schedgym.policies.evaluation import (KEY_COLUMNS, ResultsFile, build_schedulers,  # noqa: E402
-                                         result_columns, select)
+                                         result_columns, run_episode, select)
 from schedgym.policies.evaluation import evaluate as run_leaderboard  # noqa: E402
 
 VM = "schedgym/VMReschedule-v1"
@@ -110,19 +111,36 @@ def test_results_come_back_in_job_order_whatever_finishes_first():
 
 
 def test_capacity_search_on_ray_finds_the_local_rates():
+    """The schedulers built by name in the Ray workers find the local rates."""
     workloads = [sample_instance(np.random.default_rng([0x11A, seed]), workload="conversation",
-                                 num_requests=120, rate=1.0) for seed in range(2)]
-    arguments = (workloads, 1.0, ["fcfs", "sarathi"], ["goodput", "saturation"], 0.5, 8.0, 0.5)
-    local = capacity.search_all(*arguments, progress=False)
-    remote = capacity.search_all(*arguments, mapper=distributed.map_ordered, concurrent=True,
-                                 progress=False)
+                                 num_requests=40, rate=1.0) for seed in range(2)]
+    names = ["fcfs", "sarathi"]
+    local_factories, _ = build_schedulers(LLM, names)
+    named = {label: distributed.NamedScheduler(LLM, label) for label in local_factories}
+    arguments = (["goodput", "saturation"], 0.5, 8.0, 1.0)
+    local = capacity.search_all(workloads, 1.0, local_factories, *arguments, progress=False)
+    remote = capacity.search_all(workloads, 1.0, named, *arguments, mapper=distributed.map_ordered,
+                                 concurrent=True, progress=False)
     assert remote == local
-    assert len(local) == 2 and all(len(per_scheduler) == 2 for per_scheduler in local)
+    assert len(local) == len(names) and all(len(per_scheduler) == 2 for per_scheduler in local)
+
+
+def test_named_scheduler_of_an_onnx_policy_acts_in_a_ray_task_as_here():
+    """A loaded ONNX policy does not pickle; its NamedScheduler does, and loads it over there."""
+    instance_set = _subset(VM, "small-test", 1)
+
+    def actions(make_scheduler) -> list[int]:
+        env = gym.make(VM, **instance_set.env_kwargs)
+        return run_episode(env, make_scheduler(), instance_set.instances[0], 0).actions
+
+    named = distributed.NamedScheduler(VM, "pretrained:vm")
+    local_factories, _ = build_schedulers(VM, ["pretrained:vm"])
+    remote = distributed.map_ordered(actions, [(named,), (named,)])
+    assert remote == [actions(local_factories["pretrained:vm"])] * 2 and remote[0]
 
 
 def test_training_on_ray_actors_is_the_training_on_dummy(tmp_path):
     """Two rollouts of 2 × 64 steps of PPO and its updates: the same parameters, bit for bit."""
-    import gymnasium as gym
     import torch
 
     config = training.load_config(VM, ["n_envs=2", "ppo.n_steps=64", "ppo.batch_size=64",

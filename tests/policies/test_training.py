@@ -194,3 +194,37 @@ def test_shipped_pretrained_policies_run():
             _, _, terminated, truncated, _ = env.step(scheduler.act(env))  # illegal would raise
             done, steps = terminated or truncated, steps + 1
         assert not truncated and steps > 0
+
+
+def test_env_mix_gives_each_training_env_its_entry():
+    from schedgym.policies.training import env_kwargs_of, make_vec_env
+
+    config = load_config("schedgym/IoTPlacement-v0", ["n_envs=3", "env_kwargs.num_tasks=20"])
+    config["env_mix"] = [{"rate": 10.0}, {"rate": 60.0, "arrival": "bursty"}]
+    assert env_kwargs_of(config, 2) == {**config["env_kwargs"], "rate": 10.0}
+    vec = make_vec_env(config, seed=0)
+    assert [env.unwrapped.source.rate if hasattr(env.unwrapped, "source") else env.unwrapped.rate
+            for env in vec.envs] == [10.0, 60.0, 10.0]
+    vec.close()
+    config["env_mix"] = [{}, {"max_nodes": 40}]  # another slot count: another observation space
+    with pytest.raises(ValueError, match="env_mix"):
+        make_vec_env(config, seed=0)
+    config["env_mix"] = []
+    with pytest.raises(ValueError, match="env_mix"):
+        env_kwargs_of(config, 0)
+
+
+def test_validation_on_several_sets_and_never_on_a_test_set():
+    from schedgym.policies.training import validation_instances
+
+    config = load_config("schedgym/IoTPlacement-v0")
+    config["eval"] = {"instances": ["small-tree-heavy-val", "small-mesh-bursty-val"]}
+    kwargs, items = validation_instances(config)
+    names = [instance.name for instance, _ in items]
+    assert kwargs["scale"] == "small" and len(names) == 6 and names[0].startswith("small-tree-heavy-val")
+    config["eval"] = {"instances": ["small-tree-heavy-val", "medium-mesh-medium-val"]}
+    with pytest.raises(ValueError, match="share"):
+        validation_instances(config)
+    config["eval"] = {"instances": ["small-tree-heavy-val", "small-tree-heavy"]}  # a test set
+    with pytest.raises(ValueError, match="not a validation set"):
+        validation_instances(config)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from schedgym import baselines
 from schedgym.envs.iot.env import IoTPlacementEnv
 from schedgym.envs.iot.fastsim import run_headless
-from schedgym.envs.iot.gantt import gantt_bars, main
+from schedgym.envs.iot.gantt import RUNS_GID, TRANSFERS_GID, draw_gantt, gantt_bars, main
 from schedgym.envs.iot.types import PLACED
 
 ENV_ID = "schedgym/IoTPlacement-v0"
@@ -45,6 +46,33 @@ def test_bars_are_the_sims_runs_and_transfers(set_name, rule):
     assert (bars.transfer_start >= inst.arrival[bars.transfer_task] - 1e-12).all()
     assert (bars.transfer_start < bars.transfer_end).all()
     assert (bars.transfer_end <= state.start[bars.transfer_task]).all()
+
+
+def test_the_figure_draws_one_bar_per_run_and_per_transfer():
+    st = IoTPlacementEnv.load_instance_set("small-tree-medium")
+    sim = run_headless(st.instances[0], baselines.make(ENV_ID, "greedy"), **st.env_kwargs).sim
+    bars = gantt_bars(sim)
+    patches = [patch for axis in draw_gantt(sim).axes for patch in axis.patches]
+    runs = [patch for patch in patches if patch.get_gid() == RUNS_GID]
+    transfers = [patch for patch in patches if patch.get_gid() == TRANSFERS_GID]
+    assert len(runs) == len(bars.task) == int((sim.state.status == PLACED).sum())
+    assert len(transfers) == len(bars.transfer_task) > 0
+    assert sorted(patch.get_x() for patch in runs) == sorted(bars.start.tolist())
+
+
+def test_the_env_renders_the_episode_so_far():
+    env = gym.make(ENV_ID, num_tasks=60, render_mode="rgb_array")
+    env.reset(seed=0)
+    first = env.render()
+    scheduler = baselines.make(ENV_ID, "greedy")
+    scheduler.reset(env, seed=0)
+    done = False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(int(scheduler.act(env)))
+        done = terminated or truncated
+    last = env.render()
+    assert first.dtype == last.dtype == np.uint8 and last.shape[2] == 3
+    assert not np.array_equal(first, last)  # bars appeared
 
 
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")

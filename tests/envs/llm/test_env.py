@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import schedgym  # noqa: F401  (registers the ids)
-from schedgym.envs.llm.env import BUDGETS, NODE_FEATURES, PAUSE_NODE, RUN_NODE
+from schedgym.envs.llm.env import BUDGETS, NODE_FEATURES, PAUSE_NODE, QUEUE_NODE0, RUN_NODE
+from schedgym.envs.llm.sim import LLMSim, apply
 from tests.envs.llm.helpers import workload
 
 CONV_TRACE = Path(__file__).resolve().parents[4] / "shared" / "data" / "azure_llm_2023" / "conv.csv"
@@ -51,6 +52,28 @@ def test_an_episode_return_equals_its_goodput_tokens():
         total += reward
         done = terminated or truncated
     assert terminated and total == info["goodput_tokens"]
+
+
+def test_a_fairness_weight_charges_the_growth_of_the_service_gap():
+    # Tenant 0 floods with long prompts, tenant 1 waits behind it: the gap grows while both queue.
+    instance = workload([0.0] * 6 + [0.01] * 2, [3000] * 6 + [100] * 2, [8] * 8,
+                        tenant=[0] * 6 + [1] * 2, tenants=2)
+    returns = {}
+    for weight in (0.0, 0.5):
+        env = make(reward_scale=1.0, fairness_weight=weight, token_budget=2048)
+        env.reset(seed=0, options={"instance": instance})
+        total, done = 0.0, False
+        while not done:  # FCFS: the oldest pickable request, else run
+            picks = np.flatnonzero(env.action_masks()[QUEUE_NODE0:QUEUE_NODE0 + env.window])
+            action = QUEUE_NODE0 + int(picks[0]) if len(picks) else RUN_NODE
+            _, reward, terminated, truncated, info = env.step(action)
+            total += reward
+            done = terminated or truncated
+        returns[weight] = (total, info)
+    (plain, info0), (fair, info1) = returns[0.0], returns[0.5]
+    assert info0["max_service_gap"] == info1["max_service_gap"] > 0  # the same actions either way
+    assert plain == info0["goodput_tokens"]
+    assert fair == pytest.approx(info1["goodput_tokens"] - 0.5 * info1["max_service_gap"])
 
 
 def test_pause_and_budget_nodes_follow_their_rules():
@@ -149,3 +172,17 @@ def test_a_flooding_tenant_does_not_hide_another_tenants_request():
     obs, _ = env.reset(seed=0, options={"instance": instance})
     assert env._shown_queue == list(range(63)) + [70]
     assert obs["action_mask"][env.node_of(("pick", 70))]
+
+
+def test_observe_shows_an_outside_simulator_as_the_env_shows_its_own():
+    instance = workload([0.0, 0.0, 0.2], [300, 200, 900], [4, 6, 3])
+    env, other = make(), make()
+    obs, _ = env.reset(seed=0, options={"instance": instance})
+    sim = LLMSim(instance, env.preset, env.max_batch_size, env.token_budget, env.idle_step, env.window)
+    for op in (("pick", 0), ("pick", 1), ("run", 0), ("pick", 2)):  # apart from a fresh reset
+        obs, *_ = env.step(env.node_of(op))
+        apply(sim, op)
+    seen = other.observe(sim)
+    for key, value in obs.items():
+        np.testing.assert_array_equal(seen[key], value, err_msg=key)
+    assert other.sim is sim and other.node_of(("pick", 2)) == env.node_of(("pick", 2))
