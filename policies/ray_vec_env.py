@@ -16,11 +16,17 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.vec_env.base_vec_env import (VecEnv, VecEnvIndices, VecEnvObs,
-                                                           VecEnvStepReturn)
-from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
 
 from schedgym.policies.distributed import cluster_cpus, connect
+from schedgym.policies.extras import raise_if_extra_missing
+
+try:
+    from stable_baselines3.common.vec_env.base_vec_env import (VecEnv, VecEnvIndices, VecEnvObs,
+                                                               VecEnvStepReturn)
+    from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
+except ModuleNotFoundError as error:  # the train extra is not installed
+    raise_if_extra_missing("schedgym.policies.ray_vec_env", error)
+    raise
 
 
 class _EnvActor:
