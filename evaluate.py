@@ -12,6 +12,10 @@ the episodes the file does not hold yet, and the tables then cover its rows too.
 saves a picture of each (policy, instance) episode at the first seed (the env's
 ``render_mode="rgb_array"``).
 
+With ``--backend ray`` the episodes run on Ray actors (``--address auto`` or ``ray://HOST:PORT``
+joins a cluster, else a local Ray starts), each actor loading the policies once; rows and tables
+are those of the local run but for the wall times (``policies.distributed``).
+
 Example:
     python evaluate.py --env schedgym/VMReschedule-v1 --instances small-test \\
         --policies random,greedy,cpsat,pretrained:vm --out results.csv
@@ -70,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also save a picture of each (policy, instance) episode at the first "
                              "seed: DIR/<set>/<instance>__<policy>.png")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="run the episodes in this process or on Ray actors (the same rows; "
+                             "needs schedgym[ray]; default: local)")
+    parser.add_argument("--address",
+                        help="with --backend ray: the cluster to join (auto, HOST:PORT or "
+                             "ray://HOST:PORT; default: start a local Ray)")
+    parser.add_argument("--workers", type=int,
+                        help="with --backend ray: Ray actors (default: one per CPU of the cluster)")
     return parser
 
 
@@ -84,12 +96,24 @@ def parse_args(argv: list[str] | None = None, parser: argparse.ArgumentParser | 
         parser.error("--seeds names no seed")
     if args.resume and not args.out:
         parser.error("--resume needs --out, the results file to complete")
+    if args.backend != "ray" and (args.address or args.workers is not None):
+        parser.error("--address and --workers need --backend ray")
     return args
 
 
 def fail(parser: argparse.ArgumentParser, error: Exception) -> NoReturn:
     """Exits with status 2 and ``PROG: error: MESSAGE``, as argparse does for bad arguments."""
     parser.exit(2, f"{parser.prog}: error: {error}\n")
+
+
+def _runner(args: argparse.Namespace):  # noqa: ANN202  (RayEpisodes | None; Ray is optional)
+    """The Ray actors of ``--backend ray``, loading the same policies as this process."""
+    if args.backend == "local":
+        return None
+    from schedgym.policies.distributed import RayEpisodes
+
+    return RayEpisodes(args.env, _split(args.policies), args.best_of, args.temperature,
+                       address=args.address, workers=args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                                                           args.temperature)
         instance_sets = evaluation.load_instance_sets(args.env, _split(args.instances))
         evaluation.check_policies_fit(args.env, instance_sets, learned)
+        runner = _runner(args)
     except ValueError as error:
         fail(parser, error)
     metrics = envs.env_class(args.env).leaderboard_metrics
@@ -116,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = []
     for instance_set in instance_sets:
         results = evaluation.evaluate(args.env, instance_set, schedulers, args.seeds,
-                                      progress=not args.no_progress, out=out)
+                                      progress=not args.no_progress, out=out, runner=runner)
         if out is not None:  # the file's rows of these episodes: this run's and earlier ones
             results = evaluation.select(out.read(), args.env, instance_set, list(schedulers), args.seeds)
         print(f"## {args.env} on {instance_set.name} ({len(instance_set.instances)} instances, "
@@ -124,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         print(evaluation.leaderboard(results, metrics, bounds) + "\n")
         tables.append(results)
     results = pd.concat(tables, ignore_index=True)
+    if runner is not None:
+        runner.close()
     if out is not None:
         out.close()
         print(f"{args.out}: wrote {out.written} new rows, {len(results) - out.written} already present")

@@ -37,6 +37,8 @@ KEY_COLUMNS = ("env_id", "instance_set", "instance", "policy", "seed")
 """The columns that identify an episode: a results file holds at most one row per key."""
 
 
+MAX_FIELD_BYTES = 1 << 30  # the longest CSV field a results file may hold (the actions)
+
 @dataclass
 class EpisodeResult:
     """One episode of one scheduler on one instance.
@@ -193,6 +195,7 @@ def evaluate(
     progress: bool = True,
     out: ResultsFile | None = None,
     headless: bool = True,
+    runner: Any = None,
 ) -> pd.DataFrame:
     """Runs every scheduler on every instance with every seed.
 
@@ -206,6 +209,10 @@ def evaluate(
             is appended to it as soon as its episode ends.
         headless: Let envs run the rule baselines they support without observations
             (:func:`run_episode`; the same rows, faster).
+        runner: Runs the episodes elsewhere instead of in this process, e.g. a
+            :class:`~schedgym.policies.distributed.RayEpisodes` made for the same policies (and
+            ``headless``): its ``run(instance_set, [(index, label, seed)])`` yields the
+            :class:`EpisodeResult` of each in order. The rows are the same but for ``wall_s``.
 
     Returns:
         One row per episode this call ran, keyed by (env_id, instance_set, instance, policy,
@@ -220,9 +227,16 @@ def evaluate(
                 if _key(env_id, instance_set, i, label, seed) not in out.keys]
     env = gym.make(env_id, **instance_set.env_kwargs)
     bounds = instance_bounds(env)
+    if runner is None:
+        results = (run_episode(env, schedulers[label](), instance, seed, headless)
+                   for _, instance, label, seed in jobs)
+    else:
+        results = runner.run(instance_set, [(index, label, seed) for index, _, label, seed in jobs])
     rows = []
-    for index, instance, label, seed in tqdm(jobs, desc=f"{env_id} {instance_set.name}", disable=not progress):
-        result = run_episode(env, schedulers[label](), instance, seed, headless)
+    episodes = zip(jobs, results, strict=True)
+    bar = tqdm(episodes, total=len(jobs), desc=f"{env_id} {instance_set.name}",
+               disable=not progress)
+    for (index, instance, label, seed), result in bar:
         rows.append(
             {
                 "env_id": env_id,
@@ -452,6 +466,8 @@ class ResultsFile:
 
     def _parse_line(self, line: str) -> None:
         self._parsed_lines += 1
+        # An LLM episode's action sequence is one field of hundreds of kB, above csv's 128 kB default.
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES))
         fields = next(csv.reader([line]), [])
         if self._parsed_lines == 1:
             if fields != self.columns:

@@ -3,8 +3,9 @@
 ``pip install schedgym`` runs the envs, the baselines and exported ONNX policies
 (:mod:`policies.runtime`) without PyTorch; ``pip install "schedgym[train]"`` adds what training,
 loading a ``.zip`` checkpoint and ONNX export need. The torch modules of this package
-(``gnn``, ``pointer``, ``training``, ``imitation``, ``export``) raise :class:`MissingExtraError`
-when imported without it, and the entry points check before they start (:func:`require_train`).
+(``gnn``, ``pointer``, ``training``, ``imitation``, ``export``, ``ray_vec_env``) raise
+:class:`MissingExtraError` when imported without it, and the entry points check before they
+start (:func:`require_train`).
 Importing this module imports nothing heavy.
 """
 

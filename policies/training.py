@@ -21,6 +21,7 @@ from tqdm import tqdm
 from schedgym import envs  # registers the env ids
 from schedgym.data.files import write_json_atomic, write_text_atomic
 from schedgym.data.instance_sets import recipes
+from schedgym.envs.validation import check_choice
 from schedgym.policies.extras import raise_if_extra_missing
 
 try:
@@ -151,16 +152,24 @@ def env_kwargs_of(config: dict[str, Any], index: int) -> dict[str, Any]:
     return {**base, **mix[index % len(mix)]}
 
 
+#: The ``vec_env`` values: envs in this process, in worker processes, or in Ray actors.
+VEC_ENVS = ("dummy", "subproc", "ray")
+
+
 def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
-    """``n_envs`` training envs (``vec_env``: ``subproc`` or ``dummy``), env ``i`` seeded
+    """``n_envs`` training envs (``vec_env``: one of :data:`VEC_ENVS`), env ``i`` seeded
     ``seed + 1000 * i`` with the arguments :func:`env_kwargs_of` gives it.
 
-    ``n_envs: auto`` means one env per available core.
+    ``n_envs: auto`` means one env per available core. ``vec_env: ray`` puts each env in a Ray
+    actor (:class:`~schedgym.policies.ray_vec_env.RayVecEnv`) on the cluster at ``ray_address``
+    (default: the Ray of this process, else a new local one); the training is the same as with
+    ``dummy`` for the same seed.
 
     Raises:
-        ValueError: An ``env_mix`` entry changes the observation or action space (the envs of
-            one vector env must share them).
+        ValueError: ``vec_env`` is none of :data:`VEC_ENVS`, or an ``env_mix`` entry changes
+            the observation or action space (the envs of one vector env must share them).
     """
+    kind = check_choice("vec_env", config.get("vec_env", "dummy"), VEC_ENVS)
     n_envs = config.get("n_envs", "auto")
     if n_envs == "auto":
         n_envs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -171,7 +180,11 @@ def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
         partial(_make_env, config["env_id"], kwargs[i], config.get("instance_pool", {}), seed + 1000 * i, 1)
         for i in range(int(n_envs))
     ]
-    if config.get("vec_env", "dummy") == "subproc" and n_envs > 1:
+    if kind == "ray":
+        from schedgym.policies.ray_vec_env import RayVecEnv
+
+        return RayVecEnv(factories, address=config.get("ray_address"))
+    if kind == "subproc" and n_envs > 1:
         return SubprocVecEnv(factories, start_method="fork" if os.name == "posix" else None)
     return DummyVecEnv(factories)
 

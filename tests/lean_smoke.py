@@ -30,7 +30,7 @@ TRAIN_PACKAGES = (
 HINT = "pip install 'schedgym[train]'"
 #: The modules of schedgym that need the extra; every other module must import without it.
 TORCH_MODULES = {f"schedgym.policies.{name}"
-                 for name in ("gnn", "pointer", "training", "imitation", "export")}
+                 for name in ("gnn", "pointer", "training", "imitation", "export", "ray_vec_env")}
 #: Adapter packages for external simulators (their own extras): imported only where installed.
 SIMULATOR_ADAPTERS = {"schedgym.envs.iot.leaf": "leaf", "schedgym.envs.llm.vidur": "vidur"}
 #: The fixed instance set each env's baselines play on (small ones); other envs use their first.

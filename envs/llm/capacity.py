@@ -13,6 +13,7 @@ Run it::
     python -m schedgym.envs.llm.capacity --schedulers fcfs,sarathi --trace ../shared/data/azure_llm_2023/conv.csv
     python -m schedgym.envs.llm.capacity --workload conversation --plot capacity.png
     python -m schedgym.envs.llm.capacity --schedulers fcfs,pretrained:llm --workload code
+    python -m schedgym.envs.llm.capacity --backend ray --address auto   # on a Ray cluster
 
 Schedulers are the env's baselines (on the headless path) and learned policies (``.onnx``,
 ``.zip``, ``pretrained:NAME``, stepped through ``schedgym/LLMServe-v0``).
@@ -21,6 +22,7 @@ Schedulers are the env's baselines (on the headless path) and learned policies (
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -52,6 +54,16 @@ def meets(metrics: dict[str, Any], criterion: str, tbt_slo: float = 0.1) -> bool
     raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
 
 
+#: The metrics a capacity search reads (and plots) of each run.
+RUN_METRICS = ("slo_attainment", "tbt_p99", "scheduling_delay_p50", "ttft_p99", "token_goodput",
+               "throughput_rps")
+#: ``mapper(function, argument tuples)`` -> ``[function(*arguments) ...]`` in order: how the runs
+#: of one rate are executed (in this process, or e.g. as Ray tasks).
+Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]]
+#: Every (rate, metrics) a search evaluated.
+History = list[tuple[float, dict[str, float]]]
+
+
 def run_metrics(instance: LLMInstance, scheduler: Any, seed: int, **env_kwargs: Any) -> dict[str, Any]:
     """The final metrics of ``scheduler`` on ``instance``: on the headless path for the
     baselines it serves, else (learned policies, which read observations) through the env."""
@@ -71,19 +83,34 @@ def run_metrics(instance: LLMInstance, scheduler: Any, seed: int, **env_kwargs: 
     return info
 
 
+def run_at_rate(workload: LLMInstance, base_rate: float, rate: float,
+                make_scheduler: Callable[[], Any], seed: int,
+                env_kwargs: dict[str, Any]) -> dict[str, float]:
+    """The :data:`RUN_METRICS` of one run (:func:`run_metrics`) of ``workload`` at ``rate``."""
+    metrics = run_metrics(at_rate(workload, base_rate, rate), make_scheduler(), seed, **env_kwargs)
+    return {key: float(metrics[key]) for key in RUN_METRICS}
+
+
+def map_local(function: Callable[..., Any], arguments: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """The default :data:`Mapper`: every call in this process, one after the other."""
+    return [function(*args) for args in arguments]
+
+
 def evaluate_rate(workloads: Sequence[LLMInstance], base_rate: float, rate: float,
-                  make_scheduler: Callable[[], Any], **env_kwargs: Any) -> dict[str, float]:
-    """Mean metrics of a scheduler over ``workloads`` replayed at ``rate``."""
-    runs = [run_metrics(at_rate(workload, base_rate, rate), make_scheduler(), index, **env_kwargs)
-            for index, workload in enumerate(workloads)]
-    keys = ("slo_attainment", "tbt_p99", "scheduling_delay_p50", "ttft_p99", "token_goodput", "throughput_rps")
-    return {key: float(np.mean([run[key] for run in runs])) for key in keys}
+                  make_scheduler: Callable[[], Any], mapper: Mapper = map_local,
+                  **env_kwargs: Any) -> dict[str, float]:
+    """Mean metrics of a scheduler over ``workloads`` replayed at ``rate`` (workload ``i`` with
+    seed ``i``), the runs executed by ``mapper``."""
+    runs = mapper(run_at_rate, [(workload, base_rate, rate, make_scheduler, index, env_kwargs)
+                                for index, workload in enumerate(workloads)])
+    return {key: float(np.mean([run[key] for run in runs])) for key in RUN_METRICS}
 
 
 def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: Callable[[], Any],
            criterion: str, low: float, high: float, tolerance: float = 0.05, tbt_slo: float = 0.1,
-           **env_kwargs: Any) -> tuple[float, list[tuple[float, dict[str, float]]]]:
-    """The highest rate in ``[low, high]`` meeting ``criterion`` (to ``tolerance`` req/s).
+           mapper: Mapper = map_local, **env_kwargs: Any) -> tuple[float, History]:
+    """The highest rate in ``[low, high]`` meeting ``criterion`` (to ``tolerance`` req/s); the
+    runs of each rate are executed by ``mapper`` (:func:`evaluate_rate`).
 
     Returns:
         The rate (``low`` if even it fails; the caller should widen the range) and every
@@ -92,7 +119,7 @@ def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: C
     history = []
 
     def ok(rate: float) -> bool:
-        metrics = evaluate_rate(workloads, base_rate, rate, make_scheduler, **env_kwargs)
+        metrics = evaluate_rate(workloads, base_rate, rate, make_scheduler, mapper, **env_kwargs)
         history.append((rate, metrics))
         return meets(metrics, criterion, tbt_slo)
 
@@ -104,6 +131,32 @@ def search(workloads: Sequence[LLMInstance], base_rate: float, make_scheduler: C
         middle = (low + high) / 2
         low, high = (middle, high) if ok(middle) else (low, middle)
     return low, history
+
+
+def search_all(workloads: Sequence[LLMInstance], base_rate: float,
+               schedulers: dict[str, Callable[[], Any]], criteria: Sequence[str], low: float,
+               high: float, tolerance: float = 0.05, tbt_slo: float = 0.1,
+               mapper: Mapper = map_local, concurrent: bool = False,
+               progress: bool = True) -> list[list[tuple[float, History]]]:
+    """:func:`search` for every scheduler (label -> factory, e.g. of
+    :func:`~schedgym.policies.evaluation.build_schedulers`) and every criterion: per scheduler,
+    per criterion, the rate and history.
+
+    With ``concurrent`` the searches run in threads of this process, so that a ``mapper`` that
+    executes elsewhere (Ray) has the runs of all of them in flight at once; each search is the
+    same bisection either way, so are the results.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = [(make, criterion) for make in schedulers.values() for criterion in criteria]
+
+    def one(pair: tuple[Callable[[], Any], str]) -> tuple[float, History]:
+        return search(workloads, base_rate, pair[0], pair[1], low, high, tolerance, tbt_slo, mapper)
+
+    with ThreadPoolExecutor(max_workers=len(pairs) if concurrent else 1) as pool:
+        searches = pool.map(one, pairs)
+        found = list(tqdm(searches, total=len(pairs), desc="searches", disable=not progress))
+    return [found[i:i + len(criteria)] for i in range(0, len(found), len(criteria))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.05)
     parser.add_argument("--tbt-slo", type=float, default=0.1)
     parser.add_argument("--plot", help="write attainment vs rate per scheduler to this PNG")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="run the searches' episodes here or as Ray tasks, all searches "
+                             "at once (the same rates; needs schedgym[ray])")
+    parser.add_argument("--address", help="with --backend ray: auto, HOST:PORT or ray://HOST:PORT "
+                                           "(default: start a local Ray)")
     args = parser.parse_args(argv)
     criteria = args.criteria.split(",")
     for criterion in criteria:
@@ -140,16 +198,29 @@ def main(argv: list[str] | None = None) -> int:
         workloads = [sample_instance(np.random.default_rng([0x11A, seed]), workload=args.workload,
                                      num_requests=args.requests, rate=1.0) for seed in range(args.seeds)]
         base_rate, source = 1.0, f"{args.seeds} × {args.requests} {args.workload} requests"
-    rows, curves = [], {}
     try:
         factories, _ = build_schedulers("schedgym/LLMServe-v0", args.schedulers.split(","))
     except ValueError as error:
         parser.error(f"--schedulers: {error}")
-    for name, make_scheduler in tqdm(factories.items(), desc="schedulers"):
+    mapper: Mapper = map_local
+    if args.backend == "ray":
+        from schedgym.policies.distributed import NamedScheduler, connect, map_ordered
+
+        try:
+            connect(args.address)
+        except ValueError as error:
+            parser.error(str(error))
+        mapper = functools.partial(map_ordered, address=args.address)
+        # Loaded policies do not pickle: each Ray worker builds its scheduler by name.
+        factories = {label: NamedScheduler("schedgym/LLMServe-v0", label) for label in factories}
+    elif args.address:
+        parser.error("--address needs --backend ray")
+    found = search_all(workloads, base_rate, factories, criteria, args.low, args.high,
+                       args.tolerance, args.tbt_slo, mapper, concurrent=args.backend == "ray")
+    rows, curves = [], {}
+    for name, results in zip(factories, found):
         row = [name]
-        for criterion in criteria:
-            rate, history = search(workloads, base_rate, make_scheduler,
-                                   criterion, args.low, args.high, args.tolerance, args.tbt_slo)
+        for rate, history in results:
             row.append(f"{rate:.2f}" + (" (≥ high)" if rate == args.high else " (≤ low)" if rate == args.low else ""))
             curves.setdefault(name, []).extend(history)
         rows.append(row)

@@ -201,6 +201,16 @@ def test_results_file_cuts_an_incomplete_last_line_with_a_warning(tmp_path) -> N
     assert len(pd.read_csv(path)) == 2
 
 
+def test_results_file_resumes_over_rows_with_long_action_sequences(tmp_path) -> None:
+    path = tmp_path / "results.csv"
+    long_row = {**_row("a"), "actions": " ".join(["123"] * 100_000)}  # 400 kB, as an LLM episode's
+    with ResultsFile(path, COLUMNS) as results:
+        results.append(long_row)
+    with ResultsFile(path, COLUMNS, resume=True) as results:
+        assert results.keys == {(ENV_ID, "small-test", "a", "greedy", "0")}
+        assert results.read()["actions"][0] == long_row["actions"]
+
+
 def test_results_file_refuses_rows_without_resume_and_other_columns(tmp_path) -> None:
     path = tmp_path / "results.csv"
     with ResultsFile(path, COLUMNS) as results:
