@@ -47,6 +47,7 @@ MAX_STEPS = 40
 PRETRAINED = {
     "vm": ("schedgym/VMReschedule-v1", "small-test"),
     "soc": ("schedgym/SoCDAG-v0", "stream-light-noise0.2"),
+    "iot": ("schedgym/IoTPlacement-v0", "small-tree-light-val"),
 }
 
 
