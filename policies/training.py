@@ -189,8 +189,6 @@ def make_vec_env(config: dict[str, Any], seed: int) -> VecEnv:
     return DummyVecEnv(factories)
 
 
-# ----------------------------------------------------------------------------- evaluation
-
 def _check_same_spaces(env_id: str, kwargs: list[dict[str, Any]]) -> None:
     spaces = []
     for entry in kwargs:
@@ -203,6 +201,8 @@ def _check_same_spaces(env_id: str, kwargs: list[dict[str, Any]]) -> None:
                              f"action space against env 0's {kwargs[0]}; fix the slot sizes (e.g. max_nodes)")
 
 
+# ----------------------------------------------------------------------------- evaluation
+
 def net_action(net: PointerNet, obs: dict[str, np.ndarray]) -> int:
     """The greedy (deterministic) action of ``net`` on one observation."""
     return int(np.argmax(torch_logits(net, obs)))
@@ -212,8 +212,9 @@ def validation_instances(config: dict[str, Any]) -> tuple[dict[str, Any], list[t
     """(env kwargs, [(instance or None, seed)]) of the validation set of ``config["eval"]``.
 
     ``eval.instances`` names fixed validation sets of the env (one name or a list, e.g.
-    ``small-val``; never a test set; the sets must share their env arguments); otherwise ``eval.seeds`` are held-out generator seeds (a reset with that seed
-    samples the instance; training seeds are far from them).
+    ``small-val``; never a test set; the sets must share their env arguments); otherwise
+    ``eval.seeds`` are held-out generator seeds (a reset with that seed samples the instance;
+    training seeds are far from them).
     """
     spec = config.get("eval", {})
     env_kwargs = dict(config.get("env_kwargs", {}))
