@@ -35,6 +35,7 @@ from schedgym.envs.llm.types import LLMInstance
 
 CRITERIA = ("goodput", "tbt", "saturation")
 MAX_SCHEDULING_DELAY = 2.0  # s, Sarathi-Serve's bound on the median scheduling delay
+STEPS_PER_REQUEST_GUARD = 20  # env steps per request after which a policy's run is cut off
 
 
 def at_rate(instance: LLMInstance, base_rate: float, rate: float) -> LLMInstance:
@@ -72,7 +73,10 @@ def run_metrics(instance: LLMInstance, scheduler: Any, seed: int, **env_kwargs: 
         return sim.metrics()
     import gymnasium as gym
 
-    env = gym.make("schedgym/LLMServe-v0", **env_kwargs)
+    # A guard far above what any heuristic needs (about 3.5 steps per request): a policy that
+    # stops serving some requests is cut off here instead of at the env's limit of hours.
+    guard = {"max_steps": STEPS_PER_REQUEST_GUARD * instance.num_requests + 1000, **env_kwargs}
+    env = gym.make("schedgym/LLMServe-v0", **guard)
     env.reset(seed=seed, options={"instance": instance})
     scheduler.reset(env, seed=seed)
     done = False
@@ -80,7 +84,7 @@ def run_metrics(instance: LLMInstance, scheduler: Any, seed: int, **env_kwargs: 
         _, _, terminated, truncated, info = env.step(int(scheduler.act(env)))
         done = terminated or truncated
     env.close()
-    return info
+    return info  # a cut-off run's unserved requests count as SLO misses (episode_metrics)
 
 
 def run_at_rate(workload: LLMInstance, base_rate: float, rate: float,

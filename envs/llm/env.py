@@ -144,12 +144,13 @@ class LLMServeEnv(GraphEnv):
     the episode's end every metric of :func:`envs.llm.sim.episode_metrics`: ``ttft_mean``,
     ``ttft_p50``/``p90``/``p99``, ``tpot_mean``/``p99`` (per request), ``tbt_p99`` (over all
     token gaps), ``e2e_mean``/``p99``, ``scheduling_delay_p50``/``p99``, ``throughput_rps``,
-    ``throughput_tps``, ``slo_attainment`` (share meeting both SLOs), ``token_goodput`` (tokens
-    per second), ``preemptions``, ``kv_utilization_mean``, ``tenant_service`` (weighted
+    ``throughput_tps``, ``slo_attainment`` (share of the workload's requests that completed
+    meeting both SLOs: in a truncated episode the unfinished ones count as misses),
+    ``token_goodput`` (tokens per second), ``preemptions``, ``kv_utilization_mean``, ``tenant_service`` (weighted
     input + 2 × output tokens per tenant, VTC's measure), ``fairness_jain`` (Jain's index of the
     tenants' SLO attainment) and ``max_service_gap`` (VTC's: the largest service difference of two tenants over an
     interval in which both were backlogged). Times in seconds. The statistics over completed
-    requests (TTFT, TPOT, E2E, scheduling delay, SLO attainment) are NaN while none has
+    requests (TTFT, TPOT, E2E, scheduling delay) and SLO attainment are NaN while none has
     completed, ``tbt_p99`` while no request has two tokens (an episode truncated early).
 
     ## Arguments
@@ -191,7 +192,10 @@ class LLMServeEnv(GraphEnv):
       instances are unchanged bit for bit, no shipped policy depends on the window, and the
       multi-tenant leaderboard figures were measured again. Later ``render_mode="rgb_array"``
       (a timeline picture), which changes no episode, and ``fairness_weight`` (default 0
-      leaves every reward as it was).
+      leaves every reward as it was). ``slo_attainment`` of a truncated episode then counted
+      its unfinished requests as misses (it had been over the completed ones; a finished
+      episode's figure is unchanged): a policy that stops serving requests no longer looks
+      better for it.
     """
 
     leaderboard_metrics = ("slo_attainment", "token_goodput", "ttft_p50", "ttft_p99", "tpot_p99",

@@ -186,3 +186,16 @@ def test_observe_shows_an_outside_simulator_as_the_env_shows_its_own():
     for key, value in obs.items():
         np.testing.assert_array_equal(seen[key], value, err_msg=key)
     assert other.sim is sim and other.node_of(("pick", 2)) == env.node_of(("pick", 2))
+
+
+def test_a_truncated_episode_counts_its_unfinished_requests_as_slo_misses():
+    env = make(max_steps=3)
+    env.reset(seed=0, options={"instance": workload([0.0, 0.0, 5.0, 5.0], [100, 100, 100, 100], [2, 2, 2, 2])})
+    done = False
+    while not done:  # FCFS until the guard cuts the episode off
+        picks = np.flatnonzero(env.action_masks()[QUEUE_NODE0:QUEUE_NODE0 + env.window])
+        action = QUEUE_NODE0 + int(picks[0]) if len(picks) else RUN_NODE
+        _, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    assert truncated and not terminated and 0 < info["requests_done"] < 4
+    assert info["slo_attainment"] == info["requests_done"] / 4  # the finished ones met their SLOs
