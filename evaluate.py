@@ -57,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--instances", required=True,
                         help="comma-separated fixed instance sets, e.g. small-test")
     parser.add_argument("--policies", default="random",
-                        help="comma-separated baseline names, .zip/.onnx policy files or pretrained:NAME "
-                             "(default: random)")
+                        help="comma-separated baseline names, .zip/.onnx policy files, pretrained:NAME "
+                             "or, for IoT, the RL + ACO hybrid rl_aco[:POLICY] (default: random)")
     parser.add_argument("--seeds", default="0", help="comma-separated episode seeds (default: 0)")
     parser.add_argument("--best-of", type=int, default=1, metavar="K",
                         help="also run each learned policy as the best of K rollouts (K > 1; default: 1)")
