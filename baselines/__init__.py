@@ -45,6 +45,7 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "sjf": "schedgym.baselines.llm.sjf:SJFScheduler",
         "srtf": "schedgym.baselines.llm.srtf:SRTFScheduler",
         "edf": "schedgym.baselines.llm.edf:EDFScheduler",
+        "edf_triage": "schedgym.baselines.llm.edf:EDFTriageScheduler",
         "vtc": "schedgym.baselines.llm.vtc:VTCScheduler",
     },
     "iot": {

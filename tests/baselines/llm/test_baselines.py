@@ -18,6 +18,12 @@ ENV = "schedgym/LLMServe-v0"
 CONV_TRACE = Path(__file__).resolve().parents[4] / "shared" / "data" / "azure_llm_2023" / "conv.csv"
 
 
+def PRESETS_A100():
+    from schedgym.envs.llm.cost import PRESETS
+
+    return PRESETS["llama2-7b-a100"]
+
+
 def run(name: str, instance, **kwargs) -> LLMSim:
     sim, _ = run_headless(instance, baselines.make(ENV, name), **kwargs)
     assert sim.done
@@ -106,6 +112,44 @@ def test_edf_serves_the_earliest_deadline_first():
     instance.ttft_slo[1], instance.ttft_slo[2] = 5.0, 0.5  # request 2's first token is due first
     edf = run("edf", instance, max_batch_size=2)
     assert edf.first_scheduled[2] < edf.first_scheduled[1]
+
+
+def test_edf_triage_serves_a_request_that_can_still_make_it_before_a_lost_one():
+    # Each request holds the only slot for about 0.6 s; 1 and 2 arrive while 0 runs.
+    # Request 1's first token is due first but is late by the time the slot frees; 2's can
+    # still be on time, but not after 1 has run.
+    instance = workload([0.0, 0.001, 0.001], [100, 100, 100], [60, 60, 60])
+    instance.ttft_slo[1], instance.ttft_slo[2] = 0.1, 1.0
+    edf = run("edf", instance, max_batch_size=1)
+    assert edf.first_scheduled[1] < edf.first_scheduled[2]
+    triage = run("edf_triage", instance, max_batch_size=1)
+    assert triage.first_scheduled[2] < triage.first_scheduled[1]
+    assert triage.metrics()["slo_attainment"] > edf.metrics()["slo_attainment"]
+
+
+def test_edf_triage_defers_a_lost_request_while_a_viable_one_holds_kv():
+    # Request 1 arrives with its first token already out of reach (TTFT SLO 0).
+    instance = workload([0.0, 0.001], [100, 100], [60, 5])
+    instance.ttft_slo[1] = 0.0
+    edf = run("edf", instance, max_batch_size=2)
+    assert edf.first_scheduled[1] < edf.state.finish[0]
+    triage = run("edf_triage", instance, max_batch_size=2)
+    assert triage.first_scheduled[1] >= triage.state.finish[0]
+    assert np.array_equal(triage.state.generated, instance.output_tokens)  # deferred, not dropped
+
+
+def test_edf_triage_calls_a_started_request_lost_only_when_its_mean_tpot_is_out_of_reach():
+    from schedgym.baselines.llm.edf import EDFTriageScheduler
+
+    instance = workload([0.0, 0.0], [100, 100], [11, 1], ttft=1.0, tpot=0.1)
+    sim = LLMSim(instance, PRESETS_A100(), 128, 4096, 0.01, 64)
+    sim.state.first_token[:] = 0.5  # both have their first token, on time
+    sim.state.time = 1.49  # request 0: finish by 0.5 + 10 * 0.1 = 1.5 is still possible
+    assert not EDFTriageScheduler.lost(sim, np.array([0, 1])).any()
+    sim.state.time = 1.5  # now it is not; request 1 has nothing left to decode
+    assert EDFTriageScheduler.lost(sim, np.array([0, 1])).tolist() == [True, False]
+    sim.state.first_token[1] = 1.2  # a late first token loses the request for good
+    assert EDFTriageScheduler.lost(sim, np.array([1])).tolist() == [True]
 
 
 def test_past_future_admits_by_predicted_peak_memory():
