@@ -4,7 +4,9 @@ Policies are the env's baseline names, trained policies (``.onnx`` files, or ``.
 from ``train.py``, which are unpickled: load only trusted ones) and ``pretrained:NAME``. With
 ``--best-of K`` every learned policy also runs as ``NAME best-of-K``: K rollouts on copies of the
 env (one greedy, the rest sampled, at ``--temperature``), the best replayed (envs with known
-dynamics only).
+dynamics only); with ``--pilot ExW`` as ``NAME pilot-ExW``, a beam search of width W over its E
+likeliest actions per step, each scored by the policy's greedy completion
+(``policies.pilot``).
 
 With ``--out`` each episode's row is appended to the CSV as soon as the episode ends (safe
 against kills and concurrent runs, see ``policies.evaluation.ResultsFile``); ``--resume`` runs only
@@ -64,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also run each learned policy as the best of K rollouts (K > 1; default: 1)")
     parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
                         help="softmax temperature of the sampled best-of-K rollouts (default: 1.0)")
+    parser.add_argument("--pilot", metavar="ExW",
+                        help="also run each learned policy as a pilot search: a beam of width W "
+                             "over its E likeliest actions per step, each scored by the policy's "
+                             "greedy completion (e.g. 4x4; envs with known dynamics only)")
     parser.add_argument("--out", type=Path,
                         help="append one CSV row per episode here as it ends (refused if the file "
                              "already holds rows, unless --resume)")
@@ -94,6 +100,14 @@ def parse_args(argv: list[str] | None = None, parser: argparse.ArgumentParser | 
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     if not args.seeds:
         parser.error("--seeds names no seed")
+    if args.pilot is not None:
+        try:
+            expand, width = (int(part) for part in args.pilot.lower().split("x"))
+        except ValueError:
+            parser.error(f"--pilot must be EXPANDxWIDTH, e.g. 4x4, got {args.pilot!r}")
+        if expand < 1 or width < 1:
+            parser.error(f"--pilot needs an expand and a width of at least 1, got {args.pilot!r}")
+        args.pilot = (expand, width)
     if args.resume and not args.out:
         parser.error("--resume needs --out, the results file to complete")
     if args.backend != "ray" and (args.address or args.workers is not None):
@@ -113,7 +127,7 @@ def _runner(args: argparse.Namespace):  # noqa: ANN202  (RayEpisodes | None; Ray
     from schedgym.policies.distributed import RayEpisodes
 
     return RayEpisodes(args.env, _split(args.policies), args.best_of, args.temperature,
-                       address=args.address, workers=args.workers)
+                       address=args.address, workers=args.workers, pilot=args.pilot)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         schedulers, learned = evaluation.build_schedulers(args.env, _split(args.policies), args.best_of,
-                                                          args.temperature)
+                                                          args.temperature, args.pilot)
         instance_sets = evaluation.load_instance_sets(args.env, _split(args.instances))
         evaluation.check_policies_fit(args.env, instance_sets, learned)
         runner = _runner(args)

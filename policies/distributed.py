@@ -103,12 +103,12 @@ class _EpisodeWorker:
     """A Ray actor's state: the run's schedulers, built once, and an env for the current set."""
 
     def __init__(self, env_id: str, policies: Sequence[str], best_of: int, temperature: float,
-                 headless: bool) -> None:
+                 headless: bool, pilot: tuple[int, int] | None = None) -> None:
         self.env_id, self.headless = env_id, headless
         self.schedulers: dict[str, Callable[[], Any]] = {}
         self.error = ""  # kept for the driver: an actor that fails to start gives only a traceback
         try:
-            self.schedulers, _ = build_schedulers(env_id, policies, best_of, temperature)
+            self.schedulers, _ = build_schedulers(env_id, policies, best_of, temperature, pilot)
         except ValueError as error:
             self.error = str(error)
         self.set_id: str | None = None
@@ -143,7 +143,7 @@ class RayEpisodes:
 
     def __init__(self, env_id: str, policies: Sequence[str], best_of: int = 1,
                  temperature: float = 1.0, headless: bool = True, address: str | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, pilot: tuple[int, int] | None = None) -> None:
         """Connects to Ray (:func:`connect`) and starts ``workers`` actors (default: one per CPU
         of the cluster), each loading the policies once.
 
@@ -155,7 +155,7 @@ class RayEpisodes:
             workers = check_int("--workers", workers, low=1)
         remote = ray.remote(num_cpus=1)(_EpisodeWorker)
         self._ray = ray
-        self._actors = [remote.remote(env_id, list(policies), best_of, temperature, headless)
+        self._actors = [remote.remote(env_id, list(policies), best_of, temperature, headless, pilot)
                         for _ in range(workers or cluster_cpus(ray))]
         self.labels, error = ray.get(self._actors[0].labels.remote())
         if error:

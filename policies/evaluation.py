@@ -56,8 +56,9 @@ class EpisodeResult:
     solver_status: str = ""
 
 
-def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
-                     temperature: float = 1.0) -> tuple[dict[str, Callable[[], Scheduler]], dict[str, Any]]:
+def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1, temperature: float = 1.0,
+                     pilot: tuple[int, int] | None = None,
+                     ) -> tuple[dict[str, Callable[[], Scheduler]], dict[str, Any]]:
     """Scheduler factories by label, and the learned policies among them (each loaded once).
 
     Args:
@@ -67,13 +68,16 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
         best_of: With ``K > 1``, each learned policy also gets a ``NAME best-of-K`` entry: K
             rollouts, one greedy and the rest sampled, the best replayed (known dynamics only).
         temperature: Softmax temperature of the sampled best-of-K rollouts.
+        pilot: ``(expand, width)``: each learned policy also gets a ``NAME pilot-ExW`` entry, the
+            beam of policy pilots of :mod:`~schedgym.policies.pilot` (known dynamics only).
 
     Raises:
         ValueError: On an unknown name, a missing or corrupt file, a policy trained for another
-            env, or a bad ``best_of``/``temperature``; the message says which.
+            env, or a bad ``best_of``/``temperature``/``pilot``; the message says which.
     """
     from schedgym.policies.rl_aco import ENV_ID as HYBRID_ENV_ID
     from schedgym.policies.rl_aco import RLACOScheduler, is_hybrid, policy_source
+    from schedgym.policies.pilot import PilotScheduler
     from schedgym.policies.sampling import BestOfKScheduler
     from schedgym.policies.scheduler import is_learned, load_policy
 
@@ -83,6 +87,11 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
         raise ValueError(f"--temperature must be positive, got {temperature}")
     if best_of > 1 and not envs.env_class(env_id).known_dynamics:
         raise ValueError(f"--best-of needs an env the scheduler can simulate; {env_id} has hidden randomness")
+    if pilot is not None:
+        if min(pilot) < 1:
+            raise ValueError(f"--pilot needs an expand and a width of at least 1, got {pilot}")
+        if not envs.env_class(env_id).known_dynamics:
+            raise ValueError(f"--pilot needs an env the scheduler can simulate; {env_id} has hidden randomness")
     if not policies:
         raise ValueError("no policy given")
     schedulers: dict[str, Callable[[], Scheduler]] = {}
@@ -104,6 +113,9 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1,
             schedulers[name], learned[name] = policy.scheduler, policy
             if best_of > 1:
                 entry = functools.partial(BestOfKScheduler, policy, best_of, temperature)
+                schedulers[entry().name] = entry
+            if pilot is not None:
+                entry = functools.partial(PilotScheduler, policy, *pilot)
                 schedulers[entry().name] = entry
         elif name in baselines.names(env_id):
             schedulers[name] = functools.partial(baselines.make, env_id, name)
