@@ -4,8 +4,8 @@ Policies are the env's baseline names, trained policies (``.onnx`` files, or ``.
 from ``train.py``, which are unpickled: load only trusted ones) and ``pretrained:NAME``. With
 ``--best-of K`` every learned policy also runs as ``NAME best-of-K``: K rollouts on copies of the
 env (one greedy, the rest sampled, at ``--temperature``), the best replayed (envs with known
-dynamics only); with ``--pilot ExW`` as ``NAME pilot-ExW``, a beam search of width W over its E
-likeliest actions per step, each scored by the policy's greedy completion
+dynamics only); with ``--pilot ExW[xK]`` as ``NAME pilot-ExW[xK]``, a beam search of width W
+over its E likeliest actions per step, each scored by the best of K completions by the policy
 (``policies.pilot``).
 
 With ``--out`` each episode's row is appended to the CSV as soon as the episode ends (safe
@@ -66,10 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also run each learned policy as the best of K rollouts (K > 1; default: 1)")
     parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
                         help="softmax temperature of the sampled best-of-K rollouts (default: 1.0)")
-    parser.add_argument("--pilot", metavar="ExW",
+    parser.add_argument("--pilot", metavar="ExW[xK]",
                         help="also run each learned policy as a pilot search: a beam of width W "
-                             "over its E likeliest actions per step, each scored by the policy's "
-                             "greedy completion (e.g. 4x4; envs with known dynamics only)")
+                             "over its E likeliest actions per step, each scored by the best of "
+                             "the policy's greedy completion and K-1 sampled ones (e.g. 8x1x8; "
+                             "envs with known dynamics only)")
     parser.add_argument("--out", type=Path,
                         help="append one CSV row per episode here as it ends (refused if the file "
                              "already holds rows, unless --resume)")
@@ -102,12 +103,12 @@ def parse_args(argv: list[str] | None = None, parser: argparse.ArgumentParser | 
         parser.error("--seeds names no seed")
     if args.pilot is not None:
         try:
-            expand, width = (int(part) for part in args.pilot.lower().split("x"))
+            args.pilot = tuple(int(part) for part in args.pilot.lower().split("x"))
         except ValueError:
-            parser.error(f"--pilot must be EXPANDxWIDTH, e.g. 4x4, got {args.pilot!r}")
-        if expand < 1 or width < 1:
-            parser.error(f"--pilot needs an expand and a width of at least 1, got {args.pilot!r}")
-        args.pilot = (expand, width)
+            args.pilot = ()
+        if len(args.pilot) not in (2, 3) or min(args.pilot) < 1:
+            parser.error("--pilot must be EXPANDxWIDTH or EXPANDxWIDTHxSAMPLES of positive "
+                         f"integers, e.g. 4x4, got {args.pilot!r}")
     if args.resume and not args.out:
         parser.error("--resume needs --out, the results file to complete")
     if args.backend != "ray" and (args.address or args.workers is not None):

@@ -103,7 +103,7 @@ class _EpisodeWorker:
     """A Ray actor's state: the run's schedulers, built once, and an env for the current set."""
 
     def __init__(self, env_id: str, policies: Sequence[str], best_of: int, temperature: float,
-                 headless: bool, pilot: tuple[int, int] | None = None) -> None:
+                 headless: bool, pilot: tuple[int, ...] | None = None) -> None:
         self.env_id, self.headless = env_id, headless
         self.schedulers: dict[str, Callable[[], Any]] = {}
         self.error = ""  # kept for the driver: an actor that fails to start gives only a traceback
@@ -143,7 +143,7 @@ class RayEpisodes:
 
     def __init__(self, env_id: str, policies: Sequence[str], best_of: int = 1,
                  temperature: float = 1.0, headless: bool = True, address: str | None = None,
-                 workers: int | None = None, pilot: tuple[int, int] | None = None) -> None:
+                 workers: int | None = None, pilot: tuple[int, ...] | None = None) -> None:
         """Connects to Ray (:func:`connect`) and starts ``workers`` actors (default: one per CPU
         of the cluster), each loading the policies once.
 

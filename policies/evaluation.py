@@ -57,7 +57,7 @@ class EpisodeResult:
 
 
 def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1, temperature: float = 1.0,
-                     pilot: tuple[int, int] | None = None,
+                     pilot: tuple[int, ...] | None = None,
                      ) -> tuple[dict[str, Callable[[], Scheduler]], dict[str, Any]]:
     """Scheduler factories by label, and the learned policies among them (each loaded once).
 
@@ -68,8 +68,9 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1, tem
         best_of: With ``K > 1``, each learned policy also gets a ``NAME best-of-K`` entry: K
             rollouts, one greedy and the rest sampled, the best replayed (known dynamics only).
         temperature: Softmax temperature of the sampled best-of-K rollouts.
-        pilot: ``(expand, width)``: each learned policy also gets a ``NAME pilot-ExW`` entry, the
-            beam of policy pilots of :mod:`~schedgym.policies.pilot` (known dynamics only).
+        pilot: ``(expand, width[, samples])``: each learned policy also gets a ``NAME
+            pilot-ExW[xK]`` entry, the beam of policy pilots of :mod:`~schedgym.policies.pilot`
+            (known dynamics only).
 
     Raises:
         ValueError: On an unknown name, a missing or corrupt file, a policy trained for another
@@ -88,8 +89,9 @@ def build_schedulers(env_id: str, policies: Sequence[str], best_of: int = 1, tem
     if best_of > 1 and not envs.env_class(env_id).known_dynamics:
         raise ValueError(f"--best-of needs an env the scheduler can simulate; {env_id} has hidden randomness")
     if pilot is not None:
-        if min(pilot) < 1:
-            raise ValueError(f"--pilot needs an expand and a width of at least 1, got {pilot}")
+        if len(pilot) not in (2, 3) or min(pilot) < 1:
+            raise ValueError(f"--pilot needs an expand, a width and optionally samples, each at "
+                             f"least 1, got {pilot}")
         if not envs.env_class(env_id).known_dynamics:
             raise ValueError(f"--pilot needs an env the scheduler can simulate; {env_id} has hidden randomness")
     if not policies:

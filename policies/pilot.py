@@ -11,10 +11,12 @@ return so far plus its pilot's return, and the ``width`` best children go on.
 Every pilot is a complete episode, and the best one seen is what the scheduler replays, so the
 plan is never worse than the policy's own greedy rollout (the root's pilot), and it can take a
 move whose immediate reward is negative when the pilot shows it pays later, the multi-move
-plans greedy decoding misses. Pilots of one depth step in lockstep, one batched forward pass per
-step. Budget (deterministic): at most ``width * expand`` pilots per depth, so about
-``width * expand * L**2 / 2`` env steps for an episode of ``L`` steps; the leaderboard's
-``wall_s`` includes all of them.
+plans greedy decoding misses. With ``samples > 1`` each candidate gets the best of its greedy
+pilot and ``samples - 1`` pilots sampled from the policy's softmax, a stronger but costlier
+estimate of what follows it. Pilots of one depth step in lockstep, one batched forward pass per
+step. Budget (deterministic): at most ``width * expand * samples`` pilots per depth, so about
+``width * expand * samples * L**2 / 2`` env steps for an episode of ``L`` steps; the
+leaderboard's ``wall_s`` includes all of them.
 """
 
 from __future__ import annotations
@@ -44,23 +46,32 @@ def _batch(envs: list[gym.Env]) -> dict[str, np.ndarray]:
     return {key: np.stack([obs[key] for obs in observations]) for key in observations[0]}
 
 
-def greedy_completions(policy: LoadedPolicy, envs: list[gym.Env]) -> tuple[list[list[int]], np.ndarray]:
-    """The policy's greedy continuation of each env to its episode's end, in lockstep.
+def completions(policy: LoadedPolicy, envs: list[gym.Env], samples: int = 1,
+                rng: np.random.Generator | None = None) -> tuple[list[list[int]], np.ndarray]:
+    """The best of ``samples`` continuations of each env to its episode's end by the policy:
+    its greedy one and ``samples - 1`` drawn from its masked softmax, all in lockstep.
 
     Args:
         policy: The learned policy.
         envs: Unwrapped envs mid-episode; they are not stepped (copies are).
+        samples: Continuations per env (1: greedy only).
+        rng: Draws the sampled continuations (needed when ``samples > 1``).
 
     Returns:
-        The actions of each continuation and their return, shape (len(envs),).
+        The actions of each env's best continuation and its return, shape (len(envs),); the
+        greedy one on ties.
     """
-    copies = [copy.deepcopy(env) for env in envs]
-    actions: list[list[int]] = [[] for _ in envs]
-    returns = np.zeros(len(envs))
-    live = list(range(len(envs)))
-    while live:
+    copies = [copy.deepcopy(env) for env in envs for _ in range(samples)]
+    greedy_rows = np.arange(len(copies)) % samples == 0
+    actions: list[list[int]] = [[] for _ in copies]
+    returns = np.zeros(len(copies))
+    live = np.arange(len(copies))
+    while len(live):
         batch = _batch([copies[i] for i in live])
-        chosen = choose(policy.logits_fn(batch), batch)
+        logits = policy.logits_fn(batch)
+        chosen = choose(logits, batch)
+        if samples > 1:
+            chosen = np.where(greedy_rows[live], chosen, choose(logits, batch, deterministic=False, rng=rng))
         still = []
         for row, i in enumerate(live):
             _, reward, terminated, truncated, _ = copies[i].step(int(chosen[row]))
@@ -68,8 +79,9 @@ def greedy_completions(policy: LoadedPolicy, envs: list[gym.Env]) -> tuple[list[
             returns[i] += reward
             if not (terminated or truncated):
                 still.append(i)
-        live = still
-    return actions, returns
+        live = np.asarray(still, np.int64)
+    best = returns.reshape(len(envs), samples).argmax(axis=1) + np.arange(len(envs)) * samples
+    return [actions[i] for i in best], returns[best]
 
 
 def top_actions(logits: np.ndarray, obs: dict[str, np.ndarray], count: int) -> list[int]:
@@ -79,7 +91,8 @@ def top_actions(logits: np.ndarray, obs: dict[str, np.ndarray], count: int) -> l
     return [int(a) for a in order[:min(count, int(legal.sum()))]]
 
 
-def pilot_search(policy: LoadedPolicy, env: gym.Env, expand: int, width: int) -> tuple[list[int], float, int]:
+def pilot_search(policy: LoadedPolicy, env: gym.Env, expand: int, width: int, samples: int = 1,
+                 seed: int | None = None) -> tuple[list[int], float, int]:
     """The best complete episode the beam of pilots finds from ``env``'s current state.
 
     Args:
@@ -87,13 +100,17 @@ def pilot_search(policy: LoadedPolicy, env: gym.Env, expand: int, width: int) ->
         env: An env just reset; it is not stepped (copies are).
         expand: Candidate actions tried per partial sequence (the policy's most likely).
         width: Partial sequences kept per depth.
+        samples: Pilots per candidate: the policy's greedy completion and ``samples - 1``
+            sampled ones; the candidate scores the best of them.
+        seed: Seed of the sampled pilots.
 
     Returns:
         The action sequence, its return, and the number of pilots run.
     """
+    rng = np.random.default_rng(seed)
     root = copy.deepcopy(env.unwrapped)
-    (best_actions,), (best_return,) = greedy_completions(policy, [root])
-    pilots = 1
+    (best_actions,), (best_return,) = completions(policy, [root], samples, rng)
+    pilots = samples
     frontier = [_Node(root)]
     while frontier:
         batch = _batch([node.env for node in frontier])
@@ -112,8 +129,8 @@ def pilot_search(policy: LoadedPolicy, env: gym.Env, expand: int, width: int) ->
                     children.append(child)
         if not children:
             break
-        tails, tail_returns = greedy_completions(policy, [child.env for child in children])
-        pilots += len(children)
+        tails, tail_returns = completions(policy, [child.env for child in children], samples, rng)
+        pilots += len(children) * samples
         scores = np.array([child.ret for child in children]) + tail_returns
         for child, tail, score in zip(children, tails, scores):
             if score > best_return:
@@ -124,19 +141,22 @@ def pilot_search(policy: LoadedPolicy, env: gym.Env, expand: int, width: int) ->
 
 
 class PilotScheduler:
-    """``baselines.base.Scheduler`` that plans by :func:`pilot_search` at reset.
+    """``baselines.base.Scheduler`` that plans by :func:`pilot_search` at reset (the episode
+    seed seeds the sampled pilots).
 
     Args:
         policy: The learned policy.
         expand: Candidate actions per partial sequence (at least 1).
         width: Partial sequences kept per depth (at least 1).
+        samples: Pilots per candidate, the greedy one included (at least 1).
     """
 
-    def __init__(self, policy: LoadedPolicy, expand: int, width: int) -> None:
-        if expand < 1 or width < 1:
-            raise ValueError(f"pilot search needs expand >= 1 and width >= 1, got {expand} and {width}")
-        self.policy, self.expand, self.width = policy, expand, width
-        self.name = f"{policy.source} pilot-{expand}x{width}"
+    def __init__(self, policy: LoadedPolicy, expand: int, width: int, samples: int = 1) -> None:
+        if min(expand, width, samples) < 1:
+            raise ValueError(f"pilot search needs expand, width and samples of at least 1, "
+                             f"got {expand}, {width} and {samples}")
+        self.policy, self.expand, self.width, self.samples = policy, expand, width, samples
+        self.name = f"{policy.source} pilot-{expand}x{width}" + (f"x{samples}" if samples > 1 else "")
         self.pilots = 0
         self._plan: deque[int] = deque()
 
@@ -146,11 +166,12 @@ class PilotScheduler:
                              f"can simulate (known_dynamics); {env.unwrapped.__class__.__name__} "
                              f"has hidden randomness")
         self.policy.check(env)
-        actions, _, self.pilots = pilot_search(self.policy, env, self.expand, self.width)
+        actions, _, self.pilots = pilot_search(self.policy, env, self.expand, self.width,
+                                               self.samples, seed)
         self._plan = deque(actions)
 
     def act(self, env: gym.Env) -> int:
         return self._plan.popleft()
 
 
-__all__ = ["PilotScheduler", "greedy_completions", "pilot_search", "top_actions"]
+__all__ = ["PilotScheduler", "completions", "pilot_search", "top_actions"]

@@ -53,6 +53,18 @@ def test_pilot_search_is_never_worse_than_its_policy_and_beats_it_somewhere():
     assert max(gains) > 0
 
 
+def test_sampled_pilots_score_candidates_no_worse_than_the_greedy_pilot_alone():
+    policy = load_policy("pretrained:vm")
+    instance = VMRescheduleEnv.load_instance_set("small-val").instances[0]
+    _, greedy_return, _ = pilot_search(policy, _reset(instance), expand=2, width=1)
+    actions, sampled_return, pilots = pilot_search(policy, _reset(instance), 2, 1, samples=4, seed=0)
+    assert sampled_return >= greedy_return
+    metrics = replay(_reset(instance), instance, 0, actions)
+    assert metrics["initial_fragment_rate"] - metrics["fragment_rate"] == pytest.approx(sampled_return)
+    again = pilot_search(policy, _reset(instance), 2, 1, samples=4, seed=0)
+    assert again == (actions, sampled_return, pilots)  # the seed fixes the sampled pilots
+
+
 def test_a_pilot_search_of_one_candidate_is_greedy_decoding():
     policy = load_policy("pretrained:vm")
     instance = VMRescheduleEnv.load_instance_set("small-val").instances[0]
@@ -63,8 +75,9 @@ def test_a_pilot_search_of_one_candidate_is_greedy_decoding():
 
 def test_pilot_scheduler_refuses_bad_arguments_and_hidden_randomness():
     policy = _lowest_index_policy()
-    with pytest.raises(ValueError, match="expand >= 1 and width >= 1"):
-        PilotScheduler(policy, 0, 2)
+    for bad in ((0, 2, 1), (2, 0, 1), (2, 2, 0)):
+        with pytest.raises(ValueError, match="at least 1"):
+            PilotScheduler(policy, *bad)
     env = gym.make("schedgym/SoCDAG-v0")
     env.reset(seed=0)
     with pytest.raises(ValueError, match="known_dynamics"):
@@ -73,10 +86,10 @@ def test_pilot_scheduler_refuses_bad_arguments_and_hidden_randomness():
 
 def test_cli_pilot_adds_a_row_per_learned_policy(capsys):
     evaluate.main(["--env", VM, "--instances", "small-val", "--policies", "greedy,pretrained:vm",
-                   "--pilot", "2x1", "--no-progress"])
+                   "--pilot", "2x1x2", "--no-progress"])
     table = capsys.readouterr().out
-    assert "pretrained:vm pilot-2x1" in table and "greedy pilot" not in table
-    for bad in ("4", "0x2", "ax2"):
+    assert "pretrained:vm pilot-2x1x2" in table and "greedy pilot" not in table
+    for bad in ("4", "0x2", "ax2", "2x2x2x2"):
         with pytest.raises(SystemExit):
             evaluate.main(["--env", VM, "--instances", "small-val", "--policies", "greedy", "--pilot", bad])
         assert "--pilot" in capsys.readouterr().err
