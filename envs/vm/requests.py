@@ -151,15 +151,15 @@ def _pairs(where: str, name: str, value: Any) -> Pairs:
 
 def check_tables(tables: RequestTables, where: str) -> None:
     """Raises :class:`RequestTablesError` naming ``where``, the field and the value if the tables
-    do not describe two distributions on (0, 1] and a correlation in (-1, 1)."""
+    do not describe two distributions on [0, 1] and a correlation in (-1, 1)."""
     for resource in ("cpu", "mem"):
         masses = getattr(tables, f"{resource}_masses")
         remainder = getattr(tables, f"{resource}_remainder")
         name = f"{resource}_masses"
         for index, (value, share) in enumerate(masses):
-            if not (0.0 < value <= 1.0 and 0.0 < share <= 1.0):
+            if not (0.0 <= value <= 1.0 and 0.0 < share <= 1.0):
                 raise RequestTablesError(f"{where}: field {name!r}[{index}] = {[value, share]!r}: "
-                                         "value and share must be in (0, 1]")
+                                         "value must be in [0, 1] and share in (0, 1]")
         values = [value for value, _ in masses]
         if len(set(values)) != len(values):
             raise RequestTablesError(f"{where}: field {name!r} repeats a value: {values!r}")
@@ -175,9 +175,9 @@ def check_tables(tables: RequestTables, where: str) -> None:
         if probs[0] != 0.0 or probs[-1] != 1.0 or any(b < a for a, b in zip(probs, probs[1:])):
             raise RequestTablesError(f"{where}: field {name!r}: probabilities must rise from 0 "
                                      f"to 1, got {probs!r}")
-        if knots[0] <= 0.0 or knots[-1] > 1.0 or any(b < a for a, b in zip(knots, knots[1:])):
+        if knots[0] < 0.0 or knots[-1] > 1.0 or any(b < a for a, b in zip(knots, knots[1:])):
             raise RequestTablesError(f"{where}: field {name!r}: values must never fall and lie in "
-                                     f"(0, 1], got {knots!r}")
+                                     f"[0, 1], got {knots!r}")
     rho = tables.copula_correlation
     if not (isinstance(rho, float) and -1.0 < rho < 1.0):
         raise RequestTablesError(f"{where}: field 'copula_correlation' must be in (-1, 1), got "
