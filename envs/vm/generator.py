@@ -524,9 +524,10 @@ def _draw_set(recipe: Recipe, count: int, version: int) -> list[VMInstance]:
 
 def _recipe(name: str, purpose: str, size: str, count: int, version: int) -> Recipe:
     # seed_key: the size's index in sorted(SIZES), so a size's test and validation sets and the
-    # sets of different sizes all draw from different streams. Both generator versions use the
-    # same seeds: a v1 set and its v2 namesake differ only by the generator.
-    return Recipe("vm", name, purpose, {"size": size}, (sorted(SIZES).index(size),),
+    # sets of different sizes all draw from different streams; then the generator version from
+    # 2 on (version 1's sets keep the seeds they were drawn with), so every set has its own.
+    seed_key = (sorted(SIZES).index(size), *((version,) if version > 1 else ()))
+    return Recipe("vm", name, purpose, {"size": size}, seed_key,
                   partial(_draw_set, count=count, version=version))
 
 
