@@ -267,11 +267,12 @@ class VMRescheduleEnv(GraphEnv):
         if self.trace_dir is not None:
             raise ArgumentError(f"request_tables has no effect with trace_dir (instances drawn "
                                 f"from a trace keep its requests), got request_tables={path!r}")
-        path = check_file("request_tables", path)
+        given, path = path, check_file("request_tables", path)
         try:
             return RequestTables.load(path)
         except RequestTablesError as error:
-            raise ArgumentError(f"request_tables: {error}") from None
+            raise ArgumentError(f"request_tables={given!r} holds no valid request tables: "
+                                f"{error}") from None
 
     def _sample_instance(self) -> VMInstance:
         config = self.generator_config
