@@ -1,4 +1,4 @@
-"""CP-SAT rescheduling for ``schedgym/VMReschedule-v1``: the best migration sequence of at most
+"""CP-SAT rescheduling for ``schedgym/VMReschedule-v2``: the best migration sequence of at most
 MNL migrations, solved exactly (within a deterministic work budget) and replayed as pointer actions.
 
 Two models (:mod:`baselines.vm.plan`). The final-placement model
