@@ -131,7 +131,8 @@ class SizePreset:
 
 
 # Medium and large follow VMR2L's PM counts; VM counts follow from the Google request mix at the
-# calibrated allocation (about 6.4 VMs per PM: ~64 at small, ~1,800 at medium, ~7,300 at large).
+# calibrated allocation (generator version 2: about 5.4 VMs per PM, ~55 at small, ~1,530 at
+# medium, ~6,500 at large; version 1: about 6.4, ~64, ~1,800, ~7,300).
 SIZES: dict[str, SizePreset] = {
     "small": SizePreset(num_pms=10, max_vms=96, mnl=10),
     "medium": SizePreset(num_pms=280, max_vms=2048, mnl=50),
