@@ -466,4 +466,5 @@ class VMRescheduleV1Env(VMRescheduleEnv):
     generator_version = 1
 
 
-__all__ = ["VMRescheduleEnv", "VMRescheduleV1Env", "SIZES", "SizePreset", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES"]
+__all__ = ["VMRescheduleEnv", "VMRescheduleV1Env", "SIZES", "SizePreset", "NODE_FEATURES",
+           "EDGE_FEATURES", "GLOBAL_FEATURES"]

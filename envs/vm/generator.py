@@ -93,7 +93,8 @@ PUBLISHED_PEARSON = 0.49
 COPULA_CORRELATION = 0.57
 
 #: Generator version 2's default tables: the published point masses exactly, the remainder
-#: interpolated so that the mixture keeps the published quantiles (requests.remainder_from_quantiles).
+#: interpolated so that the mixture keeps the published quantiles
+#: (:func:`~schedgym.envs.vm.requests.remainder_from_quantiles`).
 GOOGLE_2011_TABLES = RequestTables(
     cpu_masses=PUBLISHED_CPU_MASSES,
     cpu_remainder=remainder_from_quantiles(PUBLISHED_CPU_QUANTILES, PUBLISHED_CPU_MASSES),
@@ -395,7 +396,8 @@ def _churn_v1(rng: np.random.Generator, config: GeneratorConfig, tables: Request
     target_free = (1.0 - config.target_cpu_allocation) * numa_cpu.sum()
     # Requests are drawn in one batch (vectorised); more than churn can use, so it never runs out.
     budget = int(config.max_vms * (2 + config.churn_events_per_vm)) + 16
-    cpu, mem, double = requests_to_vm_sizes(*sample_requests(rng, budget, tables), config.double_numa_min_cpu)
+    cpu, mem, double = requests_to_vm_sizes(*sample_requests(rng, budget, tables),
+                                            config.double_numa_min_cpu)
     coins = rng.random((budget, 3))
     job_anti: dict[int, bool] = {}
     churn_left = int(config.churn_events_per_vm * config.max_vms)

@@ -207,7 +207,8 @@ def _quantile_points(masses: Pairs, remainder: Pairs) -> tuple[np.ndarray, np.nd
     for i, (p, v) in enumerate(zip(probs, values)):
         while j < len(masses) and masses[j][0] < v:  # masses between knot i - 1 and knot i
             w = masses[j][0]
-            g = 0.0 if i == 0 else probs[i - 1] + (p - probs[i - 1]) * (w - values[i - 1]) / (v - values[i - 1])
+            g = 0.0 if i == 0 else (probs[i - 1] + (p - probs[i - 1])
+                                    * (w - values[i - 1]) / (v - values[i - 1]))
             add_mass(w, below + scale * g)
             j += 1
         cdf.append(below + scale * p)
@@ -238,8 +239,8 @@ def remainder_from_quantiles(quantiles: Sequence[tuple[float, float]], masses: P
     The whole CDF ``F`` is fixed at every knot: at a continuous knot ``F(v) = p``; at a mass
     ``m`` with knots of probabilities ``P``, ``F`` jumps from ``F(v-)`` to ``F(v-) + m`` with
     ``F(v-)`` in the middle of ``max P - m <= F(v-) <= min P`` (so every ``p`` in ``P`` has ``v``
-    as its quantile), moved within that range where an interval would hold too little. Between knots the continuous part is linear in the value. The
-    remainder's CDF is ``(F - masses at or below) / (1 - Σ masses)`` at every knot.
+    as its quantile), moved within that range where an interval would hold too little. Between
+    knots the continuous part is linear in the value. The remainder's CDF is ``(F - masses at or below) / (1 - Σ masses)`` at every knot.
 
     Raises:
         ValueError: If a mass is too small for its knots or an interval between knots holds more
@@ -264,8 +265,9 @@ def remainder_from_quantiles(quantiles: Sequence[tuple[float, float]], masses: P
             raise ValueError(f"point mass {v} of share {m} cannot hold the quantiles {probs}")
         before.append((low[-1] + high[-1]) / 2)
     inside = [sum(m for w, m in mass_of.items() if a < w < b) for a, b in zip(values, values[1:])]
-    # Steps in the middle of their ranges unless an interval then holds less probability than its inner masses: such
-    # a deficit is split between the two steps around it, within their ranges, until none is left.
+    # Steps in the middle of their ranges unless an interval then holds less probability than its
+    # inner masses: such a deficit is split between the two steps around it, within their
+    # ranges, until none is left.
     for _ in range(1000):
         deficits = [inside[i] - (before[i + 1] - before[i] - share[i]) for i in range(len(inside))]
         if max(deficits, default=0.0) <= 1e-12:

@@ -47,7 +47,8 @@ def test_calibrate_writes_the_masses_and_knots_of_the_running_tasks(tmp_path: Pa
     assert tables.copula_correlation == pytest.approx(expected) and expected > 0.3
     assert "20 running tasks" in tables.source
     printed = capsys.readouterr().out
-    assert "CPU: 2 point masses covering 75.0%" in printed and "memory: 2 point masses covering 70.0%" in printed
+    assert "CPU: 2 point masses covering 75.0%" in printed
+    assert "memory: 2 point masses covering 70.0%" in printed
     assert [p.name for p in out.parent.iterdir()] == ["tables.json"]  # written atomically
 
     # The env generates from the fitted tables: every CPU request is 8 or 16 cores, or one of the
@@ -73,7 +74,8 @@ def test_calibrate_reports_a_bad_trace_directory(tmp_path: Path, capsys) -> None
 def test_env_refuses_bad_request_tables_naming_the_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "tables.json"
     path.write_text(json.dumps({"format": 1, "cpu_masses": []}))
-    with pytest.raises(ArgumentError, match=r"request_tables=.*tables.json: missing field 'cpu_remainder'"):
+    missing = r"request_tables=.*tables.json: missing field 'cpu_remainder'"
+    with pytest.raises(ArgumentError, match=missing):
         gym.make("schedgym/VMReschedule-v2", request_tables=path)
     with pytest.raises(ArgumentError, match=r"request_tables must be the path of an existing file"):
         gym.make("schedgym/VMReschedule-v2", request_tables=tmp_path / "none.json")

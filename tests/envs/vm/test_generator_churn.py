@@ -80,7 +80,8 @@ def test_point_masses_survive_in_placed_vms(medium, arrivals) -> None:
         for size in sorted({int(np.ceil(value * unit - 1e-9)) for value, _ in masses}):
             expected = np.mean(arrived == size)
             assert expected >= 0.015, (resource, size)  # a mass, not a stray value
-            assert np.mean(placed == size) == pytest.approx(expected, abs=SIZE_SHARE_ATOL), (resource, size)
+            share = np.mean(placed == size)
+            assert share == pytest.approx(expected, abs=SIZE_SHARE_ATOL), (resource, size)
     assert np.mean(cpu == 11) > 0.06 and np.mean(cpu == 20) > 0.025
     assert np.mean(np.isin(cpu, [5, 6, 7])) < 0.02  # no mass there (version 1: 9%)
 

@@ -41,7 +41,8 @@ def requests() -> tuple[np.ndarray, np.ndarray]:
 def test_published_quantiles(requests, resource: str) -> None:
     values = requests[0] if resource == "cpu" else requests[1]
     published = PUBLISHED_CPU_QUANTILES if resource == "cpu" else PUBLISHED_MEMORY_QUANTILES
-    masses = [m for m, _ in (PUBLISHED_CPU_MASSES if resource == "cpu" else PUBLISHED_MEMORY_MASSES)]
+    pairs = PUBLISHED_CPU_MASSES if resource == "cpu" else PUBLISHED_MEMORY_MASSES
+    masses = [m for m, _ in pairs]
     for p, value in published[1:-1]:  # 0% is our assumption; the max is a single task
         value = next((m for m in masses if abs(m - value) <= 0.005 * m), value)
         below, at = np.mean(values < value), np.mean(values <= value)
@@ -104,7 +105,8 @@ def test_tables_round_trip_through_json(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("edit", "named"), [
-    (lambda t: t.update(copula_correlation=1.5), "'copula_correlation' must be in (-1, 1), got 1.5"),
+    (lambda t: t.update(copula_correlation=1.5),
+     "'copula_correlation' must be in (-1, 1), got 1.5"),
     (lambda t: t.update(cpu_masses=[[0.1, 0.6], [0.2, 0.6]]), "'cpu_masses': shares sum to 1.2"),
     (lambda t: t.update(mem_masses=[[0.1, "a"]]), "'mem_masses'[0] must be a pair of numbers"),
     (lambda t: t.update(mem_remainder=[[0.0, 0.2], [1.0, 0.1]]), "'mem_remainder': values must"),
