@@ -123,10 +123,11 @@ class VMRescheduleEnv(GraphEnv):
         published Google 2011 point masses (the ten most frequent values of each), the copula
         recalibrated to Pearson ~0.49 in placed VMs, and churn that preempts rather than drops
         an arrival that fits nowhere, so placed instances keep the ~3% of double-NUMA VMs;
-        target CPU allocation 0.87 (initial FR ~0.56 at medium). ``request_tables``. The
-        observation, actions, rewards and dynamics are those of v1: on a given instance an
-        episode is the same in both, so v1 policies run on v2 instances (only the generated
-        instances differ). v1 stays registered (``VMRescheduleV1Env``, generator version 1,
+        target CPU allocation 0.87 (initial FR ~0.56 at medium, 0.60 on medium-test); the
+        ``request_tables`` argument. The observation, actions, rewards and dynamics are those
+        of v1: on a given instance an episode is the same in both, so v1 policies run on v2
+        instances (only the generated instances differ; the ONNX runtime still checks the env
+        id, so the shipped v1 policies load with the v1 id). v1 stays registered (``VMRescheduleV1Env``, generator version 1,
         bit for bit): its fixed sets are ``v1-small-test`` etc.
     v1: VM feature ``best_move_gain`` and destination feature ``move_gain`` (the fragment change
         of single migrations, which the policy otherwise has to infer from free cores mod g).
