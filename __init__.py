@@ -1,7 +1,7 @@
 """SchedGym: Gymnasium environments, baselines and GNN policies for learned scheduling.
 
-Importing ``schedgym`` registers every env id, so ``gym.make("schedgym/VMReschedule-v1")`` works
-after it and ``gym.make("schedgym:schedgym/VMReschedule-v1")`` works without any prior import.
+Importing ``schedgym`` registers every env id, so ``gym.make("schedgym/VMReschedule-v2")`` works
+after it and ``gym.make("schedgym:schedgym/VMReschedule-v2")`` works without any prior import.
 The installed packages are ``schedgym.envs``, ``schedgym.baselines``, ``schedgym.policies`` and
 ``schedgym.data``; in the repository they are the top-level folders of the same names.
 """

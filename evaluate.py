@@ -19,8 +19,8 @@ joins a cluster, else a local Ray starts), each actor loading the policies once;
 are those of the local run but for the wall times (``policies.distributed``).
 
 Example:
-    python evaluate.py --env schedgym/VMReschedule-v1 --instances small-test \\
-        --policies random,greedy,cpsat,pretrained:vm --out results.csv
+    python evaluate.py --env schedgym/VMReschedule-v2 --instances small-test \\
+        --policies random,greedy,cpsat,pop --out results.csv
 """
 
 from __future__ import annotations

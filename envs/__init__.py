@@ -33,10 +33,16 @@ class EnvEntry:
 
 
 ENVS: dict[str, EnvEntry] = {
-    # VM rescheduling (VMR2L): size="medium" (280 PMs, about 1,800 VMs), MNL 50, FR granularity 16,
-    # instances from the Google-2011-calibrated generator (trace_dir= for real traces).
-    "schedgym/VMReschedule-v1": EnvEntry(
+    # VM rescheduling (VMR2L): size="medium" (280 PMs, about 1,500 VMs), MNL 50, FR granularity 16,
+    # instances from the Google-2011-calibrated generator, version 2 (point masses, preempting
+    # churn; trace_dir= for real traces, request_tables= for tables fitted to one).
+    "schedgym/VMReschedule-v2": EnvEntry(
         "vm", "schedgym.envs.vm.env:VMRescheduleEnv", "schedgym.envs.vm.types:VMInstance",
+        "schedgym.envs.vm.generator:INSTANCE_SETS"),
+    # The same env with generator version 1 (about 1,800 VMs at medium), kept so that v1 results
+    # and policies replay; its fixed sets are v1-small-test, ... (the same observation as v2).
+    "schedgym/VMReschedule-v1": EnvEntry(
+        "vm", "schedgym.envs.vm.env:VMRescheduleV1Env", "schedgym.envs.vm.types:VMInstance",
         "schedgym.envs.vm.generator:INSTANCE_SETS"),
     # SoC DAG scheduling (DS3/DeepSoCS): 16-PE DS3 SoC, streaming 40 jobs of the 6 DS3 apps at
     # 20 jobs/ms, no noise, 128 task slots, two-step (task, PE) pointer decisions.

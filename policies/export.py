@@ -8,7 +8,7 @@ against them.
 
 Usage::
 
-    python -m schedgym.policies.export runs/vm/best_model.zip runs/vm/model.onnx --env schedgym/VMReschedule-v1 --env-kwargs '{"size": "small"}'
+    python -m schedgym.policies.export runs/vm/best_model.zip runs/vm/model.onnx --env schedgym/VMReschedule-v2 --env-kwargs '{"size": "small"}'
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def export_net(
         net: The pointer network (``model.policy.pointer_net``).
         path: Output ``.onnx`` file.
         graph_metadata: ``GraphSpec.metadata()`` of the env configuration it was trained on.
-        env_id: Registered env id, e.g. ``"schedgym/VMReschedule-v1"``.
+        env_id: Registered env id, e.g. ``"schedgym/VMReschedule-v2"``.
         env_kwargs: The ``gym.make`` keyword arguments of that configuration.
         extra: More JSON-serialisable metadata (training command, seed, ...).
     """

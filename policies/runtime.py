@@ -34,7 +34,7 @@ INPUT_DTYPES = {
 
 # The metadata every policy needs, and what each value must be (for the error messages).
 REQUIRED_METADATA = {
-    "env_id": "a registered env id string, e.g. \"schedgym/VMReschedule-v1\"",
+    "env_id": "a registered env id string, e.g. \"schedgym/VMReschedule-v2\"",
     "n_max": "N_MAX, a positive integer",
     "e_max": "E_MAX, a positive integer",
     "node_features": "a list of node feature names",

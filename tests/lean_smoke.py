@@ -35,7 +35,8 @@ TORCH_MODULES = {f"schedgym.policies.{name}"
 SIMULATOR_ADAPTERS = {"schedgym.envs.iot.leaf": "leaf", "schedgym.envs.llm.vidur": "vidur"}
 #: The fixed instance set each env's baselines play on (small ones); other envs use their first.
 SMALL_SETS = {
-    "schedgym/VMReschedule-v1": "small-test",
+    "schedgym/VMReschedule-v2": "small-test",
+    "schedgym/VMReschedule-v1": "v1-small-test",
     "schedgym/SoCDAG-v0": "static-apps",
     "schedgym/LLMServe-v0": "code-bursty-val",
     "schedgym/IoTPlacement-v0": "small-tree-light-val",
@@ -45,7 +46,7 @@ SMALL_SETS = {
 MAX_STEPS = 40
 #: The shipped ONNX policies to run through evaluate.py, with an instance set each fits.
 PRETRAINED = {
-    "vm": ("schedgym/VMReschedule-v1", "small-test"),
+    "vm": ("schedgym/VMReschedule-v1", "v1-small-test"),  # trained on v1 (pretrained/README.md)
     "soc": ("schedgym/SoCDAG-v0", "stream-light-noise0.2"),
     "iot": ("schedgym/IoTPlacement-v0", "small-tree-light-val"),
 }

@@ -1,4 +1,4 @@
-"""Lower bounds on the fragment rate ``schedgym/VMReschedule-v1`` can reach, for certified gaps.
+"""Lower bounds on the fragment rate ``schedgym/VMReschedule-v2`` can reach, for certified gaps.
 
 The env's fragment rate is FR = Σ_i (free_i mod g) / T over the NUMA nodes i, with T = Σ_i free_i
 the cluster's free cores (VMR2L's definition, ``envs.vm.sim.fragment_rate``). A migration moves
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---:|---:|---:|" + ("---:|---:|---|---:|" if solve else ""))
     for name in args.instances.split(","):
         instance_set = load_named("vm", name)
-        env = gym.make("schedgym/VMReschedule-v1", **instance_set.env_kwargs)
+        env = gym.make("schedgym/VMReschedule-v2", **instance_set.env_kwargs)
         mnl, g = env.unwrapped.mnl, env.unwrapped.granularity
         rows = []
         for index, instance in enumerate(instance_set.instances):

@@ -1,4 +1,4 @@
-"""CP-SAT rescheduling for ``schedgym/VMReschedule-v1``: the best migration sequence of at most
+"""CP-SAT rescheduling for ``schedgym/VMReschedule-v2``: the best migration sequence of at most
 MNL migrations, solved exactly (within a deterministic work budget) and replayed as pointer actions.
 
 Two models (:mod:`baselines.vm.plan`). The final-placement model
@@ -50,8 +50,9 @@ class CpSatRescheduler(PlanReplayer):
 
     Args:
         work_limit: Budget of all solves of one plan, in CP-SAT deterministic seconds (see
-            :class:`baselines.vm.plan.PlanReplayer`). The default proves all of small-test
-            optimal with a margin: the costliest instance takes 2.6 deterministic seconds. A
+            :class:`baselines.vm.plan.PlanReplayer`). The default proved all of v1's
+            small-test (``v1-small-test``) optimal with a margin (the costliest instance took
+            2.6 deterministic seconds), but only 10 of the 20 instances of v2's small-test. A
             deterministic second took 2-4 wall seconds on the 2-core reference machine
             (``python -m benchmarks.solver_budget`` measures it).
         workers: CP-SAT search workers (interleaved, so the plan does not depend on load).

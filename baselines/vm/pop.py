@@ -1,4 +1,4 @@
-"""POP rescheduling for ``schedgym/VMReschedule-v1``, the partitioned baseline of VMR2L.
+"""POP rescheduling for ``schedgym/VMReschedule-v2``, the partitioned baseline of VMR2L.
 
 After Narayanan et al., "Solving Large-Scale Granular Resource Allocation Problems Efficiently
 with POP", SOSP 2021: split the PMs into k random parts, let each part's VMs move only within

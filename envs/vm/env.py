@@ -1,4 +1,5 @@
-"""``schedgym/VMReschedule-v1``: VM rescheduling to reduce CPU fragmentation (VMR2L)."""
+"""``schedgym/VMReschedule-v2`` (and ``-v1``): VM rescheduling to reduce CPU fragmentation
+(VMR2L)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from schedgym.envs.graph import NOOP_NODE, GraphEnv, GraphSpec
-from schedgym.envs.validation import (ArgumentError, check_choice, check_directory, check_float,
-                                      check_int)
+from schedgym.envs.validation import (ArgumentError, check_choice, check_directory, check_file,
+                                      check_float, check_int)
 from schedgym.envs.vm import generator, trace
 from schedgym.envs.vm.generator import SIZES, SizePreset
+from schedgym.envs.vm.requests import RequestTables, RequestTablesError
 from schedgym.envs.vm.sim import BestMoves, fragment_rate, initial_state, migrate
 from schedgym.envs.vm.types import BOTH_NUMA, VMInstance, VMState
 
@@ -80,7 +82,8 @@ class VMRescheduleEnv(GraphEnv):
     ## Starting State
     An instance from ``options["instance"]`` (a ``VMInstance``, e.g. from a fixed test set), else
     a fresh one: from the trace snapshot when ``trace_dir`` is set, from the calibrated churn
-    generator otherwise (``envs.vm.generator``), drawn with ``self.np_random``.
+    generator otherwise (``envs.vm.generator``, version :attr:`generator_version`), drawn with
+    ``self.np_random``.
 
     ## Episode End
     Terminated when the stop node is chosen or after ``mnl`` migrations; never truncated.
@@ -106,11 +109,26 @@ class VMRescheduleEnv(GraphEnv):
         (``generator.make_config`` has the bounds: ``num_pms`` and ``max_vms`` at most the
         size's, probabilities in [0, 1], ...). With ``trace_dir`` only ``num_pms``, ``max_vms``
         and ``double_numa_min_cpu`` apply, and the others are refused.
+    request_tables: Path of a JSON file of request tables (``envs.vm.requests.RequestTables``,
+        e.g. written by ``python -m schedgym.envs.vm.calibrate TRACE_DIR --out tables.json``)
+        that replace the generator's default (the published Google 2011 figures). Read and
+        validated here: a bad file fails at make naming the file, the field and the value.
+        Not with ``trace_dir`` (instances then come from the trace itself).
     render_mode: ``None`` (default) or ``"rgb_array"``: ``render()`` then returns the CPU and
         memory of every NUMA node, initially and now, migrated VMs marked (``envs.vm.occupancy``,
         drawn from the state).
 
     ## Version History
+    v2: instance generator version 2 (``envs.vm.generator``): CPU and memory requests with the
+        published Google 2011 point masses (the ten most frequent values of each), the copula
+        recalibrated to Pearson ~0.49 in placed VMs, and churn that preempts rather than drops
+        an arrival that fits nowhere, so placed instances keep the ~3% of double-NUMA VMs;
+        target CPU allocation 0.87 (initial FR ~0.56 at medium, 0.60 on medium-test); the
+        ``request_tables`` argument. The observation, actions, rewards and dynamics are those
+        of v1: on a given instance an episode is the same in both, so v1 policies run on v2
+        instances (only the generated instances differ; the ONNX runtime still checks the env
+        id, so the shipped v1 policies load with the v1 id). v1 stays registered (``VMRescheduleV1Env``, generator version 1,
+        bit for bit): its fixed sets are ``v1-small-test`` etc.
     v1: VM feature ``best_move_gain`` and destination feature ``move_gain`` (the fragment change
         of single migrations, which the policy otherwise has to infer from free cores mod g).
         Later ``render_mode="rgb_array"`` (an occupancy picture), which changes no episode.
@@ -127,6 +145,8 @@ class VMRescheduleEnv(GraphEnv):
     - ``action_masks() -> np.ndarray`` (bool, (N_MAX,)): the legal actions now.
     """
 
+    #: Version of the instance generator (``envs.vm.generator.GENERATOR_VERSIONS``).
+    generator_version = 2
     leaderboard_metrics = ("initial_fragment_rate", "fragment_rate", "fr_reduction", "migrations")
     known_dynamics = True
     #: Leaderboard metric -> the per-instance column that bounds it from below
@@ -142,6 +162,7 @@ class VMRescheduleEnv(GraphEnv):
         trace_dir: str | Path | None = None,
         trace_time_s: float | None = None,
         generator_config: generator.GeneratorConfig | dict[str, Any] | None = None,
+        request_tables: str | Path | None = None,
         render_mode: str | None = None,
     ) -> None:
         self._init_render(render_mode)
@@ -155,7 +176,9 @@ class VMRescheduleEnv(GraphEnv):
         self.trace_dir = None if trace_dir is None else check_directory("trace_dir", trace_dir)
         self.trace_time_s = self._check_trace_time(trace_time_s)
         self.generator_config = generator.make_config(self.preset, generator_config,
-                                                      trace=self.trace_dir is not None)
+                                                      trace=self.trace_dir is not None,
+                                                      version=self.generator_version)
+        self.request_tables = self._load_request_tables(request_tables)
         self._snapshot = None
         if self.trace_dir is not None:
             self._snapshot = trace.load_trace_snapshot(self.trace_dir, self.trace_time_s)
@@ -239,12 +262,26 @@ class VMRescheduleEnv(GraphEnv):
         return check_float("trace_time_s", trace_time_s, low=0.0, high=MAX_TRACE_TIME_S,
                            why="trace seconds; times are int64 microseconds")
 
+    def _load_request_tables(self, path: Any) -> RequestTables | None:
+        if path is None:
+            return None
+        if self.trace_dir is not None:
+            raise ArgumentError(f"request_tables has no effect with trace_dir (instances drawn "
+                                f"from a trace keep its requests), got request_tables={path!r}")
+        given, path = path, check_file("request_tables", path)
+        try:
+            return RequestTables.load(path)
+        except RequestTablesError as error:
+            raise ArgumentError(f"request_tables={given!r} holds no valid request tables: "
+                                f"{error}") from None
+
     def _sample_instance(self) -> VMInstance:
         config = self.generator_config
         if self._snapshot is not None:
             return trace.instance_from_snapshot(self._snapshot, self.np_random, config.num_pms,
                                                 config.max_vms, config.double_numa_min_cpu)
-        return generator.sample_instance(self.np_random, config)
+        return generator.sample_instance(self.np_random, config, version=self.generator_version,
+                                         tables=self.request_tables)
 
     def _check_fits(self, instance: VMInstance) -> None:
         if instance.num_pms > self.preset.num_pms or instance.num_vms > self.preset.max_vms:
@@ -423,4 +460,12 @@ class VMRescheduleEnv(GraphEnv):
         self._write_destinations(mask, self.state.feasible[vm])
 
 
-__all__ = ["VMRescheduleEnv", "SIZES", "SizePreset", "NODE_FEATURES", "EDGE_FEATURES", "GLOBAL_FEATURES"]
+class VMRescheduleV1Env(VMRescheduleEnv):
+    """``schedgym/VMReschedule-v1``: :class:`VMRescheduleEnv` with instance generator version 1
+    (kept so that v1 results replay; see the version history there)."""
+
+    generator_version = 1
+
+
+__all__ = ["VMRescheduleEnv", "VMRescheduleV1Env", "SIZES", "SizePreset", "NODE_FEATURES",
+           "EDGE_FEATURES", "GLOBAL_FEATURES"]

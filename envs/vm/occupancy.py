@@ -1,4 +1,4 @@
-"""An occupancy picture of one episode of ``schedgym/VMReschedule-v1``: CPU and memory of every
+"""An occupancy picture of one episode of ``schedgym/VMReschedule-v2``: CPU and memory of every
 NUMA node (PM by PM, two nodes each), at the initial placement and now.
 
 The CPU panels split each NUMA node's cores into used, free in whole ``granularity``-core

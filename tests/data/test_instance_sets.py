@@ -11,7 +11,8 @@ from schedgym.data import instance_sets
 from schedgym.data.instance_sets import SEED_NAMESPACES, load, recipes, same_instances, save, set_path
 
 
-@pytest.mark.parametrize(("env_key", "name"), [("vm", "small-test"), ("soc", "static-apps"),
+@pytest.mark.parametrize(("env_key", "name"), [("vm", "small-test"), ("vm", "v1-small-test"),
+                                               ("soc", "static-apps"),
                                                ("soc", "stream-light-noise0")])
 def test_recipes_regenerate_the_shipped_sets_exactly(env_key, name) -> None:
     shipped = load(set_path(env_key, name), env_key)

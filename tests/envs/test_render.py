@@ -15,6 +15,7 @@ from schedgym import envs
 ENV_IDS = envs.ENV_IDS
 #: Small configurations, so that a random episode ends quickly.
 SMALL_KWARGS: dict[str, dict] = {
+    "schedgym/VMReschedule-v2": {"size": "small"},
     "schedgym/VMReschedule-v1": {"size": "small"},
     "schedgym/SoCDAG-v0": {"n_jobs": 4},
     "schedgym/LLMServe-v0": {"num_requests": 15},

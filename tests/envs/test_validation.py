@@ -22,7 +22,8 @@ from schedgym.envs.llm.env import WorkloadOptions
 from schedgym.envs.validation import ArgumentError, ArgumentTypeError
 from schedgym.envs.vm.generator import GeneratorConfig
 
-VM, SOC, LLM = "schedgym/VMReschedule-v1", "schedgym/SoCDAG-v0", "schedgym/LLMServe-v0"
+VM, SOC, LLM = "schedgym/VMReschedule-v2", "schedgym/SoCDAG-v0", "schedgym/LLMServe-v0"
+VM1 = "schedgym/VMReschedule-v1"  # the same arguments (generator version 1)
 IOT = "schedgym/IoTPlacement-v0"
 CLUSTER = "schedgym/LLMCluster-v0"
 IOT_EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "iot" / "example_topology.yaml"
@@ -221,6 +222,7 @@ ARGUMENTS: dict[str, dict[str, Num | Other]] = {
         "trace_dir": Other(bad=(3, "/no/such/trace/dir", ["a"])),
         "trace_time_s": Other(bad=(3.0, 0, math.nan)),  # without trace_dir; ranges: below
         "generator_config": Other(bad=(3, [("num_pms", 1)])),
+        "request_tables": Other(bad=(3, "/no/such/tables.json", ["a"])),
         "render_mode": RENDER_MODE,
     },
     SOC: {
@@ -339,6 +341,7 @@ NESTED: dict[str, tuple[str, dict[str, Any], type, dict[str, Num]] | None] = {
     IOT: None,
 }
 NESTED[CLUSTER] = NESTED[LLM]  # the same workload options
+ARGUMENTS[VM1], NESTED[VM1] = ARGUMENTS[VM], NESTED[VM]  # v1 and v2 take the same arguments
 # Bad combinations and the cases found in the issue: (kwargs, argument named, value named).
 COMBINATIONS: dict[str, list[tuple[dict[str, Any], str, Any]]] = {
     VM: [
@@ -353,6 +356,9 @@ COMBINATIONS: dict[str, list[tuple[dict[str, Any], str, Any]]] = {
         ({"trace_time_s": 10.0}, "trace_time_s", 10.0),  # no trace_dir
         ({"generator_config": {"no_such_field": 1}}, "generator_config", "no_such_field"),
         ({"generator_config": {1: 2}}, "generator_config", 1),
+        ({"request_tables": str(IOT_EXAMPLE)}, "request_tables", str(IOT_EXAMPLE)),  # not JSON
+        ({"trace_dir": IOT_EXAMPLE.parent, "request_tables": IOT_EXAMPLE}, "request_tables",
+         IOT_EXAMPLE),  # no effect with a trace
     ],
     SOC: [
         ({"time_scale": 0}, "time_scale", 0),
@@ -385,6 +391,7 @@ COMBINATIONS: dict[str, list[tuple[dict[str, Any], str, Any]]] = {
         ({"replicas": 4.0}, "replicas", 4.0),
     ],
 }
+COMBINATIONS[VM1] = COMBINATIONS[VM]
 
 
 def _cases(env_id: str) -> list[tuple[dict[str, Any], str, Any]]:

@@ -155,3 +155,27 @@ def test_fixed_instance_sets_load_with_their_size() -> None:
     assert 0.0 < info["initial_fragment_rate"] <= 1.0
     with pytest.raises(KeyError, match="available"):
         VMRescheduleEnv.load_instance_set("tiny-test")
+
+
+def test_v1_and_v2_differ_only_by_their_generator() -> None:
+    # The same seed draws from generator version 1 or 2; a given instance plays identically.
+    v1 = gym.make("schedgym/VMReschedule-v1", size="small").unwrapped
+    v2 = gym.make("schedgym/VMReschedule-v2", size="small").unwrapped
+    assert (v1.generator_version, v2.generator_version) == (1, 2)
+    v1.reset(seed=3)
+    v2.reset(seed=3)
+    assert v1.state.instance.num_vms != v2.state.instance.num_vms or not np.array_equal(
+        v1.state.instance.vm_cpu, v2.state.instance.vm_cpu)
+    instance = VMRescheduleEnv.load_instance_set("small-test").instances[0]
+    rng = np.random.default_rng(0)
+    obs1, _ = v1.reset(options={"instance": instance})
+    obs2, _ = v2.reset(options={"instance": instance})
+    for _ in range(8):
+        for key in obs1:
+            np.testing.assert_array_equal(obs1[key], obs2[key], err_msg=key)
+        action = int(rng.choice(np.flatnonzero(v1.action_masks())))
+        obs1, r1, done1, _, _ = v1.step(action)
+        obs2, r2, done2, _, _ = v2.step(action)
+        assert (r1, done1) == (r2, done2)
+        if done1:
+            break

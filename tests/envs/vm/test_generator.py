@@ -1,4 +1,5 @@
-"""The calibrated generator reproduces the Google 2011 figures it cites."""
+"""The calibrated generator reproduces the Google 2011 figures it cites (version 2's request
+tables and churn: test_generator_requests.py, test_generator_churn.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import pytest
 from schedgym.envs.vm.generator import (
     SIZES,
     CORES_PER_UNIT,
-    CPU_REQUEST_QUANTILES,
     MACHINE_CONFIGS,
-    MEMORY_REQUEST_QUANTILES,
+    V1_TABLES,
     GeneratorConfig,
+    default_config,
     requests_to_vm_sizes,
     sample_instance,
     sample_machines,
@@ -20,8 +21,8 @@ from schedgym.envs.vm.generator import (
 from schedgym.envs.vm.sim import initial_state
 
 
-def test_requests_match_the_published_quantiles_and_correlation() -> None:
-    cpu, mem = sample_requests(np.random.default_rng(0), 200_000)
+def test_version_1_requests_match_the_published_quantiles() -> None:
+    cpu, mem = sample_requests(np.random.default_rng(0), 200_000, V1_TABLES)
     published = {0.10: (0.0313, 0.0127), 0.25: (0.0625, 0.0256), 0.50: (0.0625, 0.0477),
                  0.75: (0.0938, 0.0857), 0.90: (0.128, 0.127), 0.99: (0.339, 0.233)}
     for q, (cpu_q, mem_q) in published.items():
@@ -32,7 +33,7 @@ def test_requests_match_the_published_quantiles_and_correlation() -> None:
     assert np.mean(cpu == 0.125) == pytest.approx(0.09, abs=0.01)
     assert np.mean(cpu == 0.09375) == pytest.approx(0.06, abs=0.01)
     assert np.corrcoef(cpu, mem)[0, 1] == pytest.approx(0.49, abs=0.04)
-    assert cpu.max() <= CPU_REQUEST_QUANTILES[-1, 1] and mem.max() <= MEMORY_REQUEST_QUANTILES[-1, 1]
+    assert cpu.max() <= V1_TABLES.cpu_remainder[-1][1] and mem.max() <= V1_TABLES.mem_remainder[-1][1]
 
 
 def test_machine_mix_follows_the_trace() -> None:
@@ -49,13 +50,13 @@ def test_vm_sizes_are_whole_and_doubles_even() -> None:
     assert gib[2] % 2 == 0 and (gib >= 1).all()
 
 
-def test_churned_medium_cluster_is_fragmented_like_vmr2l_reports() -> None:
-    # VMR2L reports an initial FR of about 0.55 at Medium; churn, not scatter, produces it.
+def test_version_1_medium_cluster_is_fragmented_like_vmr2l_reports() -> None:
+    # Version 2's figures: test_generator_churn.py.
     preset = SIZES["medium"]
-    config = GeneratorConfig(num_pms=preset.num_pms, max_vms=preset.max_vms)
+    config = default_config(preset.num_pms, preset.max_vms, version=1)
     rates, counts = [], []
     for seed in range(3):
-        inst = sample_instance(np.random.default_rng(seed), config)
+        inst = sample_instance(np.random.default_rng(seed), config, version=1)
         state = initial_state(inst)  # also validates capacity and anti-affinity
         rates.append(state.initial_fragment_rate)
         counts.append(inst.num_vms)
@@ -65,11 +66,12 @@ def test_churned_medium_cluster_is_fragmented_like_vmr2l_reports() -> None:
     assert 1500 <= np.mean(counts) <= preset.max_vms
 
 
-def test_generation_is_seeded() -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_generation_is_seeded(version: int) -> None:
     config = GeneratorConfig(num_pms=10, max_vms=96)
-    a = sample_instance(np.random.default_rng(3), config)
-    b = sample_instance(np.random.default_rng(3), config)
-    c = sample_instance(np.random.default_rng(4), config)
+    a = sample_instance(np.random.default_rng(3), config, version=version)
+    b = sample_instance(np.random.default_rng(3), config, version=version)
+    c = sample_instance(np.random.default_rng(4), config, version=version)
     for key, value in a.arrays().items():
         np.testing.assert_array_equal(value, b.arrays()[key])
     assert not np.array_equal(a.vm_cpu, c.vm_cpu) or not np.array_equal(a.vm_pm, c.vm_pm)
