@@ -159,7 +159,7 @@ def _dest_only(inv_bw: np.ndarray) -> np.ndarray | None:
 
 
 def solve(jobs: list[BoundJob], inv_bw: np.ndarray, deterministic_time: float,
-          hint: list[np.ndarray] | None = None) -> ModelResult:
+          hint: list[np.ndarray] | None = None, pairwise: bool = False) -> ModelResult:
     """Minimises Σ (finish − arrival) over ``jobs`` alone on the chip (module docstring).
 
     Args:
@@ -168,6 +168,8 @@ def solve(jobs: list[BoundJob], inv_bw: np.ndarray, deterministic_time: float,
         deterministic_time: CP-SAT budget (``max_deterministic_time``), > 0; one worker, so
             the result does not depend on machine load.
         hint: Optionally a PE per task of each job to hint (e.g. a heuristic's assignment).
+        pairwise: State each transfer per (source PE, destination PE) pair even when its time
+            depends on the destination only (the same model, more constraints: for tests).
 
     Raises:
         ValueError: On a bad job (naming it and the field), a bad ``inv_bw`` or budget.
@@ -185,7 +187,7 @@ def solve(jobs: list[BoundJob], inv_bw: np.ndarray, deterministic_time: float,
     for j, job in enumerate(jobs):
         check_job(job, P, f"job {j}")
     started = time.perf_counter()
-    per_dest = _dest_only(inv_bw)
+    per_dest = None if pairwise else _dest_only(inv_bw)
     model = cp_model.CpModel()
     # A horizon every optimal schedule fits: all tasks one after another at their slowest.
     horizon = _up(max(job.arrival for job in jobs)) + 1
