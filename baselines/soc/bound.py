@@ -310,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         budget = BoundBudget(args.window_jobs, args.window_time, args.alone_time,
                              args.static_time)
         policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-        schedulers = evaluation.build_schedulers(ENV_ID, policies)[0] if policies else {}
+        schedulers, learned = (evaluation.build_schedulers(ENV_ID, policies) if policies
+                               else ({}, {}))
         instance_sets = evaluation.load_instance_sets(ENV_ID, names)
     except ValueError as error:
         parser.error(str(error))
@@ -344,9 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         row = [instance_set.name, str(len(episodes)), f"{bounds.mean():.1f}",
                f"{proven}/{len(episodes)}", f"{floors.mean():.1f}"]
         if schedulers:
-            results = evaluation.evaluate(ENV_ID, instance_set, schedulers, seeds,
+            fit = {label: make for label, make in schedulers.items()
+                   if label not in learned or _fits(instance_set, label, learned[label])}
+            results = evaluation.evaluate(ENV_ID, instance_set, fit, seeds,
                                           progress=not args.no_progress)
             for label in schedulers:
+                if label not in fit:  # a learned policy of another observation size
+                    row += ["—", "—"]
+                    continue
                 rows = results[results["policy"] == label]
                 value = rows["avg_job_duration"].to_numpy(float).mean()
                 row += [f"{value:.1f}", f"{100 * (value / bounds.mean() - 1):+.1f}%"]
@@ -354,6 +360,17 @@ def main(argv: list[str] | None = None) -> int:
         print(lines[-1], flush=True)
     print("\n" + "\n".join(lines))
     return 0
+
+
+def _fits(instance_set, label: str, policy) -> bool:  # noqa: ANN001 (InstanceSet, policy)
+    """Whether the learned ``policy`` fits the observation size of ``instance_set``'s env."""
+    from schedgym.policies import evaluation
+
+    try:
+        evaluation.check_policies_fit(ENV_ID, [instance_set], {label: policy})
+    except ValueError:
+        return False
+    return True
 
 
 if __name__ == "__main__":
