@@ -270,3 +270,28 @@ def test_cli_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         soc_bound.main(["--instances", "static-apps", "--window-jobs", "0"])
     assert "window_jobs must be an int >= 1" in capsys.readouterr().err
+
+
+def test_bound_table_keys_and_files(tmp_path):
+    from schedgym.baselines.soc.bound_table import bound_key, load_table, save_table
+
+    instance, _ = _generated("streaming", 3)
+    key = bound_key(instance, "ds3", 0.2, 0, SMALL)
+    assert key == bound_key(instance, "ds3", 0.2, 0, SMALL)
+    assert key != bound_key(instance, "ds3", 0.2, 1, SMALL)  # the noise depends on the seed
+    assert bound_key(instance, "ds3", 0.0, 0, SMALL) == bound_key(instance, "ds3", 0.0, 1, SMALL)
+    assert key != bound_key(instance, "ds3", 0.2, 0, BoundBudget(window_jobs=3))
+    # A multi-job instance ignores the static budget; a changed arrival changes the key.
+    assert key == bound_key(instance, "ds3", 0.2, 0, BoundBudget(2, 0.5, 0.2, static_time=9.0))
+    moved = SoCInstance(instance.name, instance.platform, instance.jobs, instance.arrival + 1.0)
+    assert key != bound_key(moved, "ds3", 0.2, 0, SMALL)
+    path = tmp_path / "bounds.json"
+    assert load_table(path) == {}
+    save_table({key: {"bound": 1.5}}, path)
+    assert load_table(path) == {key: {"bound": 1.5}}
+    path.write_text('{"format": 0, "bounds": {}}')
+    with pytest.raises(ValueError, match="not a SoC bound table of format 1"):
+        load_table(path)
+    path.write_text("{")
+    with pytest.raises(ValueError, match="bounds.json: not JSON"):
+        load_table(path)
