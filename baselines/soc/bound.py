@@ -33,6 +33,8 @@ prints per set the mean bound and HEFT, HEFT_RT, ETF and ``pretrained:soc`` besi
 from __future__ import annotations
 
 import argparse
+import heapq
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -92,6 +94,8 @@ class InstanceBound:
         statuses: CP-SAT status of each window.
         deterministic_time: CP-SAT deterministic seconds used in all.
         wall_s: Wall-clock seconds (reported only).
+        window_bound: The CP-SAT part alone (windows, or the static solve), µs.
+        capacity: The capacity part alone (:func:`capacity_bound`, per job), µs.
     """
 
     bound: float
@@ -101,6 +105,8 @@ class InstanceBound:
     statuses: list[str] = field(default_factory=list)
     deterministic_time: float = 0.0
     wall_s: float = 0.0
+    window_bound: float = 0.0
+    capacity: float = 0.0
 
 
 def realised_durations(instance: SoCInstance, platform: Platform, noise: float,
@@ -178,12 +184,13 @@ def job_duration_lower_bound(instance: SoCInstance, platform: Platform, noise: f
                          "time per job")
     inv = inverse_bandwidth(platform.bandwidth)
     critical = [critical_path_floor(job) for job in jobs]
+    capacity = capacity_bound(jobs, platform.pe_kind)[0]
     if len(jobs) == 1:
         job = _with_floor(jobs[0], critical[0])
         result = solve([job], inv, budget.static_time)
-        return InstanceBound(result.bound, result.value, critical[0], critical[0],
-                             [result.status], result.deterministic_time,
-                             time.perf_counter() - started)
+        return InstanceBound(max(result.bound, capacity), result.value, critical[0],
+                             critical[0], [result.status], result.deterministic_time,
+                             time.perf_counter() - started, result.bound, capacity)
     det = 0.0
     floors = []
     alone_bounds: dict[tuple, float] = {}  # streams repeat the same few jobs without noise
@@ -216,8 +223,64 @@ def job_duration_lower_bound(instance: SoCInstance, platform: Platform, noise: f
         statuses.append(result.status)
         det += result.deterministic_time
     n = len(jobs)
-    return InstanceBound(total / n, value / n, float(np.mean(floors)), float(np.mean(critical)),
-                         statuses, det, time.perf_counter() - started)
+    return InstanceBound(max(total, capacity) / n, value / n, float(np.mean(floors)),
+                         float(np.mean(critical)), statuses, det, time.perf_counter() - started,
+                         total / n, capacity / n)
+
+
+def srpt_total_flow(release: np.ndarray, work: np.ndarray, speed: float) -> float:
+    """Σ (completion − release) of SRPT on one preemptive machine of ``speed`` (work units per
+    µs): the least total over all preemptive schedules of that machine (Schrage 1968)."""
+    order = np.argsort(release, kind="stable")
+    release, work = np.asarray(release, float)[order], np.asarray(work, float)[order]
+    heap: list[tuple[float, int]] = []
+    t, k, total = 0.0, 0, 0.0
+    while k < len(release) or heap:
+        if not heap:
+            t = max(t, release[k])
+        while k < len(release) and release[k] <= t:
+            heapq.heappush(heap, (work[k], k))
+            k += 1
+        left, j = heapq.heappop(heap)
+        next_release = release[k] if k < len(release) else math.inf
+        if t + left / speed <= next_release:
+            t += left / speed
+            total += t - release[j]
+        else:
+            heapq.heappush(heap, (left - (next_release - t) * speed, j))
+            t = next_release
+    return total
+
+
+def capacity_bound(jobs: list[BoundJob], pe_kind: np.ndarray,
+                   max_kinds: int = 8) -> tuple[float, tuple[int, ...]]:
+    """A bound on Σ (finish − arrival) from the PEs' capacity: for a set K of PE kinds, the
+    tasks that only K can run need their fastest time on K, at most one task per PE at a time,
+    so the m_K PEs of K do no more work per µs than one preemptive machine of speed m_K; each
+    job's K-work then finishes no earlier than in that machine's SRPT schedule, whose total flow
+    time is the least (:func:`srpt_total_flow`). Returns the best total and its K over every
+    non-empty K (only single kinds and all kinds beyond ``max_kinds`` kinds)."""
+    pe_kind = np.asarray(pe_kind)
+    kinds = np.unique(pe_kind).tolist()
+    if len(kinds) <= max_kinds:
+        subsets = [c for r in range(1, len(kinds) + 1) for c in itertools.combinations(kinds, r)]
+    else:
+        subsets = [(k,) for k in kinds] + [tuple(kinds)]
+    release = np.array([job.arrival for job in jobs])
+    best, best_kinds = 0.0, ()
+    for subset in subsets:
+        inside = np.isin(pe_kind, subset)
+        work = np.zeros(len(jobs))
+        for j, job in enumerate(jobs):
+            eligible = np.isfinite(job.duration)
+            forced = ~eligible[:, ~inside].any(1)
+            if forced.any():
+                work[j] = np.min(job.duration[forced][:, inside], axis=1).sum()
+        if work.any():
+            total = srpt_total_flow(release, work, float(inside.sum()))
+            if total > best:
+                best, best_kinds = total, tuple(int(k) for k in subset)
+    return best, best_kinds
 
 
 def _with_floor(job: BoundJob, floor: float) -> BoundJob:
@@ -235,7 +298,7 @@ def bound_entry(instance: SoCInstance, platform: Platform, noise: float, seed: i
 
     Returns:
         ``{"bound", "value", "floor", "critical_path", "statuses", "deterministic_time",
-        "wall_s"}`` (µs, µs, µs, µs, list, s, s).
+        "wall_s", "window_bound", "capacity"}`` (µs, µs, µs, µs, list, s, s, µs, µs).
     """
     from schedgym.baselines.soc.bound_table import bound_key, load_table
 
@@ -246,12 +309,14 @@ def bound_entry(instance: SoCInstance, platform: Platform, noise: float, seed: i
             result = job_duration_lower_bound(instance, platform, noise, seed, budget, progress)
             stored = {"bound": result.bound, "value": result.value, "floor": result.floor,
                       "critical_path": result.critical_path, "statuses": result.statuses,
-                      "deterministic_time": result.deterministic_time, "wall_s": result.wall_s}
+                      "deterministic_time": result.deterministic_time, "wall_s": result.wall_s,
+                      "window_bound": result.window_bound, "capacity": result.capacity}
         _MEMO[key] = stored
     return _MEMO[key]
 
 
 __all__ = ["BoundBudget", "DEFAULT_BUDGET", "InstanceBound", "bound_entry", "bound_jobs",
+           "capacity_bound", "srpt_total_flow",
            "job_duration_lower_bound", "realised_durations"]
 
 

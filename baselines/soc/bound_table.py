@@ -20,7 +20,7 @@ import numpy as np
 from schedgym.envs.soc.types import SoCInstance
 
 TABLE_PATH = Path(__file__).resolve().parents[2] / "data" / "soc" / "bounds.json"
-FORMAT = 1
+FORMAT = 2  # 2: the capacity bound joined the CP-SAT one
 
 
 def bound_key(instance: SoCInstance, platform: str, noise: float, seed: int | None,

@@ -290,8 +290,24 @@ def test_bound_table_keys_and_files(tmp_path):
     save_table({key: {"bound": 1.5}}, path)
     assert load_table(path) == {key: {"bound": 1.5}}
     path.write_text('{"format": 0, "bounds": {}}')
-    with pytest.raises(ValueError, match="not a SoC bound table of format 1"):
+    with pytest.raises(ValueError, match="not a SoC bound table of format 2"):
         load_table(path)
     path.write_text("{")
     with pytest.raises(ValueError, match="bounds.json: not JSON"):
         load_table(path)
+
+
+def test_srpt_and_capacity_bound_by_hand():
+    from schedgym.baselines.soc.bound import capacity_bound, srpt_total_flow
+
+    # Speed 1: job 1 (0–1), job 2 (1–2), job 0 (2–5): flows 1 + 1 + 5.
+    assert srpt_total_flow(np.array([0.0, 0.0, 1.0]), np.array([3.0, 1.0, 1.0]), 1.0) == 7.0
+    # Speed 2: job 1 ends at 0.5, job 0 runs to 1 (2 left), job 2 ends at 1.5, job 0 at 2.5.
+    assert srpt_total_flow(np.array([0.0, 0.0, 1.0]), np.array([3.0, 1.0, 1.0]), 2.0) == 3.5
+    # Two PEs of kind 0, one of kind 1; each of two jobs at time 0 has one 4 µs task that only
+    # kind 0 runs: the speed-2 machine ends one at 2 and one at 4, a total of 6 (a relaxation:
+    # the two PEs really end both at 4, a total of 8).
+    duration = np.array([[4.0, 4.0, np.inf]])
+    jobs = [BoundJob(duration, np.zeros((0, 2), np.int64), np.zeros(0))] * 2
+    total, kinds = capacity_bound(jobs, np.array([0, 0, 1]))
+    assert total == 6.0 and kinds == (0,)
