@@ -7,11 +7,11 @@ p's kind times its factor, whatever PE and whenever it runs. So for an instance 
 realised times are fixed before any decision (:func:`realised_durations`), and an oracle that
 knows them bounds every scheduler, which only sees the means.
 
-**Static sets** (one DAG at time 0): :func:`job_duration_lower_bound` solves the single-DAG
-makespan with CP-SAT (:mod:`baselines.soc.bound_model`) and returns its proven bound, never
+**A single DAG** (static-random, most of static-apps): :func:`job_duration_lower_bound` solves
+the makespan with CP-SAT (:mod:`baselines.soc.bound_model`) and returns its proven bound, never
 below the critical-path floor (each task at its fastest PE, free transfers).
 
-**Streaming sets**: the sum of job durations is bounded by a relaxation. Split the jobs in
+**Several jobs** (the streams, static batches): the sum of job durations is bounded by a relaxation. Split the jobs in
 arrival order into consecutive windows of ``k``; a schedule of all jobs, restricted to one
 window's jobs, is a schedule of that window alone (the other jobs only take PE time), so the
 sum over windows of each window's optimum, and of CP-SAT's proven bound on it, is a lower bound
@@ -19,6 +19,9 @@ on the total. Each job's duration is also at least its optimum alone on the empt
 by its own CP-SAT solve and its critical-path floor; these floors enter each window's model as
 constraints, so a window's bound is never below the sum of its jobs' floors. Divided by the
 number of jobs it bounds ``avg_job_duration``.
+
+Both also take the capacity bound of :func:`capacity_bound` (SRPT on one fast machine per set
+of PE kinds), which is valid but below the CP-SAT bound on every fixed set.
 
 Budgets are CP-SAT deterministic seconds on one worker: the figures depend on the instance, seed
 and budgets only. Defaults (:data:`DEFAULT_BUDGET`): 0.5 s per job alone, windows of 3 jobs with

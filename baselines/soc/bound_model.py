@@ -16,8 +16,8 @@ The model is the env's dynamics relaxed only where a relaxation is safe for a lo
 Times are integers in units of ``1 / SCALE`` µs. Every duration, transfer time and release is
 rounded *down* and the arrival subtracted in the objective rounded *up*, so any schedule of the
 real problem, its times rounded down, is a schedule of the integer model with an objective no
-larger (⌊x⌋ + ⌊y⌋ ≤ ⌊x + y⌋): CP-SAT's proven bound divided by ``SCALE`` is a valid bound on the
-real problem. Found schedules are re-timed in floating point with the real times
+larger (⌊x⌋ + ⌊y⌋ ≤ ⌊x + y⌋): CP-SAT's proven bound divided by ``SCALE`` is a valid bound on
+the real problem. Found schedules are re-timed in floating point with the real times
 (:func:`retime`), so a reported value is a real schedule's.
 """
 
