@@ -11,9 +11,9 @@ knows them bounds every scheduler, which only sees the means.
 the makespan with CP-SAT (:mod:`baselines.soc.bound_model`) and returns its proven bound, never
 below the critical-path floor (each task at its fastest PE, free transfers).
 
-**Several jobs** (the streams, static batches): the sum of job durations is bounded by a relaxation. Split the jobs in
-arrival order into consecutive windows of ``k``; a schedule of all jobs, restricted to one
-window's jobs, is a schedule of that window alone (the other jobs only take PE time), so the
+**Several jobs** (the streams, static batches): the sum of job durations is bounded by a
+relaxation. Split the jobs in arrival order into consecutive windows of ``k``; a schedule of
+all jobs, restricted to one window's jobs, is a schedule of that window alone (the other jobs only take PE time), so the
 sum over windows of each window's optimum, and of CP-SAT's proven bound on it, is a lower bound
 on the total. Each job's duration is also at least its optimum alone on the empty chip, bounded
 by its own CP-SAT solve and its critical-path floor; these floors enter each window's model as
