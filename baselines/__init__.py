@@ -33,6 +33,7 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "etf": "schedgym.baselines.soc.etf:ETFScheduler",
         "met": "schedgym.baselines.soc.met:METScheduler",
         "fifo": "schedgym.baselines.soc.fifo:FIFOScheduler",
+        "cpsat": "schedgym.baselines.soc.cpsat:CpSatScheduler",
     },
     "llm": {
         "random": _RANDOM,

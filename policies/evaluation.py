@@ -259,7 +259,7 @@ def evaluate(
                 "policy": label,
                 "seed": seed,
                 **result.metrics,
-                **bounds(index, instance),
+                **bounds(index, instance, seed),
                 "wall_s": result.wall_s,
                 "solver_status": result.solver_status,
                 "actions": " ".join(map(str, result.actions)),
@@ -317,18 +317,23 @@ def bound_columns(env_id: str) -> dict[str, str]:
     return dict(getattr(envs.env_class(env_id), "bound_columns", {}))
 
 
-def instance_bounds(env: gym.Env) -> Callable[[int, Any], dict[str, float]]:
-    """``bounds(index, instance)``: the env's ``instance_bounds(instance)`` (empty if it has
-    none), computed once per instance index."""
+def instance_bounds(env: gym.Env) -> Callable[[int, Any, int], dict[str, float]]:
+    """``bounds(index, instance, seed)``: the env's ``instance_bounds(instance)`` (empty if it
+    has none), computed once per instance index; envs whose bound depends on the episode seed
+    (``bounds_depend_on_seed``, e.g. SoC with noise, whose bound knows the drawn noise) get
+    ``instance_bounds(instance, seed=seed)``, once per (index, seed)."""
     compute = getattr(env.unwrapped, "instance_bounds", None)
-    cache: dict[int, dict[str, float]] = {}
+    seeded = bool(getattr(env.unwrapped, "bounds_depend_on_seed", False))
+    cache: dict[tuple[int, int | None], dict[str, float]] = {}
 
-    def bounds(index: int, instance: Any) -> dict[str, float]:
+    def bounds(index: int, instance: Any, seed: int) -> dict[str, float]:
         if compute is None:
             return {}
-        if index not in cache:
-            cache[index] = {name: float(value) for name, value in compute(instance).items()}
-        return cache[index]
+        key = (index, seed if seeded else None)
+        if key not in cache:
+            values = compute(instance, seed=seed) if seeded else compute(instance)
+            cache[key] = {name: float(value) for name, value in values.items()}
+        return cache[key]
 
     return bounds
 

@@ -272,6 +272,9 @@ class SoCDAGEnv(GraphEnv):
 
     leaderboard_metrics = ("avg_job_duration", "makespan", "jobs_completed", "throughput")
     WAIT_NODE = WAIT_NODE
+    #: Leaderboard metric -> the per-instance column that bounds it from below
+    #: (:meth:`instance_bounds`).
+    bound_columns = {"avg_job_duration": "job_duration_lower_bound"}
 
     def __init__(
         self,
@@ -364,6 +367,31 @@ class SoCDAGEnv(GraphEnv):
     def job_slots(self, job: int) -> np.ndarray:
         """Task slots of an admitted job, indexed by task (empty if not admitted)."""
         return self.sim.job_slots(job)
+
+    @property
+    def bounds_depend_on_seed(self) -> bool:
+        """Whether :meth:`instance_bounds` needs the episode seed: with noise the realised
+        execution times, which the bound reveals, are drawn from it."""
+        return self.noise > 0
+
+    def instance_bounds(self, instance: SoCInstance | str,
+                        seed: int | None = None) -> dict[str, float]:
+        """A proven lower bound on the ``avg_job_duration`` of every schedule of ``instance`` in
+        the episode ``reset(seed=seed, options={"instance": instance})`` (the column of
+        ``bound_columns``), by :func:`schedgym.baselines.soc.bound.bound_entry` at its default
+        budget: read from the stored table ``data/soc/bounds.json`` when it holds the
+        (instance, seed), else computed with CP-SAT (seconds to minutes). Imported here: the
+        bound is a baseline, which the env does not otherwise need.
+
+        Raises:
+            ValueError: If ``seed`` is missing (or not an int >= 0) while ``noise`` > 0.
+        """
+        from schedgym.baselines.soc.bound import bound_entry
+
+        if isinstance(instance, str):
+            instance = generator.named_instance(instance)
+        entry = bound_entry(instance, self.platform, self.noise, seed)
+        return {"job_duration_lower_bound": float(entry["bound"])}
 
     # ------------------------------------------------------------------------------ gym API
 
