@@ -27,8 +27,10 @@ from __future__ import annotations
 import numpy as np
 
 from schedgym.baselines.base import SolverReport
+from schedgym.baselines.vm.greedy import greedy_moves
 from schedgym.baselines.vm.models import Move
-from schedgym.baselines.vm.plan import PlanReplayer, fr_report, plan_part, plan_sequence, sequence_cells
+from schedgym.baselines.vm.plan import (PlanReplayer, fr_report, plan_part, plan_sequence,
+                                       plan_value, sequence_cells)
 from schedgym.envs.vm.types import VMState
 
 #: Largest time-indexed model used: Σ (static destinations of the VMs that can move) × (MNL + 1).
@@ -47,6 +49,10 @@ class CpSatRescheduler(PlanReplayer):
     ``report.objective`` is the plan's final fragment rate and ``report.bound`` a proven lower
     bound on the fragment rate after at most MNL migrations. ``report.extra["model"]`` says
     whether the time-indexed model ran (``"sequence"``) or not (``"final"``).
+
+    The greedy baseline's plan (:func:`baselines.vm.greedy.greedy_moves`) is the incumbent: it
+    hints the solver and is kept unless a better plan is found, so ``cpsat`` is never worse
+    than ``greedy`` whatever the budget (``report.extra["from_greedy"]`` says it was kept).
 
     Args:
         work_limit: Budget of all solves of one plan, in CP-SAT deterministic seconds (see
@@ -84,15 +90,22 @@ class CpSatRescheduler(PlanReplayer):
 
     def _plan(self, state: VMState, budget: int, seed: int) -> tuple[list[Move], SolverReport]:
         cells = sequence_cells(state, budget) if budget > 0 else 0
+        incumbent = greedy_moves(state, budget)
         if 0 < cells <= self.sequence_max_cells:
             part = plan_sequence(state, budget, self.work_limit, self.workers, seed,
-                                 self.max_rounds, self.sequence_share)
+                                 self.max_rounds, self.sequence_share, incumbent)
         else:
             part = plan_part(state, np.arange(state.instance.num_pms), budget, self.work_limit,
-                             self.workers, seed, self.max_rounds)
+                             self.workers, seed, self.max_rounds, incumbent=incumbent)
+        if plan_value(state, incumbent, budget) < plan_value(state, part.moves, budget):
+            # Last resort (the planners start from the incumbent, so it should not happen).
+            part.moves, part.status = incumbent, "feasible"
+        from_greedy = part.moves == incumbent and len(incumbent) > 0
         report = fr_report(
             state, part.moves, part.status, self.work_limit, [part], part.residual_bound,
             model=part.model, rounds=part.rounds, detours=part.detours,
             sequence_status=part.sequence_status, sequence_cells=cells,
+            work_by_stage={k: round(v, 3) for k, v in part.stages.items()},
+            from_greedy=from_greedy,
         )
         return part.moves, report
