@@ -51,7 +51,7 @@ class CpSatRescheduler(PlanReplayer):
     whether the time-indexed model ran (``"sequence"``) or not (``"final"``).
 
     The greedy baseline's plan (:func:`baselines.vm.greedy.greedy_moves`) is the incumbent: it
-    hints the solver and is kept unless a better plan is found, so ``cpsat`` is never worse
+    is kept unless a better plan is found (and hints the time-indexed model if it is the best), so ``cpsat`` is never worse
     than ``greedy`` whatever the budget (``report.extra["from_greedy"]`` says it was kept).
 
     Args:

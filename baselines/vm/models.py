@@ -172,16 +172,6 @@ class PlacementModel:
         dests = list(self.x[v])
         return cp_model.LinearExpr.weighted_sum([self.x[v][d] for d in dests], dests)
 
-    def hint_moves(self, moves: list[Move]) -> None:
-        """Replaces the solver's hint (the current placement) by the placement ``moves`` lead
-        to, in the canonical form the symmetry breaking admits."""
-        final = dict(self.current)
-        final.update(dict(canonical_moves(self.state, moves, self.current)))
-        self.model.clear_hints()
-        for v, row in self.x.items():
-            for d, var in row.items():
-                self.model.add_hint(var, d == final[v])
-
     def raise_floor(self, residual: int) -> None:
         """States a proven lower bound on Σ r (e.g. after :meth:`solve_at` proved the values
         below it unreachable)."""

@@ -110,8 +110,9 @@ def plan_part(
         reserve: Deterministic time kept back for the caller: only the first solve may use it.
         probe_share: Share of ``work_limit`` the probes of the first stage may use.
         incumbent: A legal move sequence of at most ``budget`` moves among ``pms`` (e.g.
-            greedy's, :func:`baselines.vm.greedy.greedy_moves`): the plan to beat. It is the
-            solver's hint, and the plan returned is never worse than it (nor than staying put).
+            greedy's, :func:`baselines.vm.greedy.greedy_moves`): the plan to beat; the plan
+            returned is never worse than it (nor than staying put). It is not the placement
+            solves' hint: a hint at another residual than a probe's slowed the probes down.
     """
     plan = PartPlan()
     g, weight = state.granularity, budget + 1
@@ -124,8 +125,6 @@ def plan_part(
     floor = residual_bound(state, budget, pms)  # T mod g where the probes run (the model's own)
     model = PlacementModel(state, pms, budget)
     outside = Ledger(state).residual() - start
-    if incumbent:
-        model.hint_moves(incumbent)
 
     def objective(moves: list[Move]) -> int:
         return weight * (applied(state, moves).residual() - outside) + len(moves)
