@@ -12,6 +12,7 @@ import pytest
 
 from schedgym import envs  # noqa: F401  (registers the env ids)
 from schedgym.baselines.vm.cpsat import CpSatRescheduler
+from schedgym.baselines.vm.pop import PopRescheduler
 from schedgym.baselines.vm.greedy import GreedyMigration, greedy_moves
 from schedgym.baselines.vm.models import PlacementModel, canonical_moves, vm_classes
 from schedgym.baselines.vm.ordering import applied
@@ -172,3 +173,12 @@ def test_never_worse_than_greedy_on_a_tiny_budget(seed: int):
     assert scheduler.report.objective == pytest.approx(cpsat, abs=1e-12)
     if scheduler.report.extra["from_greedy"]:  # greedy's moves were kept: a plan, not proven
         assert scheduler.report.status in ("optimal", "feasible")
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_pop_never_worse_than_greedy_on_a_tiny_budget(parts: int):
+    env = gym.make(ENV_ID, size="small")
+    env.reset(seed=2004)
+    inst, mnl = env.unwrapped.state.instance, env.unwrapped.mnl
+    pop = replay_fr(PopRescheduler(parts=parts, work_limit=0.01), inst, mnl)
+    assert pop <= replay_fr(GreedyMigration(), inst, mnl) + 1e-12
