@@ -49,9 +49,9 @@ def main() -> None:
     instance_set = instance_sets.load_named("vm", args.instances)
     env = gym.make(args.env, **instance_set.env_kwargs)
     kwargs = {} if args.work_limit is None else {"work_limit": args.work_limit}
-    print("| instance | status | moves | FR | bound | deterministic s | work by stage | wall s "
+    print("| instance | status | moves | FR | bound | FR proven | deterministic s | work by stage | wall s "
           "| det. s per wall s | repeat identical |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     ratios = []
     chosen = instance_set.instances[args.first: args.first + args.count]
     for i, instance in enumerate(chosen, start=args.first):
@@ -66,6 +66,7 @@ def main() -> None:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in first.extra.get("work_by_stage", {}).items())
         bound = "-" if first.bound is None else f"{first.bound:.4f}"
         print(f"| {i} | {first.status} | {first.extra['moves']} | {first.objective:.4f} | {bound} "
+              f"| {first.extra.get('fr_optimal', '-')} "
               f"| {first.budget_used:.3f} | {stages or '-'} | {first.wall_seconds:.3f} "
               f"| {ratio:.2f} | {identical} |", flush=True)
     print(f"\nbudget {first.budget} {first.budget_unit}; median det. s per wall s: "

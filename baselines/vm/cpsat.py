@@ -29,6 +29,7 @@ import numpy as np
 from schedgym.baselines.base import SolverReport
 from schedgym.baselines.vm.greedy import greedy_moves
 from schedgym.baselines.vm.models import Move
+from schedgym.baselines.vm.ordering import applied
 from schedgym.baselines.vm.plan import (PlanReplayer, fr_report, plan_part, plan_sequence,
                                        plan_value, sequence_cells)
 from schedgym.envs.vm.types import VMState
@@ -53,6 +54,8 @@ class CpSatRescheduler(PlanReplayer):
     The greedy baseline's plan (:func:`baselines.vm.greedy.greedy_moves`) is the incumbent: it
     is kept unless a better plan is found (and hints the time-indexed model if it is the best), so ``cpsat`` is never worse
     than ``greedy`` whatever the budget (``report.extra["from_greedy"]`` says it was kept).
+    ``report.extra["fr_optimal"]`` says the plan's FR meets the proven bound, so only its
+    migration count (the tie-break) may be unproven.
 
     Args:
         work_limit: Budget of all solves of one plan, in CP-SAT deterministic seconds (see
@@ -107,5 +110,7 @@ class CpSatRescheduler(PlanReplayer):
             sequence_status=part.sequence_status, sequence_cells=cells,
             work_by_stage={k: round(v, 3) for k, v in part.stages.items()},
             from_greedy=from_greedy,
+            fr_optimal=part.residual_bound is not None
+            and applied(state, part.moves).residual() <= part.residual_bound,
         )
         return part.moves, report

@@ -171,6 +171,10 @@ def test_never_worse_than_greedy_on_a_tiny_budget(seed: int):
     greedy = replay_fr(GreedyMigration(), inst, mnl)
     assert cpsat <= greedy + 1e-12
     assert scheduler.report.objective == pytest.approx(cpsat, abs=1e-12)
+    if scheduler.report.extra["fr_optimal"]:  # the FR meets the proven bound
+        assert scheduler.report.bound == pytest.approx(cpsat, abs=1e-12)
+    else:
+        assert scheduler.report.status != "optimal"
     if scheduler.report.extra["from_greedy"]:  # greedy's moves were kept: a plan, not proven
         assert scheduler.report.status in ("optimal", "feasible")
 
