@@ -13,6 +13,7 @@ Run: ``python -m benchmarks.solver_budget [--env schedgym/VMReschedule-v2] [--po
 from __future__ import annotations
 
 import argparse
+import json
 
 import gymnasium as gym
 import numpy as np
@@ -45,10 +46,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5, help="first N instances of the set")
     parser.add_argument("--work-limit", type=float, default=None,
                         help="budget in CP-SAT deterministic s (default: the policy's)")
+    parser.add_argument("--kwargs", default="{}", help="more policy kwargs, as JSON")
     args = parser.parse_args()
     instance_set = instance_sets.load_named("vm", args.instances)
     env = gym.make(args.env, **instance_set.env_kwargs)
     kwargs = {} if args.work_limit is None else {"work_limit": args.work_limit}
+    kwargs.update(json.loads(args.kwargs))
     print("| instance | status | moves | FR | bound | FR proven | deterministic s | work by stage | wall s "
           "| det. s per wall s | repeat identical |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -41,6 +41,9 @@ SEQUENCE_MAX_CELLS = 50_000
 #: Default budget of one plan, in CP-SAT deterministic seconds.
 WORK_LIMIT = 10.0
 
+#: Share of the budget the residual probes may use (the proofs; see ``plan_part``).
+PROBE_SHARE = 0.5
+
 
 class CpSatRescheduler(PlanReplayer):
     """Exact (budgeted) VM rescheduling with OR-Tools CP-SAT over the whole cluster.
@@ -72,6 +75,8 @@ class CpSatRescheduler(PlanReplayer):
             0 disables it.
         sequence_share: Share of ``work_limit`` kept for the time-indexed model (only the first
             final-placement solve may eat into it).
+        probe_share: Share of ``work_limit`` the residual probes may use
+            (:func:`baselines.vm.plan.plan_part`).
     """
 
     name = "cpsat"
@@ -84,10 +89,14 @@ class CpSatRescheduler(PlanReplayer):
         max_rounds: int = 5,
         sequence_max_cells: int = SEQUENCE_MAX_CELLS,
         sequence_share: float = 0.25,
+        probe_share: float = PROBE_SHARE,
     ) -> None:
         super().__init__(work_limit, workers, seed, max_rounds)
         if sequence_max_cells < 0 or not 0.0 <= sequence_share < 1.0:
             raise ValueError("sequence_max_cells must be ≥ 0 and sequence_share in [0, 1)")
+        if not 0.0 < probe_share <= 1.0:
+            raise ValueError(f"probe_share must be in (0, 1], got {probe_share}")
+        self.probe_share = float(probe_share)
         self.sequence_max_cells = int(sequence_max_cells)
         self.sequence_share = float(sequence_share)
 
@@ -96,10 +105,12 @@ class CpSatRescheduler(PlanReplayer):
         incumbent = greedy_moves(state, budget)
         if 0 < cells <= self.sequence_max_cells:
             part = plan_sequence(state, budget, self.work_limit, self.workers, seed,
-                                 self.max_rounds, self.sequence_share, incumbent)
+                                 self.max_rounds, self.sequence_share, incumbent,
+                                 self.probe_share)
         else:
             part = plan_part(state, np.arange(state.instance.num_pms), budget, self.work_limit,
-                             self.workers, seed, self.max_rounds, incumbent=incumbent)
+                             self.workers, seed, self.max_rounds, incumbent=incumbent,
+                             probe_share=self.probe_share)
         if plan_value(state, incumbent, budget) < plan_value(state, part.moves, budget):
             # Last resort (the planners start from the incumbent, so it should not happen).
             part.moves, part.status = incumbent, "feasible"

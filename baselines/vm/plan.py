@@ -217,6 +217,7 @@ def plan_sequence(
     max_rounds: int,
     sequence_share: float,
     incumbent: list[Move] | None = None,
+    probe_share: float = 0.5,
 ) -> PartPlan:
     """The whole cluster's plan: :func:`plan_part`, then the time-indexed :class:`SequenceModel`
     if that plan is not proven optimal.
@@ -224,11 +225,13 @@ def plan_sequence(
     The sequence model gets at least ``sequence_share`` of ``work_limit`` (later cut rounds give
     way to it; the first solve may take all). It is hinted with the best plan so far and bounded
     by the first solve's relaxation bound, so its optimality proof, or a plan meeting that bound,
-    makes the plan optimal for the sequential problem. ``incumbent`` as in :func:`plan_part`.
+    makes the plan optimal for the sequential problem. ``incumbent`` and ``probe_share`` as in
+    :func:`plan_part`.
     """
     pms = np.arange(state.instance.num_pms)
     plan = plan_part(state, pms, budget, work_limit, workers, seed, max_rounds,
-                     reserve=sequence_share * work_limit, incumbent=incumbent)
+                     reserve=sequence_share * work_limit, probe_share=probe_share,
+                     incumbent=incumbent)
     left = work_limit - plan.work
     if plan.status == "optimal" or plan.objective_bound is None or left <= 0.05:
         return plan
