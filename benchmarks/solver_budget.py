@@ -52,8 +52,8 @@ def main() -> None:
     env = gym.make(args.env, **instance_set.env_kwargs)
     kwargs = {} if args.work_limit is None else {"work_limit": args.work_limit}
     kwargs.update(json.loads(args.kwargs))
-    print("| instance | status | moves | FR | bound | FR proven | deterministic s | work by stage | wall s "
-          "| det. s per wall s | repeat identical |")
+    print("| instance | status | moves | FR | bound | FR proven | deterministic s | work by stage "
+          "| wall s | det. s per wall s | repeat identical |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     ratios = []
     chosen = instance_set.instances[args.first: args.first + args.count]
