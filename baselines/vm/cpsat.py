@@ -56,7 +56,8 @@ class CpSatRescheduler(PlanReplayer):
 
     The greedy baseline's plan (:func:`baselines.vm.greedy.greedy_moves`) is the incumbent: it
     is kept unless a better plan is found (and hints the time-indexed model while it is the
-    best), so ``cpsat`` is never worse than ``greedy`` whatever the budget (``report.extra["from_greedy"]`` says it was kept).
+    best), so ``cpsat`` is never worse than ``greedy`` whatever the budget
+    (``report.extra["from_greedy"]`` says it was kept).
     ``report.extra["fr_optimal"]`` says the plan's FR meets the proven bound, so only its
     migration count (the tie-break) may be unproven.
 
