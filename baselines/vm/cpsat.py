@@ -78,6 +78,8 @@ class CpSatRescheduler(PlanReplayer):
             final-placement solve may eat into it).
         probe_share: Share of ``work_limit`` the residual probes may use
             (:func:`baselines.vm.plan.plan_part`).
+        symmetry: Symmetry breaking among identical VMs
+            (:class:`~baselines.vm.models.PlacementModel`); off by default.
     """
 
     name = "cpsat"
@@ -91,6 +93,7 @@ class CpSatRescheduler(PlanReplayer):
         sequence_max_cells: int = SEQUENCE_MAX_CELLS,
         sequence_share: float = 0.25,
         probe_share: float = PROBE_SHARE,
+        symmetry: bool = False,
     ) -> None:
         super().__init__(work_limit, workers, seed, max_rounds)
         if sequence_max_cells < 0 or not 0.0 <= sequence_share < 1.0:
@@ -98,6 +101,7 @@ class CpSatRescheduler(PlanReplayer):
         if not 0.0 < probe_share <= 1.0:
             raise ValueError(f"probe_share must be in (0, 1], got {probe_share}")
         self.probe_share = float(probe_share)
+        self.symmetry = bool(symmetry)
         self.sequence_max_cells = int(sequence_max_cells)
         self.sequence_share = float(sequence_share)
 
@@ -107,11 +111,11 @@ class CpSatRescheduler(PlanReplayer):
         if 0 < cells <= self.sequence_max_cells:
             part = plan_sequence(state, budget, self.work_limit, self.workers, seed,
                                  self.max_rounds, self.sequence_share, incumbent,
-                                 self.probe_share)
+                                 self.probe_share, self.symmetry)
         else:
             part = plan_part(state, np.arange(state.instance.num_pms), budget, self.work_limit,
                              self.workers, seed, self.max_rounds, incumbent=incumbent,
-                             probe_share=self.probe_share)
+                             probe_share=self.probe_share, symmetry=self.symmetry)
         if plan_value(state, incumbent, budget) < plan_value(state, part.moves, budget):
             # Last resort (the planners start from the incumbent, so it should not happen).
             part.moves, part.status = incumbent, "feasible"

@@ -84,6 +84,7 @@ def plan_part(
     reserve: float = 0.0,
     probe_share: float = 0.5,
     incumbent: list[Move] | None = None,
+    symmetry: bool = False,
 ) -> PartPlan:
     """Solves the placement of the VMs on ``pms`` and turns it into a legal migration sequence.
 
@@ -113,6 +114,7 @@ def plan_part(
             greedy's, :func:`baselines.vm.greedy.greedy_moves`): the plan to beat; the plan
             returned is never worse than it (nor than staying put). It is not the placement
             solves' hint: a hint at another residual than a probe's slowed the probes down.
+        symmetry: Symmetry breaking among identical VMs (:class:`PlacementModel`).
     """
     plan = PartPlan()
     g, weight = state.granularity, budget + 1
@@ -123,7 +125,7 @@ def plan_part(
         return plan
     cutoff = work_limit - reserve
     floor = residual_bound(state, budget, pms)  # T mod g where the probes run (the model's own)
-    model = PlacementModel(state, pms, budget)
+    model = PlacementModel(state, pms, budget, symmetry)
     outside = Ledger(state).residual() - start
 
     def objective(moves: list[Move]) -> int:
@@ -218,6 +220,7 @@ def plan_sequence(
     sequence_share: float,
     incumbent: list[Move] | None = None,
     probe_share: float = 0.5,
+    symmetry: bool = False,
 ) -> PartPlan:
     """The whole cluster's plan: :func:`plan_part`, then the time-indexed :class:`SequenceModel`
     if that plan is not proven optimal.
@@ -225,13 +228,13 @@ def plan_sequence(
     The sequence model gets at least ``sequence_share`` of ``work_limit`` (later cut rounds give
     way to it; the first solve may take all). It is hinted with the best plan so far and bounded
     by the first solve's relaxation bound, so its optimality proof, or a plan meeting that bound,
-    makes the plan optimal for the sequential problem. ``incumbent`` and ``probe_share`` as in
-    :func:`plan_part`.
+    makes the plan optimal for the sequential problem. ``incumbent``, ``probe_share`` and
+    ``symmetry`` as in :func:`plan_part`.
     """
     pms = np.arange(state.instance.num_pms)
     plan = plan_part(state, pms, budget, work_limit, workers, seed, max_rounds,
                      reserve=sequence_share * work_limit, probe_share=probe_share,
-                     incumbent=incumbent)
+                     incumbent=incumbent, symmetry=symmetry)
     left = work_limit - plan.work
     if plan.status == "optimal" or plan.objective_bound is None or left <= 0.05:
         return plan

@@ -126,7 +126,7 @@ def test_canonical_moves_keep_the_loads_and_are_admitted():
     before, after = applied(state, moves), applied(state, canonical)
     assert (before.free_cpu == after.free_cpu).all() and (before.free_mem == after.free_mem).all()
     # The symmetry-broken model accepts the canonical placement (hinted and fixed).
-    model = PlacementModel(state, np.arange(2), budget=3)
+    model = PlacementModel(state, np.arange(2), budget=3, symmetry=True)
     final = {v: destination_of(state, v) for v in range(inst.num_vms)}
     final.update(dict(canonical))
     model.model.add_assumptions([model.x[v][d] for v, d in final.items()])
@@ -191,13 +191,14 @@ def test_pop_never_worse_than_greedy_on_a_tiny_budget(parts: int):
 def test_a_larger_probe_share_proves_small_test_3():
     """v2's small-test/3 was unproven with the default budget (its probe at the least residual
     needs about 5-6 deterministic seconds, over the default probe share of 5); with 3/4 of the
-    same budget for the probes it is proven optimal (measured: 6.5 deterministic s)."""
+    same budget for the probes, and the symmetry breaking on, it is proven optimal (measured:
+    6.5 deterministic s)."""
     from schedgym.envs.vm.env import VMRescheduleEnv
 
     instance_set = VMRescheduleEnv.load_instance_set("small-test")
     inst = instance_set.instances[3]
     env = gym.make(ENV_ID, **instance_set.env_kwargs)
-    scheduler = CpSatRescheduler(work_limit=10.0, probe_share=0.75)
+    scheduler = CpSatRescheduler(work_limit=10.0, probe_share=0.75, symmetry=True)
     fr = replay_fr(scheduler, inst, env.unwrapped.mnl)
     assert scheduler.report.status == "optimal"
     assert scheduler.report.extra["fr_optimal"] and scheduler.report.bound == pytest.approx(fr)
