@@ -20,6 +20,9 @@ move more than once. When the final-placement plan is not proven optimal and the
 enough, it is solved next, hinted with that plan and bounded by the relaxation, so that its
 "optimal" is optimal for the env's actual problem. Large clusters use the final-placement model
 alone (as POP does for each part).
+
+Both start from the greedy baseline's plan as the incumbent, so a plan cut short by the budget
+is never worse than greedy's.
 """
 
 from __future__ import annotations
