@@ -20,6 +20,9 @@ move more than once. When the final-placement plan is not proven optimal and the
 enough, it is solved next, hinted with that plan and bounded by the relaxation, so that its
 "optimal" is optimal for the env's actual problem. Large clusters use the final-placement model
 alone (as POP does for each part).
+
+Both start from the greedy baseline's plan as the incumbent, so a plan cut short by the budget
+is never worse than greedy's.
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 from schedgym.baselines.base import SolverReport
+from schedgym.baselines.vm.greedy import greedy_moves
 from schedgym.baselines.vm.models import Move
-from schedgym.baselines.vm.plan import PlanReplayer, fr_report, plan_part, plan_sequence, sequence_cells
+from schedgym.baselines.vm.ordering import applied
+from schedgym.baselines.vm.plan import (PlanReplayer, fr_report, plan_part, plan_sequence,
+                                       plan_value, sequence_cells)
 from schedgym.envs.vm.types import VMState
 
 #: Largest time-indexed model used: Σ (static destinations of the VMs that can move) × (MNL + 1).
@@ -37,6 +43,9 @@ SEQUENCE_MAX_CELLS = 50_000
 
 #: Default budget of one plan, in CP-SAT deterministic seconds.
 WORK_LIMIT = 10.0
+
+#: Share of the budget the residual probes may use (the proofs; see ``plan_part``).
+PROBE_SHARE = 0.5
 
 
 class CpSatRescheduler(PlanReplayer):
@@ -47,6 +56,13 @@ class CpSatRescheduler(PlanReplayer):
     ``report.objective`` is the plan's final fragment rate and ``report.bound`` a proven lower
     bound on the fragment rate after at most MNL migrations. ``report.extra["model"]`` says
     whether the time-indexed model ran (``"sequence"``) or not (``"final"``).
+
+    The greedy baseline's plan (:func:`baselines.vm.greedy.greedy_moves`) is the incumbent: it
+    is kept unless a better plan is found (and hints the time-indexed model while it is the
+    best), so ``cpsat`` is never worse than ``greedy`` whatever the budget
+    (``report.extra["from_greedy"]`` says it was kept).
+    ``report.extra["fr_optimal"]`` says the plan's FR meets the proven bound, so only its
+    migration count (the tie-break) may be unproven.
 
     Args:
         work_limit: Budget of all solves of one plan, in CP-SAT deterministic seconds (see
@@ -63,6 +79,10 @@ class CpSatRescheduler(PlanReplayer):
             0 disables it.
         sequence_share: Share of ``work_limit`` kept for the time-indexed model (only the first
             final-placement solve may eat into it).
+        probe_share: Share of ``work_limit`` the residual probes may use
+            (:func:`baselines.vm.plan.plan_part`).
+        symmetry: Symmetry breaking among identical VMs
+            (:class:`~baselines.vm.models.PlacementModel`); off by default.
     """
 
     name = "cpsat"
@@ -75,24 +95,41 @@ class CpSatRescheduler(PlanReplayer):
         max_rounds: int = 5,
         sequence_max_cells: int = SEQUENCE_MAX_CELLS,
         sequence_share: float = 0.25,
+        probe_share: float = PROBE_SHARE,
+        symmetry: bool = False,
     ) -> None:
         super().__init__(work_limit, workers, seed, max_rounds)
         if sequence_max_cells < 0 or not 0.0 <= sequence_share < 1.0:
             raise ValueError("sequence_max_cells must be ≥ 0 and sequence_share in [0, 1)")
+        if not 0.0 < probe_share <= 1.0:
+            raise ValueError(f"probe_share must be in (0, 1], got {probe_share}")
+        self.probe_share = float(probe_share)
+        self.symmetry = bool(symmetry)
         self.sequence_max_cells = int(sequence_max_cells)
         self.sequence_share = float(sequence_share)
 
     def _plan(self, state: VMState, budget: int, seed: int) -> tuple[list[Move], SolverReport]:
         cells = sequence_cells(state, budget) if budget > 0 else 0
+        incumbent = greedy_moves(state, budget)
         if 0 < cells <= self.sequence_max_cells:
             part = plan_sequence(state, budget, self.work_limit, self.workers, seed,
-                                 self.max_rounds, self.sequence_share)
+                                 self.max_rounds, self.sequence_share, incumbent,
+                                 self.probe_share, self.symmetry)
         else:
             part = plan_part(state, np.arange(state.instance.num_pms), budget, self.work_limit,
-                             self.workers, seed, self.max_rounds)
+                             self.workers, seed, self.max_rounds, incumbent=incumbent,
+                             probe_share=self.probe_share, symmetry=self.symmetry)
+        if plan_value(state, incumbent, budget) < plan_value(state, part.moves, budget):
+            # Last resort (the planners start from the incumbent, so it should not happen).
+            part.moves, part.status = incumbent, "feasible"
+        from_greedy = part.moves == incumbent and len(incumbent) > 0
         report = fr_report(
             state, part.moves, part.status, self.work_limit, [part], part.residual_bound,
             model=part.model, rounds=part.rounds, detours=part.detours,
             sequence_status=part.sequence_status, sequence_cells=cells,
+            work_by_stage={k: round(v, 3) for k, v in part.stages.items()},
+            from_greedy=from_greedy,
+            fr_optimal=part.residual_bound is not None
+            and applied(state, part.moves).residual() <= part.residual_bound,
         )
         return part.moves, report

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 
-from schedgym.envs.vm.sim import fragment_change
+from schedgym.envs.vm.sim import fragment_change, migrate
+from schedgym.envs.vm.types import VMState
 
 STOP = 0
 
@@ -38,3 +41,20 @@ class GreedyMigration:
             return STOP
         vm, self._destination = divmod(best, change.shape[1])
         return vm_env.vm_node(vm)
+
+
+def greedy_moves(state: VMState, budget: int) -> list[tuple[int, int]]:
+    """The moves ``(vm, destination)`` :class:`GreedyMigration` makes from ``state`` within
+    ``budget`` migrations (same choices and ties), computed on a copy of the state: the planners'
+    incumbent, so that they are never worse than greedy."""
+    state = copy.deepcopy(state)
+    moves: list[tuple[int, int]] = []
+    while len(moves) < budget:
+        change = fragment_change(state)
+        best = int(np.argmin(change))
+        if not change.flat[best] < 0:
+            break
+        vm, destination = divmod(best, change.shape[1])
+        migrate(state, vm, destination)
+        moves.append((vm, destination))
+    return moves

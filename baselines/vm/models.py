@@ -55,13 +55,26 @@ class PlacementModel:
     objective is (budget + 1)·Σ r + moves, so fewer moves only break ties. The solver's proven
     bound on Σ r is floor(bound / (budget + 1)) since moves ≤ budget.
 
+    Symmetry breaking (``symmetry``): VMs of one class (:func:`vm_classes`: same cores, memory,
+    double flag and, for restricted VMs, job) are interchangeable, so among every optimal
+    placement there is one where (a) the VMs of a class that start on the same place end on
+    non-decreasing destinations in VM order, and (b) no place both loses and gains VMs of one
+    class (cancelling such a pair keeps every node's load and every PM's job set and saves a
+    move). Both cut only non-canonical solutions, so the optimum and the proven bound stay those
+    of the model without them; :func:`canonical_moves` maps any placement to the admitted form.
+
     Args:
         state: The current simulator state (its placement is the starting point).
         pms: The PMs of the subproblem.
         budget: Most VMs that may move.
+        symmetry: Whether to add the symmetry-breaking constraints (off by default: on v2's
+            small-test few VMs share a class and a place, and the measured effect on the
+            proofs' work was within CP-SAT's path-to-path noise).
     """
 
-    def __init__(self, state: VMState, pms: np.ndarray, budget: int) -> None:
+    def __init__(self, state: VMState, pms: np.ndarray, budget: int, symmetry: bool = False
+                 ) -> None:
+        self.state = state
         self.weight = budget + 1
         self.model = cp_model.CpModel()
         pms = np.sort(np.asarray(pms, dtype=np.int64))
@@ -84,6 +97,8 @@ class PlacementModel:
         self.model.add(sum(stay) >= len(stay) - budget)
         residuals = self._capacity(state, cpu_terms, mem_terms)
         self._anti_affinity(state, pms)
+        if symmetry:
+            self._break_symmetry(state)
         # Σ r = T − g·Σ q for the constant total T of free cores, so Σ r ≡ T (mod g). Stating it
         # with an integer Σ q gives CP-SAT the bound Σ r ≥ T mod g, which the LP relaxation
         # (fractional q) misses; on small clusters it is often what proves optimality.
@@ -133,6 +148,33 @@ class PlacementModel:
                 if len(on_pm) > 1:
                     self.model.add_at_most_one(on_pm)
 
+    def _break_symmetry(self, state: VMState) -> None:
+        """Constraints (a) and (b) of the class docstring, per class of interchangeable VMs."""
+        for members in vm_classes(state, self.vms).values():
+            if len(members) < 2:
+                continue
+            by_place: dict[int, list[int]] = {}
+            for v in members:
+                by_place.setdefault(self.current[v], []).append(v)
+            for group in by_place.values():  # (a): members share their destination lists
+                for a, b in zip(group, group[1:]):
+                    self.model.add(self._index(a) <= self._index(b))
+            for place, group in by_place.items():  # (b): a place loses or gains, not both
+                arrivals = [self.x[w][place] for w in members
+                            if self.current[w] != place and place in self.x[w]]
+                if not arrivals:
+                    continue
+                loses = self.model.new_bool_var(f"loses{place}_{group[0]}")
+                for v in group:
+                    self.model.add_implication(self.x[v][place].Not(), loses)
+                for var in arrivals:
+                    self.model.add_implication(var, loses.Not())
+
+    def _index(self, v: int) -> cp_model.LinearExpr:
+        """The index of ``v``'s destination as a linear expression of its booleans."""
+        dests = list(self.x[v])
+        return cp_model.LinearExpr.weighted_sum([self.x[v][d] for d in dests], dests)
+
     def raise_floor(self, residual: int) -> None:
         """States a proven lower bound on Σ r (e.g. after :meth:`solve_at` proved the values
         below it unreachable)."""
@@ -169,6 +211,55 @@ class PlacementModel:
         objective_bound = int(np.ceil(solver.best_objective_bound - 1e-9)) if found else None
         bound = objective_bound // self.weight if found else None
         return Solution(status, moves, bound, solver.deterministic_time, solver.wall_time, objective_bound)
+
+
+def vm_classes(state: VMState, vms: np.ndarray) -> dict[tuple, list[int]]:
+    """``vms`` grouped by interchangeability: the same cores, memory, double flag and
+    anti-affinity flag, and for a restricted VM the same job (VM order within a class)."""
+    inst = state.instance
+    classes: dict[tuple, list[int]] = {}
+    for v in map(int, vms):
+        restricted = bool(inst.vm_anti_affinity[v])
+        key = (int(inst.vm_cpu[v]), int(inst.vm_mem[v]), bool(inst.vm_double[v]), restricted,
+               int(inst.vm_job[v]) if restricted else -1)
+        classes.setdefault(key, []).append(v)
+    return classes
+
+
+def canonical_moves(state: VMState, moves: list[Move], current: dict[int, int] | None = None
+                    ) -> list[Move]:
+    """The moves to a placement equivalent to the one ``moves`` lead to (the same VMs of each
+    class on every place), in the form :class:`PlacementModel`'s symmetry breaking admits: as
+    many VMs of a class stay as the two placements share, the rest leave in VM order to the
+    places that gained, and each class's VMs from one place end in destination order. Never
+    more moves than ``moves``.
+
+    Args:
+        current: Each VM's place now (default: every VM's, from ``state``).
+    """
+    if current is None:
+        current = {v: destination_of(state, v) for v in range(state.instance.num_vms)}
+    final = dict(current)
+    final.update(dict(moves))
+    out: list[Move] = []
+    for members in vm_classes(state, np.fromiter(current, np.int64)).values():
+        start = {p: [v for v in members if current[v] == p] for p in {current[v] for v in members}}
+        counts: dict[int, int] = {}
+        for v in members:
+            counts[final[v]] = counts.get(final[v], 0) + 1
+        gains: list[int] = []  # one entry per VM a place gains, in place order
+        for place in sorted(counts):
+            gains += [place] * max(0, counts[place] - len(start.get(place, [])))
+        leavers = []
+        for place in sorted(start):
+            group = start[place]
+            leavers += group[counts.get(place, 0):] if counts.get(place, 0) < len(group) else []
+        assigned = dict(zip(leavers, gains))
+        for place in sorted(start):  # destination order within each starting place
+            group = start[place]
+            dests = sorted(assigned.get(v, place) for v in group)
+            out += [(v, d) for v, d in zip(group, dests) if d != place]
+    return sorted(out)
 
 
 def _numa_nodes(pms: np.ndarray) -> list[int]:

@@ -50,6 +50,8 @@ class PartPlan:
         detours: Extra migrations of the plan through temporary places.
         model: ``"final"`` or ``"sequence"`` (the time-indexed model produced or proved the plan).
         sequence_status: The time-indexed model's CP-SAT status, if it ran.
+        stages: Deterministic time per stage: ``"probes"`` (residuals from the floor up),
+            ``"rounds"`` (placement solves and re-solves after cuts), ``"sequence"``.
     """
 
     moves: list[Move] = field(default_factory=list)
@@ -62,6 +64,13 @@ class PartPlan:
     detours: int = 0
     model: str = "final"
     sequence_status: str | None = None
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def spend(self, stage: str, work: float, seconds: float) -> None:
+        """Counts a solve's deterministic time (and wall time) against ``stage``."""
+        self.work += work
+        self.seconds += seconds
+        self.stages[stage] = self.stages.get(stage, 0.0) + work
 
 
 def plan_part(
@@ -74,6 +83,8 @@ def plan_part(
     max_rounds: int,
     reserve: float = 0.0,
     probe_share: float = 0.5,
+    incumbent: list[Move] | None = None,
+    symmetry: bool = False,
 ) -> PartPlan:
     """Solves the placement of the VMs on ``pms`` and turns it into a legal migration sequence.
 
@@ -99,6 +110,11 @@ def plan_part(
     Args:
         reserve: Deterministic time kept back for the caller: only the first solve may use it.
         probe_share: Share of ``work_limit`` the probes of the first stage may use.
+        incumbent: A legal move sequence of at most ``budget`` moves among ``pms`` (e.g.
+            greedy's, :func:`baselines.vm.greedy.greedy_moves`): the plan to beat; the plan
+            returned is never worse than it (nor than staying put). It is not the placement
+            solves' hint: a hint at another residual than a probe's slowed the probes down.
+        symmetry: Symmetry breaking among identical VMs (:class:`PlacementModel`).
     """
     plan = PartPlan()
     g, weight = state.granularity, budget + 1
@@ -109,16 +125,15 @@ def plan_part(
         return plan
     cutoff = work_limit - reserve
     floor = residual_bound(state, budget, pms)  # T mod g where the probes run (the model's own)
-    model = PlacementModel(state, pms, budget)
+    model = PlacementModel(state, pms, budget, symmetry)
     outside = Ledger(state).residual() - start
 
     def objective(moves: list[Move]) -> int:
         return weight * (applied(state, moves).residual() - outside) + len(moves)
 
-    def run(solve: Callable[[float], Solution], limit: float) -> Solution:
+    def run(solve: Callable[[float], Solution], limit: float, stage: str = "rounds") -> Solution:
         solution = solve(limit)
-        plan.work += solution.work
-        plan.seconds += solution.seconds
+        plan.spend(stage, solution.work, solution.seconds)
         return solution
 
     def weighted(limit: float) -> Solution:
@@ -134,7 +149,7 @@ def plan_part(
     probe_limit = min(probe_share * work_limit, cutoff) if reaches_all else 0.0
     while floor < start and plan.work < probe_limit:
         probe = run(lambda limit: model.solve_at(floor, limit, workers, seed),
-                    probe_limit - plan.work)
+                    probe_limit - plan.work, "probes")
         if probe.status != "infeasible":
             if probe.moves is not None:
                 at, first = floor, probe
@@ -148,6 +163,10 @@ def plan_part(
         model.raise_floor(floor)
 
     best, found = objective([]), False
+    if incumbent and objective(incumbent) < best:
+        best, plan.moves = objective(incumbent), list(incumbent)
+        plan.detours = len(incumbent) - _displaced(state, incumbent)
+        plan.status = "optimal" if best <= plan.objective_bound else "feasible"
     while plan.rounds < max_rounds and (plan.rounds == 0 or plan.work < cutoff):
         limit = (work_limit if plan.rounds == 0 else cutoff) - plan.work
         if first is not None:  # the probe that reached `at` is the first placement solve
@@ -163,6 +182,8 @@ def plan_part(
         if plan.rounds == 1 and solution.objective_bound is not None:
             plan.objective_bound = max(plan.objective_bound, solution.objective_bound)
             plan.residual_bound = plan.objective_bound // weight
+            if best <= plan.objective_bound:  # the incumbent meets the bound
+                plan.status = "optimal"
         if solution.moves is None:
             break
         found = True
@@ -197,6 +218,9 @@ def plan_sequence(
     seed: int,
     max_rounds: int,
     sequence_share: float,
+    incumbent: list[Move] | None = None,
+    probe_share: float = 0.5,
+    symmetry: bool = False,
 ) -> PartPlan:
     """The whole cluster's plan: :func:`plan_part`, then the time-indexed :class:`SequenceModel`
     if that plan is not proven optimal.
@@ -204,19 +228,20 @@ def plan_sequence(
     The sequence model gets at least ``sequence_share`` of ``work_limit`` (later cut rounds give
     way to it; the first solve may take all). It is hinted with the best plan so far and bounded
     by the first solve's relaxation bound, so its optimality proof, or a plan meeting that bound,
-    makes the plan optimal for the sequential problem.
+    makes the plan optimal for the sequential problem. ``incumbent``, ``probe_share`` and
+    ``symmetry`` as in :func:`plan_part`.
     """
     pms = np.arange(state.instance.num_pms)
     plan = plan_part(state, pms, budget, work_limit, workers, seed, max_rounds,
-                     reserve=sequence_share * work_limit)
+                     reserve=sequence_share * work_limit, probe_share=probe_share,
+                     incumbent=incumbent, symmetry=symmetry)
     left = work_limit - plan.work
     if plan.status == "optimal" or plan.objective_bound is None or left <= 0.05:
         return plan
     model = SequenceModel(state, budget, plan.objective_bound)
     model.hint(plan.moves)
     solution = model.solve(left, workers, seed)
-    plan.work += solution.work
-    plan.seconds += solution.seconds
+    plan.spend("sequence", solution.work, solution.seconds)
     plan.sequence_status, plan.model = solution.status, "sequence"
     if solution.objective_bound is not None:
         plan.objective_bound = max(plan.objective_bound, solution.objective_bound)
@@ -356,5 +381,10 @@ def fr_report(
     )
 
 
-__all__ = ["WORK_UNIT", "PartPlan", "PlanReplayer", "plan_part", "plan_sequence", "sequence_cells", "fr_report",
-           "residual_to_fr"]
+def plan_value(state: VMState, moves: list[Move], budget: int) -> int:
+    """The planners' objective of a legal sequence: (budget + 1)·Σ (free mod g) + migrations."""
+    return (budget + 1) * applied(state, moves).residual() + len(moves)
+
+
+__all__ = ["WORK_UNIT", "PartPlan", "PlanReplayer", "plan_part", "plan_sequence", "plan_value",
+           "sequence_cells", "fr_report", "residual_to_fr"]

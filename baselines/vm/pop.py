@@ -16,7 +16,9 @@ import numpy as np
 
 from schedgym.baselines.base import SolverReport
 from schedgym.baselines.vm.models import Move
-from schedgym.baselines.vm.plan import PartPlan, PlanReplayer, fr_report, plan_part, residual_to_fr
+from schedgym.baselines.vm.greedy import greedy_moves
+from schedgym.baselines.vm.plan import (PartPlan, PlanReplayer, fr_report, plan_part, plan_value,
+                                       residual_to_fr)
 from schedgym.envs.vm.types import VMState
 
 #: PMs per part when ``parts`` is not given.
@@ -32,6 +34,8 @@ class PopRescheduler(PlanReplayer):
     ``report.status`` is ``"optimal"`` only with one part (then POP is plain CP-SAT); with more
     parts the plan is at best ``"feasible"``, since partitioning restricts the moves, and
     ``report.bound`` is None (``extra["partition_bound"]`` bounds only the restricted problem).
+    Greedy's plan is the incumbent of a single part and, with several, replaces the combined plan
+    when it is better (``extra["from_greedy"]``), so POP is never worse than ``greedy``.
 
     Args:
         parts: Number of parts k; default ceil(P / 20).
@@ -64,15 +68,20 @@ class PopRescheduler(PlanReplayer):
         groups = partition_pms(num_pms, k, seed)
         vm_counts = [int(np.isin(state.vm_pm, pms).sum()) for pms in groups]
         budgets = split_budget(budget, vm_counts)
+        incumbent = greedy_moves(state, budget)  # one part is the whole cluster: greedy's plan fits
         plans: list[PartPlan] = []
         for i, (pms, part_budget) in enumerate(zip(groups, budgets)):
             share = max(self.work_limit - sum(plan.work for plan in plans), 0.0) / (k - i)
-            plans.append(plan_part(state, pms, part_budget, share, self.workers, seed, self.max_rounds))
+            plans.append(plan_part(state, pms, part_budget, share, self.workers, seed,
+                                   self.max_rounds, incumbent=incumbent if k == 1 else None))
         moves = [move for plan in plans for move in plan.moves]
         if k == 1:
             status = plans[0].status
         else:  # partitioning restricts the moves, so no part's optimality carries over
             status = "unknown" if all(plan.status == "unknown" for plan in plans) else "feasible"
+        from_greedy = False
+        if plan_value(state, incumbent, budget) < plan_value(state, moves, budget):
+            moves, status, from_greedy = incumbent, "feasible", True  # never worse than greedy
         bounds = [plan.residual_bound for plan in plans]
         residual_bound = None if None in bounds else sum(bounds)
         report = fr_report(
@@ -81,6 +90,7 @@ class PopRescheduler(PlanReplayer):
             part_statuses=[plan.status for plan in plans],
             partition_bound=residual_to_fr(state, residual_bound),
             rounds=sum(plan.rounds for plan in plans),
+            from_greedy=from_greedy or (k == 1 and bool(moves) and moves == incumbent),
         )
         return moves, report
 

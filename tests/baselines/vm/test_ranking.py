@@ -1,5 +1,5 @@
-"""On the fixed small test set the baselines rank as they must: CP-SAT ≤ greedy ≤ random (per
-instance where CP-SAT proves its plan optimal, on average everywhere)."""
+"""On the fixed small test set the baselines rank as they must: CP-SAT ≤ greedy on every
+instance (greedy's plan is CP-SAT's incumbent), greedy ≤ random on average."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ def test_cpsat_beats_greedy_beats_random_on_small_test() -> None:
     results = evaluate("schedgym/VMReschedule-v2", instance_set, schedulers, seeds=[0], progress=False)
     final = results.pivot(index="instance", columns="policy", values="fragment_rate")
     status = results[results["policy"] == "cpsat"].set_index("instance")["solver_status"]
-    # An optimal plan within MNL moves is never worse than greedy's sequence of at most MNL moves.
-    # A plan cut off by the budget may be: on v2's small-test/7 CP-SAT finds no move in 10
-    # deterministic seconds where greedy makes one (on v1's sets every instance was proven).
+    # CP-SAT starts from greedy's plan, so even a plan cut off by the budget is no worse (before
+    # the incumbent, small-test/7 ended at 0.789 against greedy's 0.684).
     proven = status[status == "optimal"].index
     assert len(proven) >= 5  # measured: 10 of 20 (budget 10 deterministic s)
-    assert (final.loc[proven, "cpsat"] <= final.loc[proven, "greedy"] + 1e-12).all()
+    assert (final["cpsat"] <= final["greedy"] + 1e-12).all()
     assert final["greedy"].mean() < final["random"].mean()
     assert final["cpsat"].mean() < final["greedy"].mean()
