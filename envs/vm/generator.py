@@ -414,11 +414,7 @@ def _churn_v1(rng: np.random.Generator, config: GeneratorConfig, tables: Request
         if at_target:
             cluster.remove(int(coins[i, 1] * cluster.count))
             continue
-        if cluster.count and coins[i, 0] < config.join_job_probability:
-            job = int(cluster.job[int(coins[i, 1] * cluster.count)])
-        else:
-            job = len(job_anti)
-            job_anti[job] = bool(coins[i, 2] < config.anti_affinity_probability)
+        job = _arrival_job(cluster, coins[i], job_anti, config)
         if cluster.place(int(cpu[i]), int(mem[i]), bool(double[i]), job, job_anti[job]):
             rejections = 0
         else:
@@ -426,6 +422,17 @@ def _churn_v1(rng: np.random.Generator, config: GeneratorConfig, tables: Request
             if filled:  # a full cluster makes room, as churn would
                 cluster.remove(int(coins[i, 1] * cluster.count))
     return cluster
+
+
+def _arrival_job(cluster: "_OnlineCluster", coins: np.ndarray, job_anti: dict[int, bool],
+                 config: GeneratorConfig) -> int:
+    """The job of an arriving VM, from its three coins: that of a random running VM (with
+    ``join_job_probability``), else a new job, whose anti-affinity flag goes into ``job_anti``."""
+    if cluster.count and coins[0] < config.join_job_probability:
+        return int(cluster.job[int(coins[1] * cluster.count)])
+    job = len(job_anti)
+    job_anti[job] = bool(coins[2] < config.anti_affinity_probability)
+    return job
 
 
 def _churn_v2(rng: np.random.Generator, config: GeneratorConfig, tables: RequestTables,
@@ -468,11 +475,7 @@ def _churn_v2(rng: np.random.Generator, config: GeneratorConfig, tables: Request
             continue
         if not placeable:
             continue
-        if cluster.count and coins[0] < config.join_job_probability:
-            job = int(cluster.job[int(coins[1] * cluster.count)])
-        else:
-            job = len(job_anti)
-            job_anti[job] = bool(coins[2] < config.anti_affinity_probability)
+        job = _arrival_job(cluster, coins, job_anti, config)
         if not cluster.place(cpu, mem, double, job, job_anti[job]):
             waits += 1
             cluster.make_room(cpu, mem, double, job, job_anti[job], stream.hosts(cpu, mem, double))
