@@ -22,13 +22,12 @@ leaderboard's ``wall_s`` includes all of them.
 from __future__ import annotations
 
 import copy
-from collections import deque
 from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
 
-from schedgym.policies.runtime import choose
+from schedgym.policies.sampling import SearchScheduler, lockstep, observation_batch
 from schedgym.policies.scheduler import LoadedPolicy
 
 
@@ -39,11 +38,6 @@ class _Node:
     env: gym.Env
     actions: list[int] = field(default_factory=list)
     ret: float = 0.0
-
-
-def _batch(envs: list[gym.Env]) -> dict[str, np.ndarray]:
-    observations = [env.observation() for env in envs]
-    return {key: np.stack([obs[key] for obs in observations]) for key in observations[0]}
 
 
 def completions(policy: LoadedPolicy, envs: list[gym.Env], samples: int = 1,
@@ -62,24 +56,7 @@ def completions(policy: LoadedPolicy, envs: list[gym.Env], samples: int = 1,
         greedy one on ties.
     """
     copies = [copy.deepcopy(env) for env in envs for _ in range(samples)]
-    greedy_rows = np.arange(len(copies)) % samples == 0
-    actions: list[list[int]] = [[] for _ in copies]
-    returns = np.zeros(len(copies))
-    live = np.arange(len(copies))
-    while len(live):
-        batch = _batch([copies[i] for i in live])
-        logits = policy.logits_fn(batch)
-        chosen = choose(logits, batch)
-        if samples > 1:
-            chosen = np.where(greedy_rows[live], chosen, choose(logits, batch, deterministic=False, rng=rng))
-        still = []
-        for row, i in enumerate(live):
-            _, reward, terminated, truncated, _ = copies[i].step(int(chosen[row]))
-            actions[i].append(int(chosen[row]))
-            returns[i] += reward
-            if not (terminated or truncated):
-                still.append(i)
-        live = np.asarray(still, np.int64)
+    actions, returns = lockstep(policy, copies, np.arange(len(copies)) % samples != 0, rng=rng)
     best = returns.reshape(len(envs), samples).argmax(axis=1) + np.arange(len(envs)) * samples
     return [actions[i] for i in best], returns[best]
 
@@ -113,7 +90,7 @@ def pilot_search(policy: LoadedPolicy, env: gym.Env, expand: int, width: int, sa
     pilots = samples
     frontier = [_Node(root)]
     while frontier:
-        batch = _batch([node.env for node in frontier])
+        batch = observation_batch([node.env for node in frontier])
         logits = policy.logits_fn(batch)
         children: list[_Node] = []
         for row, node in enumerate(frontier):
@@ -140,9 +117,8 @@ def pilot_search(policy: LoadedPolicy, env: gym.Env, expand: int, width: int, sa
     return best_actions, float(best_return), pilots
 
 
-class PilotScheduler:
-    """``baselines.base.Scheduler`` that plans by :func:`pilot_search` at reset (the episode
-    seed seeds the sampled pilots).
+class PilotScheduler(SearchScheduler):
+    """Plans by :func:`pilot_search` (the episode seed seeds the sampled pilots).
 
     Args:
         policy: The learned policy.
@@ -151,27 +127,18 @@ class PilotScheduler:
         samples: Pilots per candidate, the greedy one included (at least 1).
     """
 
+    method = "pilot search"
+
     def __init__(self, policy: LoadedPolicy, expand: int, width: int, samples: int = 1) -> None:
         if min(expand, width, samples) < 1:
             raise ValueError(f"pilot search needs expand, width and samples of at least 1, "
                              f"got {expand}, {width} and {samples}")
-        self.policy, self.expand, self.width, self.samples = policy, expand, width, samples
+        super().__init__(policy)
+        self.expand, self.width, self.samples = expand, width, samples
         self.name = f"{policy.source} pilot-{expand}x{width}" + (f"x{samples}" if samples > 1 else "")
-        self.pilots = 0
-        self._plan: deque[int] = deque()
 
-    def reset(self, env: gym.Env, seed: int | None = None) -> None:
-        if not getattr(env.unwrapped, "known_dynamics", False):
-            raise ValueError(f"{self.name}: pilot search needs an env whose outcome the scheduler "
-                             f"can simulate (known_dynamics); {env.unwrapped.__class__.__name__} "
-                             f"has hidden randomness")
-        self.policy.check(env)
-        actions, _, self.pilots = pilot_search(self.policy, env, self.expand, self.width,
-                                               self.samples, seed)
-        self._plan = deque(actions)
-
-    def act(self, env: gym.Env) -> int:
-        return self._plan.popleft()
+    def plan(self, env: gym.Env, seed: int | None) -> list[int]:
+        return pilot_search(self.policy, env, self.expand, self.width, self.samples, seed)[0]
 
 
 __all__ = ["PilotScheduler", "completions", "pilot_search", "top_actions"]
